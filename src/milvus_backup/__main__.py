@@ -1,0 +1,3 @@
+from milvus_backup.cli.app import main
+
+main()

@@ -1,0 +1,129 @@
+"""The `milvus-backup` command line: global options, command registration, and the only `sys.exit`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import typer
+from typer.exceptions import TyperException
+
+from milvus_backup.cli import check as check_cmd
+from milvus_backup.cli import config as config_cmd
+from milvus_backup.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
+from milvus_backup.errors import BackupToolError
+
+logger = logging.getLogger("milvus_backup")
+
+GLOBAL_VALUE_OPTIONS = ("--config", "--set")
+
+app = typer.Typer(
+    name="milvus-backup",
+    help="Back up and restore Milvus collections (compatible with zilliztech/milvus-backup).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class AppState:
+    config_name: str = DEFAULT_CONFIG_NAME
+    config_given: bool = False
+    overrides: list[str] = field(default_factory=list)
+    debug: bool = False
+    _loaded: LoadedConfig | None = None
+
+    def load(self) -> LoadedConfig:
+        if self._loaded is None:
+            self._loaded = load_config(self.config_name, self.overrides, explicit=self.config_given)
+            if not self.debug:
+                logging.getLogger("milvus_backup").setLevel(_log_level(self._loaded.config.log.level))
+        return self._loaded
+
+
+def _log_level(name: str) -> int:
+    return {"debug": logging.DEBUG, "warn": logging.WARNING, "panic": logging.CRITICAL,
+            "fatal": logging.CRITICAL}.get(name, getattr(logging, name.upper(), logging.INFO))
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Config file (upstream backup.yaml, v1 or v2). Also looked up in "
+                     "$MILVUSCONF and ./configs.", show_default=DEFAULT_CONFIG_NAME),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one config value: KEY=VALUE, a config key or an env-var name. "
+                     "Repeatable."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Debug logs and tracebacks on stderr.")] = False,
+) -> None:
+    ctx.obj = AppState(config or DEFAULT_CONFIG_NAME, config is not None, list(set_ or []), debug)
+    if debug:
+        logging.getLogger("milvus_backup").setLevel(logging.DEBUG)
+
+
+app.command("check", epilog=check_cmd.EPILOG)(check_cmd.check)
+app.add_typer(config_cmd.app, name="config")
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """Move `--config`/`--set` (and `--debug`) in front of the subcommand, so they work before or after it,
+    as the Go tool's persistent flags do."""
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item == "--":
+            rest.extend(items[i:])
+            break
+        if item in GLOBAL_VALUE_OPTIONS and i + 1 < len(items):
+            front += [item, items[i + 1]]
+            i += 2
+            continue
+        if item.split("=", 1)[0] in GLOBAL_VALUE_OPTIONS or item == "--debug":
+            front.append(item)
+        else:
+            rest.append(item)
+        i += 1
+    return front + rest
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("milvus_backup").setLevel(logging.INFO)
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="milvus-backup", standalone_mode=False)
+    except BackupToolError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            typer.echo(f"Hint: {exc.hint}", err=True)
+        if debug:
+            logger.debug("traceback", exc_info=exc)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except TyperException as exc:  # a usage error found by the argument parser
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, the details behind --debug
+        typer.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        logger.debug("traceback", exc_info=exc)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

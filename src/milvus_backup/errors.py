@@ -1,0 +1,216 @@
+"""The one exception tree of milvus-backup.
+
+Every error the tool raises on purpose is a ``BackupToolError``. The class docstring's first line is the
+message template (filled from the keyword arguments), ``exit_code`` is what the CLI exits with,
+``http_status`` what the REST API answers, and ``hint`` what the user can do about it.
+
+* BackupToolError                       1 / 500
+  x UsageError                          2 / 400
+  x ConfigError                         3 / 400
+  x BackupNotFoundError                10 / 404
+  x BackupExistsError                  11 / 409
+  x IntegrityError                     14 / 422
+  x JobConflictError                   15 / 409
+  x UnsupportedFormatError             26 / 422
+  x StorageError                       19 / 502
+    + StorageUnavailableError          12 / 503
+    + StorageAccessDeniedError         16 / 502
+    + BucketNotFoundError              17 / 502
+    + ObjectNotFoundError              18 / 404
+    + InvalidKeyError                  27 / 400
+    + CopyFailedError                  25 / 502
+  x MilvusError                        21 / 502
+    + MilvusUnavailableError           13 / 503
+    + MilvusAuthError                  20 / 502
+    + DatabaseNotFoundError            23 / 404
+    + CollectionNotFoundError          22 / 404
+    + MilvusRootEmptyError             24 / 502
+
+An unknown non-zero exit code means failure. ``docs/exit-codes.md`` lists every code; a unit test keeps it
+in step with this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BackupToolError(Exception):
+    """{detail}"""
+
+    exit_code: ClassVar[int] = 1
+    http_status: ClassVar[int] = 500
+    hint: str | None = None
+
+    def __init__(self, hint: str | None = None, **fields: Any) -> None:
+        self.fields = fields
+        template = (self.__doc__ or "{detail}").strip().splitlines()[0]
+        super().__init__(template.format(**fields))
+        if hint is not None:
+            self.hint = hint
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class UsageError(BackupToolError):
+    """{detail}"""
+
+    exit_code = 2
+    http_status = 400
+
+
+class ConfigError(BackupToolError):
+    """Invalid configuration: {detail}"""
+
+    exit_code = 3
+    http_status = 400
+    hint = "Run `milvus-backup config show` to see the effective values and where each comes from."
+
+
+class BackupNotFoundError(BackupToolError):
+    """Backup {name!r} not found in {location}."""
+
+    exit_code = 10
+    http_status = 404
+    hint = "Run `milvus-backup list` to see the available backups."
+
+
+class BackupExistsError(BackupToolError):
+    """Backup {name!r} already exists in {location}."""
+
+    exit_code = 11
+    http_status = 409
+    hint = "Choose another name, or delete the old backup with `milvus-backup delete -n NAME`."
+
+
+class IntegrityError(BackupToolError):
+    """Backup {name!r} failed verification: {detail}"""
+
+    exit_code = 14
+    http_status = 422
+
+
+class JobConflictError(BackupToolError):
+    """{detail}"""
+
+    exit_code = 15
+    http_status = 409
+
+
+class UnsupportedFormatError(BackupToolError):
+    """{detail}"""
+
+    exit_code = 26
+    http_status = 422
+
+
+class StorageError(BackupToolError):
+    """Storage error on {location}: {detail}"""
+
+    exit_code = 19
+    http_status = 502
+
+
+class StorageUnavailableError(StorageError):
+    """Cannot reach storage {location}: {detail}"""
+
+    exit_code = 12
+    http_status = 503
+    hint = "Check the storage address, port and useSSL in backup.yaml, and that the service is running."
+
+
+class StorageAccessDeniedError(StorageError):
+    """Access denied by storage {location}: {detail}"""
+
+    exit_code = 16
+    hint = "Check the access key, secret key (or account key / credentials file) for this storage."
+
+
+class BucketNotFoundError(StorageError):
+    """Bucket {bucket!r} does not exist on {location}."""
+
+    exit_code = 17
+    hint = "Check bucketName (or backupBucketName) in backup.yaml, or create the bucket."
+
+
+class ObjectNotFoundError(StorageError):
+    """Object {key!r} not found on {location}."""
+
+    exit_code = 18
+    http_status = 404
+
+
+class InvalidKeyError(StorageError):
+    """Invalid object key {key!r}: {detail}"""
+
+    exit_code = 27
+    http_status = 400
+
+
+class CopyFailedError(StorageError):
+    """Copy of {src!r} to {dst!r} failed: {detail}"""
+
+    exit_code = 25
+    hint = (
+        "With transfer.mode `direct` both storages must be one service that can copy between them; "
+        "use `auto` or `streaming` when they differ."
+    )
+
+
+class MilvusError(BackupToolError):
+    """Milvus at {address} failed: {detail}"""
+
+    exit_code = 21
+    http_status = 502
+
+
+class MilvusUnavailableError(MilvusError):
+    """Cannot reach Milvus at {address}: {detail}"""
+
+    exit_code = 13
+    http_status = 503
+    hint = "Check milvus.address and milvus.port (v2: milvus.grpc.*) and that Milvus is running."
+
+
+class MilvusAuthError(MilvusError):
+    """Milvus at {address} refused the credentials: {detail}"""
+
+    exit_code = 20
+    hint = "Check milvus.user and milvus.password (env MILVUS_USER / MILVUS_PASSWORD)."
+
+
+class DatabaseNotFoundError(MilvusError):
+    """Database {database!r} does not exist in Milvus at {address}."""
+
+    exit_code = 23
+    http_status = 404
+
+
+class CollectionNotFoundError(MilvusError):
+    """Collection {collection!r} does not exist in database {database!r} of Milvus at {address}."""
+
+    exit_code = 22
+    http_status = 404
+
+
+class MilvusRootEmptyError(MilvusError):
+    """Milvus storage root {location} is empty: backups would hold no data."""
+
+    exit_code = 24
+    hint = (
+        "bucketName and rootPath (v2: milvus.storage.*) must be the ones in milvus.yaml; "
+        "an empty root is the usual cause of empty backups."
+    )
+
+
+def all_error_classes() -> list[type[BackupToolError]]:
+    """Every class of the tree, root first, in definition order."""
+    found: list[type[BackupToolError]] = []
+    pending: list[type[BackupToolError]] = [BackupToolError]
+    while pending:
+        cls = pending.pop(0)
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
