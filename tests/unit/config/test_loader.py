@@ -179,3 +179,12 @@ def test_secrets_are_masked_in_effective_rows(tmp_path):
 def test_shipped_configs_load_without_warnings(path):
     loaded = load_config(str(path), env={}, explicit=True)
     assert loaded.schema == "v2" and loaded.warnings == []
+
+
+def test_docs_list_every_environment_variable():
+    from milvus_backup.config import v1
+    from milvus_backup.config.keys import V2_ENV
+
+    doc = (REPO / "docs" / "config.md").read_text()
+    for name in [*V2_ENV, *v1.ENV, *v1.RENAMES]:
+        assert f"`{name}`" in doc, name

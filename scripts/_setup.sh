@@ -1,0 +1,16 @@
+# Shared by scripts/test and scripts/demo: a project venv with the package installed, idempotent and quiet.
+setup_env() {
+  local purpose=$1
+  local python=${PYTHON:-python3}
+  if [ ! -x .venv/bin/python ]; then
+    echo "creating .venv with $($python --version)" >&2
+    "$python" -m venv .venv
+  fi
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  echo "installing milvus-backup and its test dependencies into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  if [ "$purpose" = test ] && [ ! -x .cache/npm/node_modules/.bin/azurite ]; then
+    echo "installing Azurite (npm) into .cache/npm" >&2
+    npm install --silent --no-audit --no-fund --prefix .cache/npm azurite@3.37.0 >&2
+  fi
+}
