@@ -33,12 +33,18 @@ class StorageLocation:
         return f"{self.storage.location}/{self.root}".rstrip("/")
 
 
-def open_storage(cfg: StorageConfig, *, multipart_copy_threshold_mib: int = 500) -> StorageLocation:
+def open_storage(
+    cfg: StorageConfig, *, multipart_copy_threshold_mib: int = 500, create_local_root: bool = False
+) -> StorageLocation:
     if cfg.provider == "local":
         from milvus_backup.storage.local import LocalStorage
 
-        # For local storage the root path is the directory itself (Milvus's localStorage.path).
-        return StorageLocation(LocalStorage(Path(cfg.root_path or ".").absolute()), "")
+        # For local storage the root path is the directory itself (Milvus's localStorage.path, or the
+        # directory of backups, which we create on demand as a user expects).
+        root = Path(cfg.root_path or ".").absolute()
+        if create_local_root:
+            root.mkdir(parents=True, exist_ok=True)
+        return StorageLocation(LocalStorage(root), "")
     auth = cfg.auth
     if cfg.provider in S3_FAMILY:
         from milvus_backup.storage.s3 import S3Storage
@@ -128,4 +134,8 @@ def milvus_storage(config: Config) -> StorageLocation:
 
 
 def backup_storage(config: Config) -> StorageLocation:
-    return open_storage(config.backup.storage, multipart_copy_threshold_mib=config.transfer.multipart_copy_threshold_mib)
+    return open_storage(
+        config.backup.storage,
+        multipart_copy_threshold_mib=config.transfer.multipart_copy_threshold_mib,
+        create_local_root=True,
+    )

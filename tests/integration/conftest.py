@@ -1,0 +1,97 @@
+"""Helpers shared by the integration tests: backup.yaml files pointing at the rig's servers, and data."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from tests.rig.milvus import MilvusInstance, S3StorageSpec
+from tests.rig.seaweed import S3Server
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def s3_client(server: S3Server, secret: str | None = None) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=secret or server.secret_key,
+        region_name="us-east-1",
+    )
+
+
+def milvus_section(milvus: MilvusInstance, **grpc: Any) -> dict[str, Any]:
+    return {"grpc": {"address": milvus.host, "port": milvus.port, **grpc}}
+
+
+def local_config(milvus: MilvusInstance, backup_root: Path) -> dict[str, Any]:
+    """v2 config for the local-storage Milvus, backups in a directory."""
+    assert milvus.local_storage_path is not None
+    section = milvus_section(milvus)
+    section["storage"] = {"provider": "local", "rootPath": str(milvus.local_storage_path)}
+    return {"configVersion": "v2", "milvus": section, "backup": {"storage": {"rootPath": str(backup_root)}}}
+
+
+def s3_config(milvus: MilvusInstance, backup_bucket: str, backup_root: str = "backup") -> dict[str, Any]:
+    """v2 config for the S3-backed Milvus, backups in another bucket of the same S3 service."""
+    spec = milvus.storage
+    assert isinstance(spec, S3StorageSpec)
+    section = milvus_section(milvus)
+    section["storage"] = {
+        "provider": "minio",
+        "address": spec.host,
+        "port": spec.port,
+        "bucketName": spec.bucket,
+        "rootPath": spec.root_path,
+        "auth": {"type": "static", "accessKeyID": spec.access_key, "secretAccessKey": spec.secret_key},
+    }
+    return {"configVersion": "v2", "milvus": section,
+            "backup": {"storage": {"bucketName": backup_bucket, "rootPath": backup_root}}}
+
+
+def write_config(directory: Path, data: dict[str, Any]) -> Path:
+    path = directory / f"{unique('backup-')}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def fill_collection(milvus: MilvusInstance, name: str, rows: int = 500, dim: int = 8) -> None:
+    """A small flushed collection, so the Milvus storage root holds binlogs."""
+    client = milvus.client()
+    try:
+        if client.has_collection(name):
+            return
+        client.create_collection(name, dimension=dim, auto_id=False)
+        rng = random.Random(1)
+        client.insert(name, [{"id": i, "vector": [rng.random() for _ in range(dim)]} for i in range(rows)])
+        client.flush(name)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def filled_milvus_local(milvus_local: MilvusInstance) -> MilvusInstance:
+    fill_collection(milvus_local, "rig_seed")
+    return milvus_local
+
+
+@pytest.fixture(scope="session")
+def filled_milvus_s3(milvus_s3: MilvusInstance) -> MilvusInstance:
+    fill_collection(milvus_s3, "rig_seed")
+    return milvus_s3
+
+
+@pytest.fixture
+def backup_bucket(seaweedfs: S3Server) -> str:
+    name = unique("backups-")
+    s3_client(seaweedfs).create_bucket(Bucket=name)
+    return name
