@@ -9,6 +9,7 @@ message template (filled from the keyword arguments), ``exit_code`` is what the 
   x ConfigError                         3 / 400
   x BackupNotFoundError                10 / 404
   x BackupExistsError                  11 / 409
+  x BackupIncompleteError              29 / 409
   x IntegrityError                     14 / 422
   x JobConflictError                   15 / 409
   x UnsupportedFormatError             26 / 422
@@ -25,6 +26,7 @@ message template (filled from the keyword arguments), ``exit_code`` is what the 
     + DatabaseNotFoundError            23 / 404
     + CollectionNotFoundError          22 / 404
     + MilvusRootEmptyError             24 / 502
+    + SourceDataError                  28 / 502
 
 An unknown non-zero exit code means failure. ``docs/exit-codes.md`` lists every code; a unit test keeps it
 in step with this module.
@@ -83,6 +85,14 @@ class BackupExistsError(BackupToolError):
     exit_code = 11
     http_status = 409
     hint = "Choose another name, or delete the old backup with `milvus-backup delete -n NAME`."
+
+
+class BackupIncompleteError(BackupToolError):
+    """Backup {name!r} in {location} is incomplete: its meta was never written (the create failed or was killed)."""
+
+    exit_code = 29
+    http_status = 409
+    hint = "Delete it with `milvus-backup delete -n NAME`, then create it again."
 
 
 class IntegrityError(BackupToolError):
@@ -202,6 +212,16 @@ class MilvusRootEmptyError(MilvusError):
     hint = (
         "bucketName and rootPath (v2: milvus.storage.*) must be the ones in milvus.yaml; "
         "an empty root is the usual cause of empty backups."
+    )
+
+
+class SourceDataError(MilvusError):
+    """Milvus storage {location} does not hold what Milvus reports: {detail}"""
+
+    exit_code = 28
+    hint = (
+        "bucketName and rootPath (v2: milvus.storage.*) must match milvus.yaml; run `milvus-backup check`. "
+        "Retry if Milvus was compacting."
     )
 
 

@@ -13,6 +13,11 @@ from typer.exceptions import TyperException
 
 from milvus_backup.cli import check as check_cmd
 from milvus_backup.cli import config as config_cmd
+from milvus_backup.cli import create as create_cmd
+from milvus_backup.cli import delete as delete_cmd
+from milvus_backup.cli import get as get_cmd
+from milvus_backup.cli import list as list_cmd
+from milvus_backup.cli import verify as verify_cmd
 from milvus_backup.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from milvus_backup.errors import BackupToolError
 
@@ -72,6 +77,11 @@ def _global_options(
 
 
 app.command("check", epilog=check_cmd.EPILOG)(check_cmd.check)
+app.command("create", epilog=create_cmd.EPILOG)(create_cmd.create)
+app.command("list", epilog=list_cmd.EPILOG)(list_cmd.list_)
+app.command("get", epilog=get_cmd.EPILOG)(get_cmd.get)
+app.command("delete", epilog=delete_cmd.EPILOG)(delete_cmd.delete)
+app.command("verify", epilog=verify_cmd.EPILOG)(verify_cmd.verify)
 app.add_typer(config_cmd.app, name="config")
 
 
@@ -102,6 +112,7 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("milvus_backup").setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:

@@ -83,6 +83,11 @@ class ReplicateConfig(_Section):
     rpc_channel_name: str = "by-dev-replicate-msg"
 
 
+class DataCoordConfig(_Section):
+    #: host:port of DataCoord's gRPC port (dataCoord.port), to pause GC on Milvus 2.3 (ours, not upstream's).
+    address: str = ""
+
+
 class EtcdConfig(_Section):
     endpoints: list[str] = ["localhost:2379"]
     root_path: str = "by-dev"
@@ -119,6 +124,7 @@ class MilvusConfig(_Section):
     grpc: GrpcConfig = GrpcConfig()
     rest: EndpointConfig = EndpointConfig()
     management: ManagementConfig = ManagementConfig()
+    data_coord: DataCoordConfig = DataCoordConfig()
     replicate: ReplicateConfig = ReplicateConfig()
     etcd: EtcdConfig = EtcdConfig()
     storage: StorageConfig = StorageConfig()

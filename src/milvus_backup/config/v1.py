@@ -44,6 +44,8 @@ RENAMES: dict[str, str] = {
     "backup.keepTempFiles": "restore.keepTempFiles",
     "backup.gcPause.enable": "backup.pauseGC",
     "backup.gcPause.address": "milvus.management.endpoint",
+    # Ours: Milvus 2.3 pauses GC only through DataCoord's gRPC port.
+    "milvus.dataCoord.address": "milvus.dataCoord.address",
 }
 
 # Storage keys per side: v1 key without the `minio.` prefix -> v2 key below `<side>.storage.`.

@@ -16,3 +16,42 @@ def join(prefix: str, *parts: str) -> str:
 def check_probe_keys(milvus_root: str, backup_root: str, token: str) -> tuple[str, str]:
     """The probe object `check` writes into Milvus storage and its copy in backup storage (upstream's names)."""
     return (join(milvus_root, f"milvus_backup_check_src_{token}"), join(backup_root, f"milvus_backup_check_dst_{token}"))
+
+
+META_DIR = "meta"
+BINLOG_DIR = "binlogs"
+#: Written last of all meta files: its presence is what makes a backup complete, for this tool and upstream.
+COMMIT_FILE = "backup_meta.json"
+MANIFEST_FILE = "manifest.json"
+#: Written in this order; backup_meta.json (the commit marker) comes last.
+META_FILES = ("collection_meta.json", "partition_meta.json", "segment_meta.json", "full_meta.json", COMMIT_FILE)
+
+
+def backup_dir(backup_root: str, name: str) -> str:
+    return join(backup_root, name) + "/"
+
+
+def meta_key(backup_root: str, name: str, file: str) -> str:
+    return join(backup_root, name, META_DIR, file)
+
+
+def source_insert_prefix(milvus_root: str, collection_id: int, partition_id: int, segment_id: int) -> str:
+    return join(milvus_root, "insert_log", str(collection_id), str(partition_id), str(segment_id)) + "/"
+
+
+def source_delta_prefix(milvus_root: str, collection_id: int, partition_id: int, segment_id: int) -> str:
+    return join(milvus_root, "delta_log", str(collection_id), str(partition_id), str(segment_id)) + "/"
+
+
+def backup_insert_key(backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int,
+                      segment_id: int, field_id: int, log_id: int) -> str:
+    parts = [BINLOG_DIR, "insert_log", collection_id, partition_id, group_id, segment_id, field_id, log_id]
+    return join(backup_root, name, *map(str, parts))
+
+
+def backup_delta_key(backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int,
+                     segment_id: int, log_id: int) -> str:
+    # L0 segments of the whole collection (partition -1) have no group folder, as upstream writes them.
+    groups = [] if partition_id == -1 else [group_id]
+    parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *groups, segment_id, log_id]
+    return join(backup_root, name, *map(str, parts))

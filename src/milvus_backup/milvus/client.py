@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import grpc
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
+from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
-from milvus_backup.errors import MilvusAuthError, MilvusError, MilvusUnavailableError
+from milvus_backup.errors import (
+    CollectionNotFoundError,
+    DatabaseNotFoundError,
+    MilvusAuthError,
+    MilvusError,
+    MilvusUnavailableError,
+)
+from milvus_backup.meta.model import CollectionSchema, IndexInfo, KeyValue
+from milvus_backup.milvus import convert
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +77,55 @@ def _classify(address: str, detail: str, *, unavailable: bool) -> MilvusError:
     return MilvusError(address=address, detail=detail)
 
 
+@dataclass(frozen=True)
+class CollectionDescription:
+    collection_id: int
+    db_name: str
+    name: str
+    schema: CollectionSchema
+    shards_num: int
+    consistency_level: int
+    properties: list[KeyValue]
+    created_timestamp: int
+    virtual_channel_names: list[str]
+    physical_channel_names: list[str]
+    aliases: list[str]
+
+
+@dataclass(frozen=True)
+class Partition:
+    partition_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    segment_id: int
+    collection_id: int
+    partition_id: int
+    num_rows: int
+    state: str
+    is_l0: bool
+    storage_version: int
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class FlushResult:
+    segment_ids: list[int] = field(default_factory=list)
+    flush_ts: int = 0
+    seal_time: int = 0
+
+
+def _check(status: Any, address: str, what: str) -> None:
+    code = getattr(status, "code", 0)
+    error_code = getattr(status, "error_code", 0)
+    if code == 0 and error_code == 0:
+        return
+    reason = status.reason or f"error code {code or error_code}"
+    raise MilvusError(address=address, detail=f"{what}: {reason}")
+
+
 class MilvusConnection:
     """A connection to one Milvus proxy."""
 
@@ -114,3 +173,107 @@ class MilvusConnection:
     def list_databases(self) -> list[str]:
         with translate_errors(self.address):
             return sorted(self._client.list_databases())
+
+    def _call(self, method: str, request: Any, what: str) -> Any:
+        stub = self._client._get_connection()._stub  # the raw gRPC stub: MilvusClient lacks these calls
+        with translate_errors(self.address):
+            response = getattr(stub, method)(request, timeout=self.params.timeout)
+        _check(response.status if hasattr(response, "status") else response, self.address, what)
+        return response
+
+    def list_collections(self, db: str) -> list[str]:
+        if db not in self.list_databases():
+            raise DatabaseNotFoundError(database=db, address=self.address)
+        response = self._call("ShowCollections", milvus_pb2.ShowCollectionsRequest(db_name=db), f"list collections of {db}")
+        return sorted(response.collection_names)
+
+    def has_collection(self, db: str, name: str) -> bool:
+        return name in self.list_collections(db)
+
+    def describe_collection(self, db: str, name: str) -> CollectionDescription:
+        if not self.has_collection(db, name):
+            raise CollectionNotFoundError(collection=name, database=db, address=self.address)
+        r = self._call("DescribeCollection", milvus_pb2.DescribeCollectionRequest(db_name=db, collection_name=name),
+                       f"describe collection {db}.{name}")
+        aliases = list(r.aliases)
+        if not aliases:  # Milvus 2.3 leaves DescribeCollection.aliases empty
+            aliases = sorted(self._call("ListAliases", milvus_pb2.ListAliasesRequest(db_name=db, collection_name=name),
+                                        f"list aliases of {db}.{name}").aliases)
+        return CollectionDescription(
+            collection_id=r.collectionID,
+            db_name=db,
+            name=name,
+            schema=convert.collection_schema(r.schema),
+            shards_num=r.shards_num,
+            consistency_level=int(r.consistency_level),
+            properties=convert.key_values(r.properties),
+            created_timestamp=r.created_timestamp,
+            virtual_channel_names=list(r.virtual_channel_names),
+            physical_channel_names=list(r.physical_channel_names),
+            aliases=aliases,
+        )
+
+    def list_partitions(self, db: str, collection: str) -> list[Partition]:
+        r = self._call("ShowPartitions", milvus_pb2.ShowPartitionsRequest(db_name=db, collection_name=collection),
+                       f"list partitions of {db}.{collection}")
+        return [Partition(pid, name) for name, pid in zip(r.partition_names, r.partitionIDs, strict=True)]
+
+    def describe_indexes(self, db: str, collection: str) -> list[IndexInfo]:
+        stub = self._client._get_connection()._stub
+        with translate_errors(self.address):
+            r = stub.DescribeIndex(milvus_pb2.DescribeIndexRequest(db_name=db, collection_name=collection),
+                                   timeout=self.params.timeout)
+        if r.status.error_code == common_pb2.IndexNotExist or "index not found" in r.status.reason.lower():
+            return []
+        _check(r.status, self.address, f"describe indexes of {db}.{collection}")
+        return [convert.index_info(d) for d in r.index_descriptions]
+
+    def load_state(self, db: str, collection: str) -> str:
+        r = self._call("GetLoadState", milvus_pb2.GetLoadStateRequest(db_name=db, collection_name=collection),
+                       f"load state of {db}.{collection}")
+        return {common_pb2.LoadStateLoaded: "Loaded", common_pb2.LoadStateLoading: "Loading"}.get(r.state, "NotLoad")
+
+    def describe_database(self, db: str) -> tuple[int, list[KeyValue]]:
+        """(db id, properties); (0, []) on Milvus before 2.4.3, which has no DescribeDatabase."""
+        stub = self._client._get_connection()._stub
+        try:
+            r = stub.DescribeDatabase(milvus_pb2.DescribeDatabaseRequest(db_name=db), timeout=self.params.timeout)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return 0, []
+            raise _classify(self.address, exc.details() or str(exc.code()), unavailable=True) from exc
+        _check(r.status, self.address, f"describe database {db}")
+        return r.dbID, convert.key_values(r.properties)
+
+    def flush(self, db: str, collection: str, poll_seconds: float = 0.5) -> FlushResult:
+        """Seal and flush the collection's growing segments, then wait until they are persisted."""
+        r = self._call("Flush", milvus_pb2.FlushRequest(db_name=db, collection_names=[collection]),
+                       f"flush {db}.{collection}")
+        segment_ids = list(r.coll_segIDs[collection].data) if collection in r.coll_segIDs else []
+        flush_ts = r.coll_flush_ts.get(collection, 0)
+        request = milvus_pb2.GetFlushStateRequest(segmentIDs=segment_ids, flush_ts=flush_ts, db_name=db,
+                                                  collection_name=collection)
+        while not self._call("GetFlushState", request, f"flush state of {db}.{collection}").flushed:
+            time.sleep(poll_seconds)
+        return FlushResult(segment_ids, flush_ts, r.coll_seal_times.get(collection, 0))
+
+    def persistent_segments(self, db: str, collection: str) -> list[Segment]:
+        """Segments persisted in storage, in state Flushed only (dropped or compacted ones wait for GC)."""
+        r = self._call("GetPersistentSegmentInfo",
+                       milvus_pb2.GetPersistentSegmentInfoRequest(dbName=db, collectionName=collection),
+                       f"persistent segments of {db}.{collection}")
+        segments = []
+        for info in r.infos:
+            if info.state != common_pb2.Flushed:
+                continue
+            segments.append(Segment(
+                segment_id=info.segmentID,
+                collection_id=info.collectionID,
+                partition_id=info.partitionID,
+                num_rows=info.num_rows,
+                state=common_pb2.SegmentState.Name(info.state),
+                is_l0=info.level == common_pb2.L0,
+                storage_version=info.storage_version,
+                channel=info.insert_channel,
+            ))
+        return segments

@@ -1,0 +1,34 @@
+"""A Rich progress bar on stderr, only when stderr is a terminal (scripts and logs get none)."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from milvus_backup.progress import NullProgress
+from milvus_backup.progress import Progress as ProgressProtocol
+
+
+class RichProgress:
+    def __init__(self) -> None:
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self._task: int | None = None
+
+    def start(self, total: int, unit: str, label: str) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task(label, total=total)
+
+    def advance(self, amount: int) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, amount)
+
+    def finish(self) -> None:
+        self._bar.stop()
+        self._task = None
+
+
+def progress_for_stderr() -> ProgressProtocol:
+    return RichProgress() if sys.stderr.isatty() else NullProgress()

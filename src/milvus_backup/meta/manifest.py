@@ -1,0 +1,58 @@
+"""`meta/manifest.json`: ours, beyond upstream (which ignores unknown files).
+
+Every object of the backup with its size and MD5, and the row counts Milvus reported per segment, partition and
+collection, so that `verify` can prove a backup is intact and a restore can prove it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from milvus_backup.errors import UnsupportedFormatError
+
+MANIFEST_FORMAT = "milvus-backup-manifest/1"
+
+
+@dataclass
+class ManifestObject:
+    #: Relative to the backup folder, e.g. "binlogs/insert_log/1/2/3/3/100/4".
+    key: str
+    size: int
+    md5: str
+
+
+@dataclass
+class ManifestCollection:
+    db: str
+    collection: str
+    #: Rows in the backed-up segments as Milvus counts them (rows deleted later are included: the delta logs
+    #: carry the deletes).
+    segment_rows: int
+    partitions: dict[str, int] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    backup: str
+    objects: list[ManifestObject] = field(default_factory=list)
+    collections: list[ManifestCollection] = field(default_factory=list)
+    format: str = MANIFEST_FORMAT
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=1, sort_keys=False).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Manifest:
+        try:
+            data = json.loads(raw)
+            if data.get("format") != MANIFEST_FORMAT:
+                raise UnsupportedFormatError(detail=f"unknown manifest format {data.get('format')!r}")
+            return cls(
+                backup=data["backup"],
+                objects=[ManifestObject(**o) for o in data["objects"]],
+                collections=[ManifestCollection(**c) for c in data["collections"]],
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnsupportedFormatError(detail=f"manifest.json is damaged: {exc}") from exc

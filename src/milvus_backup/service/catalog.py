@@ -1,0 +1,105 @@
+"""The backups in backup storage: `list`, `get`, `delete`, and reading one backup's meta."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from milvus_backup.config import Config
+from milvus_backup.errors import BackupIncompleteError, BackupNotFoundError, BackupToolError, ObjectNotFoundError
+from milvus_backup.meta import codec, layout
+from milvus_backup.meta.manifest import Manifest
+from milvus_backup.meta.model import BackupInfo
+from milvus_backup.service import wiring
+from milvus_backup.service.names import validate_backup_name
+
+logger = logging.getLogger(__name__)
+
+COMPLETE, INCOMPLETE, UNREADABLE = "complete", "incomplete", "unreadable"
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    name: str
+    state: str
+    size: int = 0
+    collections: list[str] = field(default_factory=list)
+    created: str = ""
+    milvus_version: str = ""
+    detail: str = ""
+
+
+def hybrid_ts_to_iso(ts: int) -> str:
+    """Milvus hybrid timestamps hold physical milliseconds in their upper bits."""
+    if ts <= 0:
+        return ""
+    return datetime.fromtimestamp((ts >> 18) / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def read_backup(target: wiring.StorageLocation, name: str) -> BackupInfo:
+    """The backup's meta; BackupNotFoundError if nothing is there, BackupIncompleteError if its meta was never
+    written."""
+    validate_backup_name(name)
+    files: dict[str, bytes] = {}
+    for file in layout.META_FILES:
+        try:
+            files[file] = target.storage.get(layout.meta_key(target.root, name, file))
+        except ObjectNotFoundError:
+            continue
+    if layout.COMMIT_FILE not in files:
+        if next(iter(target.storage.list(layout.backup_dir(target.root, name))), None) is None:
+            raise BackupNotFoundError(name=name, location=target.describe())
+        raise BackupIncompleteError(name=name, location=target.describe())
+    return codec.decode_files(files)
+
+
+def read_manifest(target: wiring.StorageLocation, name: str) -> Manifest | None:
+    """Our manifest, or None for a backup made by the Go tool."""
+    try:
+        raw = target.storage.get(layout.meta_key(target.root, name, layout.MANIFEST_FILE))
+    except ObjectNotFoundError:
+        return None
+    return Manifest.from_json(raw)
+
+
+def summarize(info: BackupInfo) -> BackupSummary:
+    return BackupSummary(
+        name=info.name,
+        state=COMPLETE,
+        size=info.size,
+        collections=[f"{c.db_name or 'default'}.{c.collection_name}" for c in info.collection_backups],
+        created=hybrid_ts_to_iso(info.backup_timestamp),
+        milvus_version=info.milvus_version,
+    )
+
+
+def list_backups(config: Config) -> list[BackupSummary]:
+    target = wiring.backup_storage(config)
+    target.storage.check_bucket()
+    summaries = []
+    for name in target.storage.list_dirs(target.root):
+        try:
+            summaries.append(summarize(read_backup(target, name)))
+        except BackupIncompleteError:
+            summaries.append(BackupSummary(name=name, state=INCOMPLETE, detail="meta never written"))
+        except BackupToolError as exc:
+            # A folder that is not a backup, or a damaged one: shown, never mistaken for a good backup.
+            summaries.append(BackupSummary(name=name, state=UNREADABLE, detail=str(exc)))
+    return summaries
+
+
+def get_backup(config: Config, name: str) -> BackupInfo:
+    return read_backup(wiring.backup_storage(config), name)
+
+
+def delete_backup(config: Config, name: str) -> int:
+    """Delete every object of the backup, complete or not; returns how many were deleted."""
+    validate_backup_name(name)
+    target = wiring.backup_storage(config)
+    target.storage.check_bucket()
+    removed = target.storage.delete_prefix(layout.backup_dir(target.root, name))
+    if removed == 0:
+        raise BackupNotFoundError(name=name, location=target.describe())
+    logger.info("deleted backup %s (%d objects)", name, removed)
+    return removed

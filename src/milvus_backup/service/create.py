@@ -1,0 +1,249 @@
+"""`create`: flush, list the flushed segments, copy their binlogs, write the meta last."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from milvus_backup.config import Config
+from milvus_backup.errors import BackupExistsError, BackupToolError, UsageError
+from milvus_backup.meta import codec, layout
+from milvus_backup.meta.manifest import Manifest, ManifestCollection, ManifestObject
+from milvus_backup.meta.model import (
+    BackupInfo,
+    CollectionBackupInfo,
+    DatabaseBackupInfo,
+    PartitionBackupInfo,
+    SegmentBackupInfo,
+)
+from milvus_backup.milvus.client import MilvusConnection
+from milvus_backup.progress import NullProgress, Progress
+from milvus_backup.service import wiring
+from milvus_backup.service.copying import CopyTask, copy_all, md5_all, verify_listing
+from milvus_backup.service.gc_pause import gc_paused
+from milvus_backup.service.names import default_backup_name, validate_backup_name
+from milvus_backup.service.segments import describe_segment
+from milvus_backup.service.selection import Selection
+
+logger = logging.getLogger(__name__)
+
+Strategy = Literal["", "serial_flush", "skip_flush", "meta_only", "bulk_flush"]
+STRATEGIES = ("serial_flush", "skip_flush", "meta_only", "bulk_flush")
+
+
+@dataclass
+class CreateRequest:
+    name: str = ""
+    selection: Selection = field(default_factory=lambda: Selection({}, everything=True))
+    #: "" picks the best the server offers (serial_flush on Milvus < 2.6.11, which has no FlushAll).
+    strategy: Strategy = ""
+    rbac: bool = False
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    name: str
+    collections: int
+    segments: int
+    objects: int
+    bytes: int
+    server_side_copies: int
+    seconds: float
+    milvus_version: str
+    gc_paused: bool
+
+
+def resolve_targets(milvus: MilvusConnection, selection: Selection) -> dict[str, list[str]]:
+    """Database -> collections to back up. Unknown databases and collections fail here, before any write."""
+    databases = milvus.list_databases()
+    wanted = {db: None for db in databases} if selection.everything else selection.databases
+    targets: dict[str, list[str]] = {}
+    for db, names in wanted.items():
+        existing = milvus.list_collections(db)  # raises DatabaseNotFoundError
+        if names is None:
+            targets[db] = existing
+            continue
+        for name in names:
+            if name not in existing:
+                milvus.describe_collection(db, name)  # raises CollectionNotFoundError with the names
+        targets[db] = list(names)
+    return targets
+
+
+@dataclass(frozen=True)
+class _DataStats:
+    segments: int = 0
+    objects: int = 0
+    server_side: int = 0
+    manifest_objects: list[ManifestObject] = field(default_factory=list)
+    gc_paused: bool = False
+
+
+def _resolve_strategy(strategy: Strategy, version: str) -> str:
+    if strategy == "bulk_flush":
+        raise UsageError(
+            detail=f"--strategy bulk_flush needs FlushAll (Milvus >= 2.6.11); this Milvus is {version}",
+            hint="Use --strategy serial_flush, or leave --strategy out.",
+        )
+    return strategy or "serial_flush"
+
+
+def _describe(milvus: MilvusConnection, db: str, name: str, backup_id: str) -> CollectionBackupInfo:
+    desc = milvus.describe_collection(db, name)
+    indexes = milvus.describe_indexes(db, name)
+    load_state = milvus.load_state(db, name)
+    partitions = [
+        PartitionBackupInfo(partition_id=p.partition_id, partition_name=p.name, collection_id=desc.collection_id,
+                            load_state=load_state)
+        for p in milvus.list_partitions(db, name)
+    ]
+    return CollectionBackupInfo(
+        id=backup_id,
+        collection_id=desc.collection_id,
+        db_name=db,
+        collection_name=name,
+        schema=desc.schema,
+        shards_num=desc.shards_num,
+        consistency_level=desc.consistency_level,
+        partition_backups=partitions,
+        has_index=bool(indexes),
+        index_infos=indexes,
+        load_state=load_state,
+        properties=desc.properties,
+        created_timestamp=desc.created_timestamp,
+        virtual_channel_names=desc.virtual_channel_names,
+        physical_channel_names=desc.physical_channel_names,
+        aliases=desc.aliases,
+    )
+
+
+def _copy_tasks(root: str, name: str, seg: SegmentBackupInfo) -> list[CopyTask]:
+    tasks = []
+    for fb in seg.binlogs:
+        for log in fb.binlogs:
+            dst = layout.backup_insert_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
+                                           seg.segment_id, fb.field_id, log.log_id)
+            tasks.append(CopyTask(log.log_path, dst, log.log_size))
+    for fb in seg.deltalogs:
+        for log in fb.binlogs:
+            dst = layout.backup_delta_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
+                                          seg.segment_id, log.log_id)
+            tasks.append(CopyTask(log.log_path, dst, log.log_size))
+    return tasks
+
+
+def create_backup(config: Config, request: CreateRequest, progress: Progress | None = None) -> CreateResult:
+    progress = progress or NullProgress()
+    started = time.monotonic()
+    name = validate_backup_name(request.name) if request.name else default_backup_name()
+    target = wiring.backup_storage(config)
+    source = wiring.milvus_storage(config)
+    target.storage.check_bucket()
+    backup_dir = layout.backup_dir(target.root, name)
+    if next(iter(target.storage.list(backup_dir)), None) is not None:
+        raise BackupExistsError(name=name, location=target.describe())
+
+    with wiring.connect_milvus(config) as milvus:
+        targets = resolve_targets(milvus, request.selection)
+        strategy = _resolve_strategy(request.strategy, milvus.server_version)
+        backup_id = str(uuid.uuid4())
+        logger.info("creating backup %s of %d collection(s) with %s", name,
+                    sum(len(c) for c in targets.values()), strategy)
+        # A hybrid timestamp (physical ms << 18) of now; a flush replaces it with the flush's own timestamp.
+        info = BackupInfo(id=backup_id, name=name, milvus_version=milvus.server_version,
+                          backup_timestamp=int(time.time() * 1000) << 18)
+        for db in targets:
+            db_id, properties = milvus.describe_database(db)
+            info.database_backups.append(DatabaseBackupInfo(db_name=db, db_id=db_id, properties=properties))
+        for db, names in targets.items():
+            for coll in names:
+                info.collection_backups.append(_describe(milvus, db, coll, backup_id))
+        if strategy != "meta_only":
+            source.storage.check_bucket()
+            try:
+                stats = _backup_data(config, milvus, info, strategy, source, target, progress)
+            except BaseException:
+                _discard(target, backup_dir, name)
+                raise
+        else:
+            stats = _DataStats()
+    manifest = Manifest(backup=name, objects=stats.manifest_objects,
+                        collections=[_rows(c) for c in info.collection_backups])
+    _write_meta(target, name, info, manifest)
+    return CreateResult(name, len(info.collection_backups), stats.segments, stats.objects, info.size,
+                        stats.server_side, time.monotonic() - started, info.milvus_version, stats.gc_paused)
+
+
+def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, strategy: str,
+                 source: wiring.StorageLocation, target: wiring.StorageLocation,
+                 progress: Progress) -> _DataStats:
+    flushed_ts = 0
+    if strategy == "serial_flush":
+        for coll in info.collection_backups:
+            result = milvus.flush(coll.db_name, coll.collection_name)
+            coll.backup_timestamp = result.flush_ts
+            coll.backup_physical_timestamp = result.seal_time
+            flushed_ts = max(flushed_ts, result.flush_ts)
+    if flushed_ts:
+        info.backup_timestamp = flushed_ts
+    management = config.milvus.management.endpoint
+    with gc_paused(management, config.milvus.data_coord.address, config.backup.pause_gc) as paused:
+        tasks: list[CopyTask] = []
+        segment_count = 0
+        for coll in info.collection_backups:
+            partitions = {p.partition_id: p for p in coll.partition_backups}
+            for segment in milvus.persistent_segments(coll.db_name, coll.collection_name):
+                seg = describe_segment(source, segment)
+                segment_count += 1
+                if seg.partition_id == -1:
+                    coll.l0_segments.append(seg)
+                elif seg.partition_id in partitions:
+                    partitions[seg.partition_id].segment_backups.append(seg)
+                else:
+                    logger.warning("segment %d of %s.%s belongs to no known partition %d; left out",
+                                   seg.segment_id, coll.db_name, coll.collection_name, seg.partition_id)
+                    continue
+                tasks.extend(_copy_tasks(target.root, info.name, seg))
+            for part in coll.partition_backups:
+                part.segment_backups.sort(key=lambda s: s.segment_id)
+                part.size = sum(s.size for s in part.segment_backups)
+            coll.size = sum(p.size for p in coll.partition_backups) + sum(s.size for s in coll.l0_segments)
+        info.size = sum(c.size for c in info.collection_backups)
+        progress.start(sum(t.size for t in tasks), "bytes", f"backup {info.name}")
+        stats = copy_all(source.storage, target.storage, tasks, config.transfer.mode, config.transfer.concurrency,
+                         progress)
+        progress.finish()
+    backup_dir = layout.backup_dir(target.root, info.name)
+    binlogs = backup_dir + layout.BINLOG_DIR + "/"
+    verify_listing(target.storage, [binlogs], {t.dst_key: t.size for t in tasks}, info.name)
+    keys = [t.dst_key for t in tasks]
+    sums = md5_all(target.storage, keys, config.transfer.concurrency)
+    objects = [ManifestObject(t.dst_key[len(backup_dir):], t.size, sums[t.dst_key]) for t in tasks]
+    return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused)
+
+
+def _rows(coll: CollectionBackupInfo) -> ManifestCollection:
+    partitions = {p.partition_name: sum(s.num_of_rows for s in p.segment_backups) for p in coll.partition_backups}
+    segments = {str(s.segment_id): s.num_of_rows for p in coll.partition_backups for s in p.segment_backups}
+    segments.update({str(s.segment_id): s.num_of_rows for s in coll.l0_segments})
+    return ManifestCollection(coll.db_name, coll.collection_name, sum(partitions.values()), partitions, segments)
+
+
+def _write_meta(target: wiring.StorageLocation, name: str, info: BackupInfo, manifest: Manifest) -> None:
+    """The manifest, then the level files, then full_meta.json, then backup_meta.json: until that last one
+    exists the backup is incomplete, for this tool and for the Go tool alike."""
+    target.storage.put(layout.meta_key(target.root, name, layout.MANIFEST_FILE), manifest.to_json())
+    files = codec.encode_files(info)
+    for file in layout.META_FILES:
+        target.storage.put(layout.meta_key(target.root, name, file), files[file])
+
+
+def _discard(target: wiring.StorageLocation, backup_dir: str, name: str) -> None:
+    """A failed create removes what it wrote (the name was free, so everything below it is ours)."""
+    with contextlib.suppress(BackupToolError):
+        removed = target.storage.delete_prefix(backup_dir)
+        logger.info("backup %s failed: removed the %d object(s) it had copied", name, removed)

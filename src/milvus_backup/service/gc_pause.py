@@ -1,0 +1,88 @@
+"""Keep Milvus GC paused for as long as a backup copies binlogs; resume it afterwards, also on failure.
+
+A pause is a lease: it is renewed in the background before it runs out, so a long copy stays protected and a
+killed backup stops protecting nothing for longer than one lease. A pause that cannot be made only warns:
+Milvus keeps dropped segments' files for `dataCoord.gc.dropTolerance` (3 h by default) anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Protocol
+
+from milvus_backup.milvus.gc import DataCoordGc, GcUnsupported, ManagementGc
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 600
+
+
+class GcControl(Protocol):
+    name: str
+
+    def pause(self, seconds: int) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+def _first_working(controls: list[GcControl], seconds: int) -> GcControl | None:
+    reasons = []
+    for control in controls:
+        try:
+            control.pause(seconds)
+        except GcUnsupported as exc:
+            reasons.append(str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - any failure to pause only warns, as upstream
+            reasons.append(f"{control.name}: {exc}")
+            continue
+        logger.info("paused Milvus GC through the %s (lease %d s, renewed while the copy runs)", control.name, seconds)
+        return control
+    logger.warning(
+        "could not pause Milvus GC; the backup continues, relying on Milvus keeping dropped files for "
+        "dataCoord.gc.dropTolerance. Set milvus.management.endpoint (Milvus >= 2.4) or milvus.dataCoord.address "
+        "(Milvus 2.3). Reasons: %s", "; ".join(reasons) or "no GC control configured",
+    )
+    return None
+
+
+@contextlib.contextmanager
+def gc_paused(management_endpoint: str, datacoord_address: str, enabled: bool = True,
+              lease_seconds: int = LEASE_SECONDS) -> Iterator[bool]:
+    """Yields whether GC is paused."""
+    if not enabled:
+        yield False
+        return
+    controls: list[GcControl] = []
+    if management_endpoint:
+        controls.append(ManagementGc(management_endpoint))
+    with contextlib.suppress(GcUnsupported):
+        controls.append(DataCoordGc(datacoord_address))
+    control = _first_working(controls, lease_seconds)
+    if control is None:
+        yield False
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_seconds / 2):
+            try:
+                control.pause(lease_seconds)
+            except Exception as exc:  # noqa: BLE001 - a failed renewal must not kill the backup
+                logger.warning("renewing the Milvus GC pause failed: %s", exc)
+
+    renewer = threading.Thread(target=renew, name="gc-pause-renewal", daemon=True)
+    renewer.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        renewer.join()
+        try:
+            control.resume()
+            logger.info("resumed Milvus GC through the %s", control.name)
+        except Exception as exc:  # noqa: BLE001 - the lease ends by itself; say so instead of failing the run
+            logger.warning("resuming Milvus GC failed (%s); it resumes by itself within %d s", exc, lease_seconds)
