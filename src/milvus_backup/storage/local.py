@@ -1,0 +1,259 @@
+"""A directory of the local file system used as a bucket: key `a/b/c` is the file `<root>/a/b/c`."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from milvus_backup.errors import (
+    BucketNotFoundError,
+    ObjectNotFoundError,
+    StorageAccessDeniedError,
+    StorageError,
+)
+from milvus_backup.storage._streams import iter_parts
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
+
+# Files being written are named `<name><TMP_MARK><random>` next to their final name and renamed into place,
+# so a reader never sees half an object. Listings skip them.
+_TMP_MARK = ".milvus-backup-tmp-"
+
+
+class LocalStorage(Storage):
+    kind = "local"
+
+    def __init__(self, root: Path | str) -> None:
+        self._root = Path(root).absolute()
+        self.location = self._root.as_uri()
+
+    def __repr__(self) -> str:
+        return f"LocalStorage(root={str(self._root)!r})"
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        return self._root.joinpath(*key.split("/"))
+
+    def _bucket_missing(self) -> BucketNotFoundError:
+        return BucketNotFoundError(bucket=str(self._root), location=self.location)
+
+    @contextmanager
+    def _translate_errors(self, key: str, *, writing: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+            if writing and self._root.is_dir():
+                # An object store can hold both "a/b" and "a/b/c"; a file system cannot.
+                raise StorageError(
+                    location=self.location,
+                    detail=f"{key!r} clashes with an object or folder of the same name (a local directory cannot "
+                    "hold both a file 'x' and files under 'x/')",
+                ) from exc
+            if not self._root.is_dir():
+                raise self._bucket_missing() from exc
+            raise ObjectNotFoundError(key=key, location=self.location) from exc
+        except FileNotFoundError as exc:
+            if not self._root.is_dir():
+                raise self._bucket_missing() from exc
+            raise ObjectNotFoundError(key=key, location=self.location) from exc
+        except PermissionError as exc:
+            raise StorageAccessDeniedError(location=self.location, detail=f"{key!r}: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(location=self.location, detail=f"{key!r}: {exc}") from exc
+
+    def _make_parent(self, path: Path) -> None:
+        if not self._root.is_dir():
+            raise self._bucket_missing()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _write_atomically(self, key: str, write: Callable[[Path], None]) -> None:
+        """Call `write(tmp)` to fill a temporary file next to the object, then rename it into place."""
+        path = self._path(key)
+        tmp = path.with_name(f"{path.name}{_TMP_MARK}{uuid.uuid4().hex}")
+        with self._translate_errors(key, writing=True):
+            for attempt in range(3):
+                self._make_parent(path)
+                try:
+                    # Once the temporary file exists its folder is not empty, so a concurrent delete's clean-up
+                    # of empty folders cannot remove it; before that it can, hence the retry.
+                    tmp.open("xb").close()
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
+            try:
+                write(tmp)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+    # -- the contract --------------------------------------------------------------------------------
+
+    def stat(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        path = self._path(key)
+        with self._translate_errors(key):
+            st = path.stat()
+            if not path.is_file():
+                raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        return ObjectInfo(key=key, size=st.st_size)
+
+    def reported_md5(self, key: str) -> str | None:
+        """A file system records no checksum (and computing one would read the file)."""
+        self.stat(key)
+        return None
+
+    def get(self, key: str) -> bytes:
+        validate_key(key)
+        with self._translate_errors(key):
+            return self._path(key).read_bytes()
+
+    def open_read(self, key: str) -> BinaryIO:
+        validate_key(key)
+        with self._translate_errors(key):
+            return open(self._path(key), "rb")
+
+    def put(self, key: str, data: bytes) -> None:
+        validate_key(key)
+        self._write_atomically(key, lambda tmp: tmp.write_bytes(data))
+
+    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+        validate_key(key)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as out:
+                for part in iter_parts(stream, size, STREAM_CHUNK_BYTES, self.location, key):
+                    out.writelines(part.pieces)
+
+        self._write_atomically(key, write)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        validate_key(prefix, prefix=True)
+        if not self._root.is_dir():
+            raise self._bucket_missing()
+        # Walk the deepest directory that can hold matches; keys below it are filtered by plain string prefix
+        # (so "a/b" matches "a/b", "a/bc/x" and "a/b/x", exactly like an object store).
+        base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+        start = self._path(base.rstrip("/")) if base else self._root
+        yield from self._walk(start, base, prefix)
+
+    def _walk(self, directory: Path, key_prefix: str, wanted: str) -> Iterator[ObjectInfo]:
+        """Objects below `directory` in key order.
+
+        Sorting each directory's entries by name, with `/` appended to sub-directories, yields keys in
+        plain string order: every key inside `d/` starts with `d/`.
+        """
+        try:
+            with os.scandir(directory) as it:
+                entries = []
+                for entry in it:
+                    if _TMP_MARK in entry.name:
+                        continue
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    entries.append((entry.name + "/" if is_dir else entry.name, entry))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            with self._translate_errors(key_prefix or "/"):
+                raise exc
+        entries.sort(key=lambda pair: pair[0])
+        for sort_name, entry in entries:
+            key = key_prefix + sort_name
+            if sort_name.endswith("/"):
+                # Descend only where matches can be: the directory's keys all start with `key`.
+                if key.startswith(wanted) or wanted.startswith(key):
+                    yield from self._walk(Path(entry.path), key, wanted)
+            elif key.startswith(wanted):
+                with self._translate_errors(key):
+                    size = entry.stat().st_size
+                yield ObjectInfo(key=key, size=size)
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        validate_key(prefix, prefix=True)
+        if prefix and not prefix.endswith("/"):
+            raise StorageError(location=self.location, detail=f"list_dirs needs a prefix ending in '/', got {prefix!r}")
+        if not self._root.is_dir():
+            raise self._bucket_missing()
+        directory = self._path(prefix.rstrip("/")) if prefix else self._root
+        try:
+            with os.scandir(directory) as it:
+                names = [e.name for e in it if e.is_dir(follow_symlinks=False) and _has_objects(Path(e.path))]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            with self._translate_errors(prefix):
+                raise exc
+        return sorted(names)
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        path = self._path(key)
+        try:
+            with self._translate_errors(key):
+                path.unlink()
+        except ObjectNotFoundError:
+            return
+        self._prune_empty_parents(path.parent)
+
+    def delete_prefix(self, prefix: str) -> int:
+        validate_key(prefix, prefix=True)
+        count = 0
+        for info in list(self.list(prefix)):
+            self.delete(info.key)
+            count += 1
+        return count
+
+    def _prune_empty_parents(self, directory: Path) -> None:
+        """Object stores have no empty folders; remove the directories a delete left empty (never the root)."""
+        while directory != self._root and self._root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    def check_bucket(self) -> None:
+        if not self._root.is_dir():
+            raise self._bucket_missing()
+        if not os.access(self._root, os.R_OK | os.W_OK | os.X_OK):
+            raise StorageAccessDeniedError(location=self.location, detail="the directory is not readable and writable")
+
+    def can_copy_from(self, source: Storage) -> bool:
+        return isinstance(source, LocalStorage)
+
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
+        if not isinstance(source, LocalStorage):
+            raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
+        validate_key(src_key)
+        validate_key(dst_key)
+        src_path = source._path(src_key)
+        with source._translate_errors(src_key):
+            if not src_path.is_file():
+                raise FileNotFoundError(errno.ENOENT, "no such object", str(src_path))
+        # A real copy (the kernel copies it, see shutil.copyfile), never a hard link: Milvus may later delete or
+        # rewrite its own file.
+        self._write_atomically(dst_key, lambda tmp: _copy_file(source, src_key, src_path, tmp))
+
+
+def _copy_file(source: LocalStorage, src_key: str, src_path: Path, tmp: Path) -> None:
+    with source._translate_errors(src_key):
+        shutil.copyfile(src_path, tmp)
+
+
+def _has_objects(directory: Path) -> bool:
+    for _dirpath, _dirnames, filenames in os.walk(directory):
+        if any(_TMP_MARK not in name for name in filenames):
+            return True
+    return False
+

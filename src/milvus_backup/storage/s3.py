@@ -1,0 +1,504 @@
+"""The S3-compatible family (MinIO, AWS S3, GCS interoperability, Aliyun OSS, Tencent COS, Huawei OBS) via botocore.
+
+Retries with backoff are botocore's ("standard" mode); this module has no retry loop of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import botocore.credentials
+import botocore.exceptions
+import botocore.session
+from botocore import UNSIGNED
+from botocore.config import Config
+
+from milvus_backup.errors import (
+    BucketNotFoundError,
+    ConfigError,
+    ObjectNotFoundError,
+    StorageAccessDeniedError,
+    StorageError,
+    StorageUnavailableError,
+)
+from milvus_backup.storage._streams import Part, TranslatingReader, bounded_map, iter_parts, read_whole
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Auth = Literal["static", "iam", "default"]
+Addressing = Literal["path", "virtual", "auto"]
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+#: Addressing style when none is configured. MinIO-like servers usually sit behind an IP or a single host name;
+#: OSS, COS and OBS only accept virtual-hosted requests; AWS works out the right one itself.
+PROVIDER_ADDRESSING: dict[str, Addressing] = {
+    "minio": "path",
+    "s3": "auto",
+    "aws": "auto",
+    "gcp": "path",
+    "aliyun": "virtual",
+    "tencent": "virtual",
+    "hwc": "virtual",
+}
+_AWS = ("s3", "aws")
+_DEFAULT_ENDPOINTS = {"gcp": "storage.googleapis.com:443"}
+
+# S3 limits: parts of 5 MiB to 5 GiB, at most 10,000 of them; a single CopyObject copies up to 5 GiB.
+_MIN_PART = 5 * MIB
+_MAX_PART = 5 * GIB
+_MAX_PARTS = 10_000
+_MAX_SINGLE_COPY = 5 * GIB
+_DELETE_BATCH = 1000
+
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+_NO_BUCKET_CODES = {"NoSuchBucket"}
+_DENIED_CODES = {
+    "AccessDenied",
+    "403",
+    "Forbidden",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "AllAccessDisabled",
+    "AccountProblem",
+    "InvalidSecurity",
+}
+_UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "503", "InternalError", "500", "RequestTimeout"}
+
+
+class S3Storage(Storage):
+    """One bucket of an S3-compatible service."""
+
+    kind = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint: str | None = None,
+        use_ssl: bool = True,
+        region: str = "",
+        access_key: str = "",
+        secret_key: str = "",
+        session_token: str = "",
+        auth: Auth = "static",
+        iam_endpoint: str = "",
+        addressing: Addressing | None = None,
+        ca_cert_path: str = "",
+        provider: str = "minio",
+        multipart_copy_threshold: int = 500 * MIB,
+        part_size: int = STREAM_CHUNK_BYTES,
+        upload_concurrency: int = 2,
+        max_attempts: int = 5,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_pool_connections: int = 64,
+    ) -> None:
+        if provider not in PROVIDER_ADDRESSING:
+            raise ConfigError(detail=f"unknown S3-compatible provider {provider!r}")
+        if auth not in ("static", "iam", "default"):
+            raise ConfigError(detail=f"S3 auth must be static, iam or default, not {auth!r}")
+        addressing = addressing or PROVIDER_ADDRESSING[provider]
+        if addressing not in ("path", "virtual", "auto"):
+            raise ConfigError(detail=f"S3 addressing must be path, virtual or auto, not {addressing!r}")
+        if not _MIN_PART <= part_size <= _MAX_PART:
+            raise ConfigError(detail=f"S3 part size must be between 5 MiB and 5 GiB, not {part_size}")
+        if not bucket:
+            raise ConfigError(detail="the S3 bucket name is empty")
+
+        self._bucket = bucket
+        self._provider = provider
+        self._use_ssl = use_ssl
+        self._auth = auth
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._session_token = session_token
+        self._iam_endpoint = iam_endpoint
+        self._multipart_copy_threshold = multipart_copy_threshold
+        self._part_size = part_size
+        self._upload_concurrency = max(1, upload_concurrency)
+        self._warned_order = False
+
+        endpoint = endpoint or _DEFAULT_ENDPOINTS.get(provider)
+        if endpoint is None and provider not in _AWS:
+            raise ConfigError(detail=f"provider {provider!r} needs a storage address (endpoint)")
+        self._endpoint_url = _endpoint_url(endpoint, use_ssl) if endpoint else None
+
+        session = _new_session()
+        anonymous = auth == "static" and not access_key and not secret_key
+        if auth == "static" and not anonymous:
+            session.set_credentials(access_key, secret_key, session_token or None)
+        elif auth == "iam":
+            session.register_component(
+                "credential_provider", botocore.credentials.CredentialResolver(providers=[_iam_provider(iam_endpoint)])
+            )
+        self._region = region or session.get_config_variable("region") or "us-east-1"
+
+        extra: dict[str, Any] = {}
+        if provider not in _AWS:
+            # Many S3-compatible services reject the CRC checksums and aws-chunked bodies newer botocore sends
+            # by default; send checksums only where the API requires one.
+            extra.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
+        config = Config(
+            region_name=self._region,
+            signature_version=UNSIGNED if anonymous else "s3v4",
+            s3={"addressing_style": addressing},
+            retries={"mode": "standard", "total_max_attempts": max(1, max_attempts)},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=max_pool_connections,
+            **extra,
+        )
+        # A custom CA bundle for TLS; without one, botocore's default (AWS_CA_BUNDLE, ca_bundle, certifi).
+        verify = ca_cert_path if (use_ssl and ca_cert_path) else None
+        self._client = session.create_client(
+            "s3", endpoint_url=self._endpoint_url, use_ssl=use_ssl, verify=verify, config=config
+        )
+        netloc = urlsplit(self._endpoint_url or self._client.meta.endpoint_url).netloc.rpartition("@")[2]
+        self.location = f"s3://{netloc}/{bucket}"
+
+    def __repr__(self) -> str:
+        return f"S3Storage(location={self.location!r}, provider={self._provider!r}, auth={self._auth!r})"
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    @property
+    def _service_identity(self) -> tuple[object, ...]:
+        """Two storages with the same identity are one service seen with the same rights."""
+        return (
+            self._endpoint_url,
+            self._region,
+            self._use_ssl,
+            self._auth,
+            self._access_key,
+            self._secret_key,
+            self._session_token,
+            self._iam_endpoint,
+        )
+
+    # -- error translation ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _translate_errors(
+        self, key: str, *, bucket_op: bool = False, location: str | None = None
+    ) -> Iterator[None]:
+        location = location or self.location
+        try:
+            yield
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            detail = f"{code}: {error.get('Message', '')}".strip(": ")
+            if code in _NO_BUCKET_CODES or (bucket_op and (code in _NOT_FOUND_CODES or status == 404)):
+                bucket = error.get("BucketName") or self._bucket
+                raise BucketNotFoundError(bucket=bucket, location=location) from exc
+            if code in _NOT_FOUND_CODES or status == 404:
+                raise ObjectNotFoundError(key=key, location=location) from exc
+            if code in _DENIED_CODES or status in (401, 403):
+                raise StorageAccessDeniedError(location=location, detail=detail) from exc
+            if code in _UNAVAILABLE_CODES or (status is not None and status >= 500):
+                raise StorageUnavailableError(location=location, detail=detail) from exc
+            raise StorageError(location=location, detail=f"{key!r}: {detail}") from exc
+        except (
+            botocore.exceptions.NoCredentialsError,
+            botocore.exceptions.PartialCredentialsError,
+            botocore.exceptions.CredentialRetrievalError,
+        ) as exc:
+            raise StorageAccessDeniedError(location=location, detail=str(exc)) from exc
+        except (
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError,
+            botocore.exceptions.IncompleteReadError,
+        ) as exc:
+            raise StorageUnavailableError(location=location, detail=str(exc)) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StorageError(location=location, detail=f"{key!r}: {exc}") from exc
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def stat(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        with self._translate_errors(key):
+            head = self._client.head_object(Bucket=self._bucket, Key=key)
+        return ObjectInfo(key=key, size=int(head["ContentLength"]))
+
+    def reported_md5(self, key: str) -> str | None:
+        """The ETag, when it is the content's MD5: a single-part upload without SSE-KMS or SSE-C."""
+        validate_key(key)
+        with self._translate_errors(key):
+            head = self._client.head_object(Bucket=self._bucket, Key=key)
+        etag = str(head.get("ETag", "")).strip('"').lower()
+        encrypted = head.get("ServerSideEncryption") == "aws:kms" or head.get("SSECustomerAlgorithm")
+        if encrypted or not re.fullmatch(r"[0-9a-f]{32}", etag):
+            return None  # multipart ETags look like "<md5 of part md5s>-<parts>"
+        return etag
+
+    def get(self, key: str) -> bytes:
+        validate_key(key)
+        with self._translate_errors(key):
+            body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+            try:
+                return body.read()
+            finally:
+                body.close()
+
+    def open_read(self, key: str) -> BinaryIO:
+        validate_key(key)
+        with self._translate_errors(key):
+            body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+        reader = TranslatingReader(body.read, lambda: self._translate_errors(key), body.close)
+        return reader  # type: ignore[return-value]
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def put(self, key: str, data: bytes) -> None:
+        validate_key(key)
+        with self._translate_errors(key):
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=data)
+
+    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+        """Multipart upload in parts of `part_size`; at most `upload_concurrency + 1` parts are in memory."""
+        validate_key(key)
+        part_size = max(self._part_size, math.ceil(size / _MAX_PARTS))
+        if size <= part_size:
+            self.put(key, read_whole(stream, size, self.location, key))
+            return
+
+        def upload(upload_id: str, number: int, part: Part) -> dict[str, Any]:
+            with self._translate_errors(key):
+                response = self._client.upload_part(
+                    Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part
+                )
+            return {"PartNumber": number, "ETag": response["ETag"]}
+
+        parts = enumerate(iter_parts(stream, size, part_size, self.location, key), 1)
+        self._multipart(key, parts, upload, self._upload_concurrency)
+
+    def _multipart(
+        self,
+        key: str,
+        jobs: Iterator[tuple[int, T]],
+        run: Callable[[str, int, T], dict[str, Any]],
+        concurrency: int,
+    ) -> None:
+        """Create a multipart upload for `key`, run `run(upload_id, number, job)` for every job with at most
+        `concurrency` in flight, then complete it; abort it on any failure."""
+        with self._translate_errors(key):
+            upload_id = self._client.create_multipart_upload(Bucket=self._bucket, Key=key)["UploadId"]
+        try:
+            parts = bounded_map(lambda job: run(upload_id, job[0], job[1]), jobs, concurrency, "s3-part")
+            with self._translate_errors(key):
+                self._client.complete_multipart_upload(
+                    Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
+        except BaseException:
+            try:
+                self._client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+            except Exception:  # noqa: BLE001 - the original failure is the one to report
+                logger.warning("could not abort multipart upload of %r on %s", key, self.location, exc_info=True)
+            raise
+
+    # -- listing and deleting ------------------------------------------------------------------------
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Objects in key order, streamed page by page as S3 returns them.
+
+        SeaweedFS (known by its `Server` header) lists folder by folder instead ("a/b/x" before "a/b-1"), so
+        its listing is read whole and sorted. Any other server found out of order is logged and passed on as is.
+        """
+        validate_key(prefix, prefix=True)
+        paginator = self._client.get_paginator("list_objects_v2")
+        with self._translate_errors(prefix, bucket_op=True):
+            pages = iter(paginator.paginate(Bucket=self._bucket, Prefix=prefix))
+            first = next(pages, None)
+            if first is None:
+                return
+            server = str(first.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("server", ""))
+            if server.startswith("SeaweedFS"):
+                infos = [info for page in itertools.chain([first], pages) for info in _page_objects(page)]
+                infos.sort(key=lambda info: info.key)
+                yield from infos
+                return
+            last = ""
+            for page in itertools.chain([first], pages):
+                for info in _page_objects(page):
+                    if info.key < last and not self._warned_order:
+                        self._warned_order = True
+                        logger.warning("%s (server %r) lists keys out of order: %r after %r", self.location,
+                                       server, info.key, last)
+                    last = info.key
+                    yield info
+
+    def _iter_objects(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Objects in the server's order, page by page."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        with self._translate_errors(prefix, bucket_op=True):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                yield from _page_objects(page)
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """Common prefixes that still hold an object: some servers (SeaweedFS) keep a folder after its last
+        object is deleted and report it as a common prefix, so each one is checked with a one-key listing."""
+        validate_key(prefix, prefix=True)
+        if prefix and not prefix.endswith("/"):
+            raise StorageError(location=self.location, detail=f"list_dirs needs a prefix ending in '/', got {prefix!r}")
+        paginator = self._client.get_paginator("list_objects_v2")
+        names: list[str] = []
+        with self._translate_errors(prefix, bucket_op=True):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", ()):
+                    name = common["Prefix"][len(prefix) :].rstrip("/")
+                    if name and self._holds_objects(common["Prefix"]):
+                        names.append(name)
+        return sorted(names)
+
+    def _holds_objects(self, prefix: str) -> bool:
+        listing = self._client.list_objects_v2(Bucket=self._bucket, Prefix=prefix, MaxKeys=1)
+        return bool(listing.get("KeyCount", len(listing.get("Contents", ()))))
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        try:
+            with self._translate_errors(key):
+                self._client.delete_object(Bucket=self._bucket, Key=key)
+        except ObjectNotFoundError:
+            pass
+
+    def delete_prefix(self, prefix: str) -> int:
+        validate_key(prefix, prefix=True)
+        if self._provider == "gcp":  # the GCS XML API has no multi-object delete
+            return super().delete_prefix(prefix)
+        count = 0
+        batch: list[str] = []
+        for info in self._iter_objects(prefix):
+            batch.append(info.key)
+            if len(batch) == _DELETE_BATCH:
+                count += self._delete_batch(batch)
+                batch = []
+        if batch:
+            count += self._delete_batch(batch)
+        return count
+
+    def _delete_batch(self, keys: list[str]) -> int:
+        with self._translate_errors(keys[0]):
+            response = self._client.delete_objects(
+                Bucket=self._bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
+        errors = [e for e in response.get("Errors", ()) if e.get("Code") != "NoSuchKey"]
+        if errors:
+            first = errors[0]
+            detail = (
+                f"could not delete {len(errors)} objects, e.g. {first.get('Key')!r}: "
+                f"{first.get('Code')} {first.get('Message', '')}"
+            )
+            if first.get("Code") in _DENIED_CODES:
+                raise StorageAccessDeniedError(location=self.location, detail=detail)
+            raise StorageError(location=self.location, detail=detail)
+        return len(keys)
+
+    def check_bucket(self) -> None:
+        with self._translate_errors("", bucket_op=True):
+            self._client.head_bucket(Bucket=self._bucket)
+
+    # -- server-side copy ----------------------------------------------------------------------------
+
+    def can_copy_from(self, source: Storage) -> bool:
+        return isinstance(source, S3Storage) and source._service_identity == self._service_identity
+
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
+        """CopyObject, or UploadPartCopy in parts above `multipart_copy_threshold` (never for GCS, whose XML API
+        has no UploadPartCopy but copies any size in one request)."""
+        if not isinstance(source, S3Storage) or not self.can_copy_from(source):
+            raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
+        validate_key(src_key)
+        validate_key(dst_key)
+        copy_source = {"Bucket": source.bucket, "Key": src_key}
+        where = f"{source.location} -> {self.location}"
+        multipart = self._provider != "gcp" and (size >= self._multipart_copy_threshold or size > _MAX_SINGLE_COPY)
+        if not multipart:
+            with self._translate_errors(src_key, location=where):
+                self._client.copy_object(Bucket=self._bucket, Key=dst_key, CopySource=copy_source)
+            return
+        # The source's own size (a missing source fails here, before an upload is created): parts cut from a
+        # stale `size` would silently truncate the copy.
+        size = source.stat(src_key).size
+        part_size = max(_MIN_PART, min(self._multipart_copy_threshold, _MAX_PART), math.ceil(size / _MAX_PARTS))
+        starts = enumerate(range(0, size, part_size), 1)
+        ranges = ((n, (start, min(start + part_size, size) - 1)) for n, start in starts)
+
+        def copy_part(upload_id: str, number: int, byte_range: tuple[int, int]) -> dict[str, Any]:
+            with self._translate_errors(src_key, location=where):
+                response = self._client.upload_part_copy(
+                    Bucket=self._bucket,
+                    Key=dst_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=copy_source,
+                    CopySourceRange=f"bytes={byte_range[0]}-{byte_range[1]}",
+                )
+            return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
+
+        self._multipart(dst_key, ranges, copy_part, concurrency=4)
+
+
+def _page_objects(page: dict[str, Any]) -> Iterator[ObjectInfo]:
+    for item in page.get("Contents", ()):
+        yield ObjectInfo(key=item["Key"], size=int(item["Size"]))
+
+
+_loader_lock = threading.Lock()
+_shared_loader: Any = None
+
+
+def _new_session() -> botocore.session.Session:
+    """A botocore session of its own (credentials differ per storage) that shares the one data loader, so the
+    S3 service model (some 10 MB once parsed) is loaded once per process, not once per storage."""
+    global _shared_loader
+    session = botocore.session.get_session()
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _shared_loader)
+    return session
+
+
+def _endpoint_url(endpoint: str, use_ssl: bool) -> str:
+    if "://" in endpoint:
+        return endpoint.rstrip("/")
+    return f"{'https' if use_ssl else 'http'}://{endpoint}"
+
+
+def _iam_provider(iam_endpoint: str) -> botocore.credentials.CredentialProvider:
+    """Credentials from the environment's role.
+
+    Without an endpoint: botocore's EC2 instance metadata provider. With an endpoint that has a path (e.g.
+    `http://169.254.170.23/v1/credentials`): a container-credentials full URI, as ECS and EKS Pod Identity
+    serve. With a bare `scheme://host[:port]`: the base URL of an instance-metadata service, which is what
+    minio-go (and so milvus-backup) means by an IAM endpoint.
+    """
+    if iam_endpoint and urlsplit(iam_endpoint).path.strip("/"):
+        return botocore.credentials.ContainerProvider(environ={"AWS_CONTAINER_CREDENTIALS_FULL_URI": iam_endpoint})
+    fetcher = botocore.credentials.InstanceMetadataFetcher(
+        timeout=2,
+        num_attempts=3,
+        base_url=(iam_endpoint.rstrip("/") + "/") if iam_endpoint else "http://169.254.169.254/",
+    )
+    return botocore.credentials.InstanceMetadataProvider(iam_role_fetcher=fetcher)

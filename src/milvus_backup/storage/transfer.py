@@ -1,0 +1,84 @@
+"""Copying one object from one storage to another: server-side when the two can, through this process if not."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from milvus_backup.errors import (
+    BucketNotFoundError,
+    CopyFailedError,
+    InvalidKeyError,
+    ObjectNotFoundError,
+    StorageAccessDeniedError,
+    StorageUnavailableError,
+)
+from milvus_backup.storage.base import Storage, validate_key
+
+logger = logging.getLogger(__name__)
+
+TransferMode = Literal["auto", "direct", "streaming"]
+
+# Errors that already say precisely what went wrong and where; anything else becomes a CopyFailedError.
+_PRECISE = (
+    ObjectNotFoundError,
+    BucketNotFoundError,
+    StorageAccessDeniedError,
+    StorageUnavailableError,
+    InvalidKeyError,
+    CopyFailedError,
+)
+
+
+def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int, mode: TransferMode = "auto") -> bool:
+    """Copy `src_key` of `src` (`size` bytes) to `dst_key` of `dst`; True when the copy was server-side.
+
+    * ``auto``: server-side when `dst` can copy from `src`, else streamed through this process.
+    * ``direct``: server-side, or `CopyFailedError` when the two storages cannot copy between them.
+    * ``streaming``: always through this process (`src.open_read` into `dst.put_stream`), memory bounded by
+      the backends' part size whatever the object size.
+    """
+    validate_key(src_key)
+    validate_key(dst_key)
+    src_name = f"{src.location}/{src_key}"
+    dst_name = f"{dst.location}/{dst_key}"
+    if mode not in ("auto", "direct", "streaming"):
+        raise CopyFailedError(
+            src=src_name, dst=dst_name, location=dst.location, detail=f"unknown transfer mode {mode!r}"
+        )
+    server_side = mode != "streaming" and dst.can_copy_from(src)
+    if mode == "direct" and not server_side:
+        raise CopyFailedError(
+            src=src_name,
+            dst=dst_name,
+            location=dst.location,
+            detail=f"transfer mode is direct, but {dst.kind} storage {dst.location} cannot copy from {src.location}",
+        )
+    try:
+        if server_side:
+            dst.copy_from(src, src_key, dst_key, size)
+        else:
+            _stream(src, src_key, dst, dst_key, size)
+    except _PRECISE:
+        raise
+    except Exception as exc:  # an SDK or stream failure the backends did not classify
+        raise CopyFailedError(src=src_name, dst=dst_name, location=dst.location, detail=str(exc)) from exc
+    how = "server-side" if server_side else "streamed"
+    logger.debug("copied %s to %s (%d bytes, %s)", src_name, dst_name, size, how)
+    return server_side
+
+
+def _stream(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int) -> None:
+    reader = src.open_read(src_key)
+    try:
+        dst.put_stream(dst_key, reader, size)
+        if reader.read(1):
+            dst.delete(dst_key)
+            raise CopyFailedError(
+                src=f"{src.location}/{src_key}",
+                dst=f"{dst.location}/{dst_key}",
+                location=dst.location,
+                detail=f"the source holds more than the expected {size} bytes",
+            )
+    finally:
+        reader.close()
