@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,11 @@ def s3_client(server: S3Server, secret: str | None = None) -> Any:
 
 
 def milvus_section(milvus: MilvusInstance, **grpc: Any) -> dict[str, Any]:
-    return {"grpc": {"address": milvus.host, "port": milvus.port, **grpc}}
+    return {
+        "grpc": {"address": milvus.host, "port": milvus.port, **grpc},
+        "management": {"endpoint": f"http://{milvus.host}:{milvus.metrics_port}"},
+        "dataCoord": {"address": f"{milvus.host}:{milvus.datacoord_port}"},
+    }
 
 
 def local_config(milvus: MilvusInstance, backup_root: Path) -> dict[str, Any]:
@@ -95,3 +100,36 @@ def backup_bucket(seaweedfs: S3Server) -> str:
     name = unique("backups-")
     s3_client(seaweedfs).create_bucket(Bucket=name)
     return name
+
+
+@dataclass
+class Deployment:
+    """One Milvus with the backup fixture set, and how to write a backup.yaml for it."""
+
+    kind: str
+    milvus: MilvusInstance
+    expected: Any
+    seaweedfs: S3Server | None
+
+    def config(self, tmp_path: Path, **extra: Any) -> Path:
+        if self.kind == "local":
+            data = local_config(self.milvus, tmp_path / "backups")
+        else:
+            assert self.seaweedfs is not None
+            bucket = unique("backups-")
+            s3_client(self.seaweedfs).create_bucket(Bucket=bucket)
+            data = s3_config(self.milvus, bucket)
+        for section, values in extra.items():
+            data.setdefault(section, {}).update(values)
+        return write_config(tmp_path, data)
+
+
+@pytest.fixture(scope="session", params=["local", "s3"])
+def deployment(request: pytest.FixtureRequest) -> Deployment:
+    """The fixture set in the local-storage Milvus and in the S3-backed Milvus (each built once)."""
+    from tests.integration.dataset import build_dataset
+
+    kind = request.param
+    milvus = request.getfixturevalue("milvus_local" if kind == "local" else "milvus_s3")
+    seaweed = request.getfixturevalue("seaweedfs") if kind == "s3" else None
+    return Deployment(kind, milvus, build_dataset(milvus.uri), seaweed)
