@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 
 from pymilvus import DataType, MilvusClient  # noqa: E402
 
-from tests.rig.milvus import LocalStorageSpec, start_milvus  # noqa: E402
+from tests.rig.milvus import LocalStorageSpec, MilvusInstance, start_milvus  # noqa: E402
 
 COLLECTION = "demo_books"
 ROWS = 3000
@@ -42,12 +42,14 @@ def fill_sample_collection(uri: str) -> None:
     print(f"# filled {COLLECTION}: {ROWS} rows, {DIM}-d vectors, flushed to binlogs", file=sys.stderr)
 
 
-def write_config(path: Path, milvus_port: int, milvus_storage: Path, backups: Path) -> None:
+def write_config(path: Path, milvus: MilvusInstance, backups: Path) -> None:
     path.write_text(
         "configVersion: v2\n"
         "milvus:\n"
-        f"  grpc: {{address: 127.0.0.1, port: {milvus_port}}}\n"
-        f"  storage: {{provider: local, rootPath: {milvus_storage}}}\n"
+        f"  grpc: {{address: 127.0.0.1, port: {milvus.port}}}\n"
+        f"  management: {{endpoint: 'http://127.0.0.1:{milvus.metrics_port}'}}\n"
+        f"  dataCoord: {{address: '127.0.0.1:{milvus.datacoord_port}'}}\n"
+        f"  storage: {{provider: local, rootPath: {milvus.local_storage_path}}}\n"
         "backup:\n"
         f"  storage: {{rootPath: {backups}}}\n"
     )
@@ -67,9 +69,11 @@ def main() -> None:
         try:
             fill_sample_collection(milvus.uri)
             config = work / "backup.yaml"
-            assert milvus.local_storage_path is not None
-            write_config(config, milvus.port, milvus.local_storage_path, work / "backups")
+            write_config(config, milvus, work / "backups")
             run_tool(config, "check")
+            run_tool(config, "create", "-n", "demo_backup", "-c", COLLECTION)
+            run_tool(config, "list")
+            run_tool(config, "verify", "-n", "demo_backup")
         finally:
             milvus.stop()
 

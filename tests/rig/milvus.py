@@ -107,6 +107,8 @@ class MilvusInstance:
     ports: dict[str, int]
     process: subprocess.Popen[bytes] | None = None
     startup_seconds: float = field(default=0.0, compare=False)
+    #: "user:password" when the instance has authorization enabled.
+    token: str = ""
     restart_seconds: list[float] = field(default_factory=list, compare=False)
     _argv: list[str] = field(default_factory=list, repr=False)
     _env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -121,7 +123,7 @@ class MilvusInstance:
         """A new ``pymilvus.MilvusClient`` for this instance (close it when done)."""
         from pymilvus import MilvusClient
 
-        return MilvusClient(uri=self.uri, timeout=timeout)
+        return MilvusClient(uri=self.uri, timeout=timeout, token=self.token)
 
     def _launch(self) -> None:
         self.process = proc.spawn(self._argv, log_path=self.log_path, env=self._env, cwd=self.data_dir)
@@ -328,6 +330,7 @@ def _write_configs(
     etcd_peer_port: int,
     storage: StorageSpec,
     local_storage_path: Path | None,
+    settings: dict[str, Any],
 ) -> Path:
     configs = data_dir / "configs"
     logs = data_dir / "logs"
@@ -387,6 +390,8 @@ def _write_configs(
     else:
         _set(config, "common.storageType", "local")
         _set(config, "localStorage.path", str(local_storage_path))
+    for key, value in settings.items():
+        _set(config, key, value)
 
     config_path = configs / "milvus.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -395,7 +400,8 @@ def _write_configs(
     return config_path
 
 
-def start_milvus(workdir: Path, *, name: str, storage: StorageSpec) -> MilvusInstance:
+def start_milvus(workdir: Path, *, name: str, storage: StorageSpec, settings: dict[str, Any] | None = None,
+                 token: str = "") -> MilvusInstance:
     """Start a standalone Milvus whose config, state and logs all live in ``workdir``.
 
     ``name`` names the embedded etcd member and, with this process's pid, the
@@ -425,6 +431,7 @@ def start_milvus(workdir: Path, *, name: str, storage: StorageSpec) -> MilvusIns
         etcd_peer_port=etcd_peer_port,
         storage=storage,
         local_storage_path=local_storage_path,
+        settings=settings or {},
     )
     binaries = bin_dir()
     env = dict(os.environ)
@@ -453,6 +460,7 @@ def start_milvus(workdir: Path, *, name: str, storage: StorageSpec) -> MilvusIns
         log_path=data_dir / "logs" / "milvus.log",
         config_path=config_path,
         ports=ports,
+        token=token,
         _argv=[str(binaries / "milvus"), "run", "standalone", "-alias", alias],
         _env=env,
     )

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import grpc
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
+from google.protobuf import json_format
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from milvus_backup.errors import (
@@ -59,14 +60,21 @@ def translate_errors(address: str) -> Iterator[None]:
     try:
         yield
     except MilvusException as exc:
+        # pymilvus wraps a refused login into "Fail connecting to server": the gRPC cause tells the truth.
+        if isinstance(exc.__cause__, grpc.RpcError):
+            raise _from_rpc_error(address, exc.__cause__) from exc
         raise _classify(address, exc.message or str(exc), unavailable=exc.code == 2) from exc
     except grpc.RpcError as exc:
-        code = exc.code() if hasattr(exc, "code") else None
-        detail = exc.details() if hasattr(exc, "details") else str(exc)
-        if code == grpc.StatusCode.UNAUTHENTICATED:
-            raise MilvusAuthError(address=address, detail=detail) from exc
-        unavailable = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-        raise _classify(address, detail or str(code), unavailable=unavailable) from exc
+        raise _from_rpc_error(address, exc) from exc
+
+
+def _from_rpc_error(address: str, exc: grpc.RpcError) -> MilvusError:
+    code = exc.code() if hasattr(exc, "code") else None
+    detail = (exc.details() if hasattr(exc, "details") else "") or str(code)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return MilvusAuthError(address=address, detail=detail)
+    unavailable = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    return _classify(address, detail, unavailable=unavailable)
 
 
 def _classify(address: str, detail: str, *, unavailable: bool) -> MilvusError:
@@ -256,6 +264,35 @@ class MilvusConnection:
         while not self._call("GetFlushState", request, f"flush state of {db}.{collection}").flushed:
             time.sleep(poll_seconds)
         return FlushResult(segment_ids, flush_ts, r.coll_seal_times.get(collection, 0))
+
+    def rbac_meta(self) -> dict[str, Any]:
+        """Users, roles, grants and privilege groups in upstream's RBACMeta shape.
+
+        Milvus >= 2.4 answers BackupRBAC (users with their stored credentials). Milvus 2.3 has no such call: the
+        same meta is assembled from the Select* calls, without passwords, which Milvus never reveals.
+        """
+        stub = self._client._get_connection()._stub
+        try:
+            r = stub.BackupRBAC(milvus_pb2.BackupRBACMetaRequest(), timeout=self.params.timeout)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise _classify(self.address, exc.details() or str(exc.code()), unavailable=True) from exc
+            return self._rbac_from_select_calls()
+        _check(r.status, self.address, "back up RBAC")
+        return json_format.MessageToDict(r.RBAC_meta, preserving_proto_field_name=True)
+
+    def _rbac_from_select_calls(self) -> dict[str, Any]:
+        users = self._call("SelectUser", milvus_pb2.SelectUserRequest(include_role_info=True), "list users")
+        roles = self._call("SelectRole", milvus_pb2.SelectRoleRequest(include_user_info=False), "list roles")
+        meta = milvus_pb2.RBACMeta()
+        for result in users.results:
+            meta.users.add(user=result.user.name, roles=list(result.roles))
+        for result in roles.results:
+            meta.roles.add(name=result.role.name)
+            grants = self._call("SelectGrant", milvus_pb2.SelectGrantRequest(
+                entity=milvus_pb2.GrantEntity(role=result.role)), f"list grants of role {result.role.name}")
+            meta.grants.extend(grants.entities)
+        return json_format.MessageToDict(meta, preserving_proto_field_name=True)
 
     def persistent_segments(self, db: str, collection: str) -> list[Segment]:
         """Segments persisted in storage, in state Flushed only (dropped or compacted ones wait for GC)."""

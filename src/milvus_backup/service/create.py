@@ -156,6 +156,8 @@ def create_backup(config: Config, request: CreateRequest, progress: Progress | N
         # A hybrid timestamp (physical ms << 18) of now; a flush replaces it with the flush's own timestamp.
         info = BackupInfo(id=backup_id, name=name, milvus_version=milvus.server_version,
                           backup_timestamp=int(time.time() * 1000) << 18)
+        if request.rbac:
+            info.rbac_meta = milvus.rbac_meta()
         for db in targets:
             db_id, properties = milvus.describe_database(db)
             info.database_backups.append(DatabaseBackupInfo(db_name=db, db_id=db_id, properties=properties))

@@ -1,0 +1,15 @@
+import subprocess
+import sys
+
+import milvus_backup
+
+
+def test_every_exported_name_resolves():
+    for name in milvus_backup.__all__:
+        assert getattr(milvus_backup, name) is not None, name
+
+
+def test_importing_the_package_and_cli_does_not_load_pymilvus():
+    code = "import milvus_backup.cli.app, sys; print('pymilvus' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
