@@ -25,6 +25,7 @@ message template (filled from the keyword arguments), ``exit_code`` is what the 
     + MilvusAuthError                  20 / 502
     + DatabaseNotFoundError            23 / 404
     + CollectionNotFoundError          22 / 404
+    + CollectionExistsError            30 / 409
     + MilvusRootEmptyError             24 / 502
     + SourceDataError                  28 / 502
 
@@ -203,6 +204,17 @@ class CollectionNotFoundError(MilvusError):
 
     exit_code = 22
     http_status = 404
+
+
+class CollectionExistsError(MilvusError):
+    """Collection {collection!r} already exists in database {database!r} of Milvus at {address}."""
+
+    exit_code = 30
+    http_status = 409
+    hint = (
+        "Restore under another name (--suffix or --rename), replace it with --drop_exist_collection, or add the "
+        "backup's data to it with --skip_create_collection."
+    )
 
 
 class MilvusRootEmptyError(MilvusError):

@@ -124,12 +124,25 @@ class Deployment:
         return write_config(tmp_path, data)
 
 
+@pytest.fixture(scope="session")
+def dataset_local(milvus_local: MilvusInstance) -> Any:
+    from tests.integration.dataset import build_dataset
+
+    return build_dataset(milvus_local.uri)
+
+
+@pytest.fixture(scope="session")
+def dataset_s3(milvus_s3: MilvusInstance) -> Any:
+    from tests.integration.dataset import build_dataset
+
+    return build_dataset(milvus_s3.uri)
+
+
 @pytest.fixture(scope="session", params=["local", "s3"])
 def deployment(request: pytest.FixtureRequest) -> Deployment:
     """The fixture set in the local-storage Milvus and in the S3-backed Milvus (each built once)."""
-    from tests.integration.dataset import build_dataset
-
     kind = request.param
-    milvus = request.getfixturevalue("milvus_local" if kind == "local" else "milvus_s3")
+    expected = request.getfixturevalue(f"dataset_{kind}")
+    milvus = request.getfixturevalue(f"milvus_{kind}")
     seaweed = request.getfixturevalue("seaweedfs") if kind == "s3" else None
-    return Deployment(kind, milvus, build_dataset(milvus.uri), seaweed)
+    return Deployment(kind, milvus, expected, seaweed)

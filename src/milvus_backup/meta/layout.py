@@ -55,3 +55,12 @@ def backup_delta_key(backup_root: str, name: str, collection_id: int, partition_
     groups = [] if partition_id == -1 else [group_id]
     parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *groups, segment_id, log_id]
     return join(backup_root, name, *map(str, parts))
+
+
+def backup_import_dirs(backup_root: str, name: str, collection_id: int, partition_id: int,
+                       group_id: int) -> tuple[str, str]:
+    """The (insert, delta) folders one import reads: a segment's group folder, or for old backups without group
+    ids (group 0) the whole partition."""
+    parts = [BINLOG_DIR, "{kind}", str(collection_id), str(partition_id)] + ([str(group_id)] if group_id else [])
+    template = join(backup_root, name, *parts)
+    return template.format(kind="insert_log") + "/", template.format(kind="delta_log") + "/"

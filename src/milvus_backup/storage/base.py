@@ -105,6 +105,10 @@ class Storage(abc.ABC):
         `can_copy_from(source)` is true."""
         raise NotImplementedError(f"{self.kind} storage has no server-side copy")
 
+    def local_path(self, key: str) -> str | None:
+        """The absolute file-system path of `key` for backends that are a directory on this machine; else None."""
+        return None
+
     def reported_md5(self, key: str) -> str | None:
         """The MD5 (hex) of the object's content as the service itself records it, when it does (an S3
         single-part ETag, Azure Content-MD5, GCS md5Hash), without reading the content; else None."""

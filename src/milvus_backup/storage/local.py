@@ -39,6 +39,9 @@ class LocalStorage(Storage):
     def root(self) -> Path:
         return self._root
 
+    def local_path(self, key: str) -> str | None:
+        return str(self._path(validate_key(key, prefix=True)))
+
     # -- helpers -------------------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:

@@ -1,0 +1,95 @@
+"""Where Milvus reads a backup's binlogs during a restore.
+
+Milvus imports only from its own storage: on S3, keys of its own bucket; on local storage, absolute paths. So
+the backup is read where it lies when Milvus can reach it (a local Milvus and a local backup; one S3 bucket for
+both), and otherwise each imported folder is first copied into Milvus's storage under `restore-temp-<id>/`
+(outside Milvus's rootPath, where its GC never looks): server-side on one service, streamed across services.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from milvus_backup.config import Config
+from milvus_backup.errors import BackupToolError
+from milvus_backup.meta import layout
+from milvus_backup.meta.model import SegmentBackupInfo
+from milvus_backup.progress import NullProgress
+from milvus_backup.service import wiring
+from milvus_backup.service.copying import CopyTask, copy_all, verify_listing
+
+logger = logging.getLogger(__name__)
+
+
+class Staging:
+    def __init__(self, config: Config, backup: wiring.StorageLocation, target: wiring.StorageLocation, name: str,
+                 restore_id: str, *, copy: bool, import_path: Callable[[str], str]) -> None:
+        self.config = config
+        self.backup = backup
+        self.target = target
+        self.name = name
+        self.copy = copy
+        #: Storage key -> the path Milvus's Import wants (a key of its bucket, or an absolute path).
+        self.import_path = import_path
+        self.prefix = f"restore-temp-{restore_id}/" if copy else ""
+        self.staged_objects = 0
+        self._lock = threading.Lock()
+
+    def import_files(self, collection_id: int, partition_id: int, group_id: int,
+                     segments: list[SegmentBackupInfo]) -> list[str]:
+        """[insert folder, delta folder or ""] for one import, staged first if Milvus cannot read the backup."""
+        insert_dir, delta_dir = layout.backup_import_dirs(self.backup.root, self.name, collection_id, partition_id,
+                                                          group_id)
+        has_deltas = any(s.deltalogs for s in segments)
+        if not self.copy:
+            return [self.import_path(insert_dir), self.import_path(delta_dir) if has_deltas else ""]
+        backup_dir = layout.backup_dir(self.backup.root, self.name)
+        tasks = []
+        for prefix in (insert_dir, delta_dir) if has_deltas else (insert_dir,):
+            for info in self.backup.storage.list(prefix):
+                tasks.append(CopyTask(info.key, self.prefix + info.key[len(backup_dir):], info.size))
+        copy_all(self.backup.storage, self.target.storage, tasks, self.config.transfer.mode,
+                 self.config.transfer.concurrency, NullProgress())
+        staged_insert = self.prefix + insert_dir[len(backup_dir):]
+        staged_delta = self.prefix + delta_dir[len(backup_dir):]
+        verify_listing(self.target.storage, [staged_insert, staged_delta] if has_deltas else [staged_insert],
+                       {t.dst_key: t.size for t in tasks}, self.name)
+        with self._lock:
+            self.staged_objects += len(tasks)
+        return [self.import_path(staged_insert), self.import_path(staged_delta) if has_deltas else ""]
+
+    def cleanup(self, keep: bool) -> None:
+        """Remove the staged copies, on success and on failure alike, unless restore.keepTempFiles."""
+        if not self.copy:
+            return
+        if keep:
+            logger.info("keeping the staged copies under %s/%s (restore.keepTempFiles)", self.target.storage.location,
+                        self.prefix)
+            return
+        try:
+            removed = self.target.storage.delete_prefix(self.prefix)
+            logger.info("removed %d staged object(s) from %s/%s", removed, self.target.storage.location, self.prefix)
+        except BackupToolError as exc:
+            logger.warning("could not remove the staged copies under %s/%s: %s", self.target.storage.location,
+                           self.prefix, exc)
+
+
+def open_staging(config: Config, backup: wiring.StorageLocation, name: str, restore_id: str) -> Staging:
+    milvus = wiring.milvus_storage(config)
+    milvus.storage.check_bucket()
+    streaming = config.transfer.mode == "streaming"
+    seen_by_milvus = config.milvus.storage.local_path.rstrip("/")
+    if milvus.storage.local_path("") is not None:
+        # Local Milvus imports absolute paths, as the Milvus process sees them (localPath, e.g. a container mount).
+        if backup.storage.local_path("") is not None and not seen_by_milvus and not streaming:
+            return Staging(config, backup, milvus, name, restore_id, copy=False,
+                           import_path=lambda key: str(backup.storage.local_path(key)) + "/")
+        to_path: Callable[[str], str] = (
+            (lambda key: f"{seen_by_milvus}/{key}") if seen_by_milvus
+            else (lambda key: str(milvus.storage.local_path(key)) + "/"))
+        return Staging(config, backup, milvus, name, restore_id, copy=True, import_path=to_path)
+    same_bucket = milvus.storage.location == backup.storage.location and milvus.storage.can_copy_from(backup.storage)
+    return Staging(config, backup, milvus, name, restore_id, copy=streaming or not same_bucket,
+                   import_path=lambda key: key)
