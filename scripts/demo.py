@@ -32,7 +32,9 @@ def fill_sample_collection(uri: str) -> None:
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("title", DataType.VARCHAR, max_length=128)
     schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=DIM)
-    client.create_collection(COLLECTION, schema=schema)
+    index = client.prepare_index_params()
+    index.add_index("embedding", index_type="HNSW", metric_type="L2", params={"M": 16, "efConstruction": 64})
+    client.create_collection(COLLECTION, schema=schema, index_params=index)
     rng = random.Random(7)
     rows = [{"id": i, "title": f"book {i}", "embedding": [rng.random() for _ in range(DIM)], "year": 1900 + i % 120}
             for i in range(ROWS)]
@@ -40,6 +42,18 @@ def fill_sample_collection(uri: str) -> None:
     client.flush(COLLECTION)
     client.close()
     print(f"# filled {COLLECTION}: {ROWS} rows, {DIM}-d vectors, flushed to binlogs", file=sys.stderr)
+
+
+def compare(uri: str) -> None:
+    client = MilvusClient(uri)
+    original = client.query(COLLECTION, filter="id >= 0", output_fields=["*"], limit=ROWS)
+    restored = client.query(f"{COLLECTION}_restored", filter="id >= 0", output_fields=["*"], limit=ROWS)
+    same = sorted(original, key=lambda r: r["id"]) == sorted(restored, key=lambda r: r["id"])
+    client.close()
+    print(f"\n{COLLECTION}: {len(original)} rows; {COLLECTION}_restored: {len(restored)} rows; "
+          f"every row identical: {same}")
+    if not same:
+        raise SystemExit("the restored collection differs from the original")
 
 
 def write_config(path: Path, milvus: MilvusInstance, backups: Path) -> None:
@@ -74,6 +88,9 @@ def main() -> None:
             run_tool(config, "create", "-n", "demo_backup", "-c", COLLECTION)
             run_tool(config, "list")
             run_tool(config, "verify", "-n", "demo_backup")
+            run_tool(config, "restore", "-n", "demo_backup", "-c", COLLECTION, "-s", "_restored", "--restore_index",
+                     "--load")
+            compare(milvus.uri)
         finally:
             milvus.stop()
 

@@ -73,6 +73,7 @@ def build_c1(client: MilvusClient, expected: Expected) -> None:
     upserted = {7: _c1_row(rng, 7, " upserted"), 11: _c1_row(rng, 11, " upserted")}
     client.upsert("c1", list(upserted.values()))
     client.flush("c1")
+    client.create_alias("c1", "c1_alias")
     expected.live_ids["default.c1"] = ids - deleted
     expected.deleted_ids["default.c1"] = deleted
     expected.upserted["default.c1"] = upserted

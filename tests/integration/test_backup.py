@@ -93,7 +93,7 @@ def test_full_backup_meta_matches_upstream_format(deployment: Deployment, tmp_pa
     c1 = next(c for c in full["collection_backups"] if c["collection_name"] == "c1")
     assert c1["db_name"] == "default" and c1["shards_num"] == 1
     assert "consistency_level" not in c1  # Strong is 0, and upstream leaves zero values out
-    assert c1["has_index"] is True and c1["load_state"] == "Loaded"
+    assert c1["has_index"] is True and c1["load_state"] == "Loaded" and c1["aliases"] == ["c1_alias"]
     schema = c1["schema"]
     assert schema["enable_dynamic_field"] is True and schema["description"] == "every 2.3 type"
     expected_fields = [

@@ -43,17 +43,23 @@ def source_delta_prefix(milvus_root: str, collection_id: int, partition_id: int,
     return join(milvus_root, "delta_log", str(collection_id), str(partition_id), str(segment_id)) + "/"
 
 
+def _groups(partition_id: int, group_id: int) -> list[int]:
+    # Group 0 (backups of upstream <= 0.4) and L0 segments of the whole collection (partition -1) have no
+    # group folder, as upstream writes them.
+    return [] if partition_id == -1 or group_id == 0 else [group_id]
+
+
 def backup_insert_key(backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int,
                       segment_id: int, field_id: int, log_id: int) -> str:
-    parts = [BINLOG_DIR, "insert_log", collection_id, partition_id, group_id, segment_id, field_id, log_id]
+    parts = [BINLOG_DIR, "insert_log", collection_id, partition_id, *_groups(partition_id, group_id), segment_id,
+             field_id, log_id]
     return join(backup_root, name, *map(str, parts))
 
 
 def backup_delta_key(backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int,
                      segment_id: int, log_id: int) -> str:
-    # L0 segments of the whole collection (partition -1) have no group folder, as upstream writes them.
-    groups = [] if partition_id == -1 else [group_id]
-    parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *groups, segment_id, log_id]
+    parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *_groups(partition_id, group_id), segment_id,
+             log_id]
     return join(backup_root, name, *map(str, parts))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from milvus_backup.config import Config
 from milvus_backup.meta import layout
-from milvus_backup.meta.model import BackupInfo
+from milvus_backup.meta.model import BackupInfo, Binlog
 from milvus_backup.progress import NullProgress, Progress
 from milvus_backup.service import wiring
 from milvus_backup.service.catalog import read_backup, read_manifest
@@ -35,6 +35,11 @@ class VerifyReport:
         return not any(c.problems for c in self.collections)
 
 
+def _log_id(log: Binlog) -> int:
+    """Old backups carry no log_id: the file name of its source path is the id."""
+    return log.log_id or int(log.log_path.rsplit("/", 1)[-1])
+
+
 def _expected_from_meta(info: BackupInfo) -> dict[str, int]:
     """Backup-relative key -> size, from the meta alone (for backups without our manifest)."""
     expected: dict[str, int] = {}
@@ -44,12 +49,12 @@ def _expected_from_meta(info: BackupInfo) -> dict[str, int]:
             for fb in seg.binlogs:
                 for log in fb.binlogs:
                     key = layout.backup_insert_key("", "", seg.collection_id, seg.partition_id, seg.group_id,
-                                                   seg.segment_id, fb.field_id, log.log_id)
+                                                   seg.segment_id, fb.field_id, _log_id(log))
                     expected[key] = log.log_size
             for fb in seg.deltalogs:
                 for log in fb.binlogs:
                     key = layout.backup_delta_key("", "", seg.collection_id, seg.partition_id, seg.group_id,
-                                                  seg.segment_id, log.log_id)
+                                                  seg.segment_id, _log_id(log))
                     expected[key] = log.log_size
     return expected
 
