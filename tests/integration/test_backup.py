@@ -212,7 +212,7 @@ def test_verify_names_a_changed_byte_and_a_missing_file(deployment: Deployment, 
     assert code == 0, "a same-size change is only found by reading the content"
     code, out, err = run(capsys, config, "verify", "-n", "tamper")
     assert code == 14
-    assert f"{changed.removeprefix('tamper/')}: content differs (MD5 mismatch)" in out
+    assert f"{changed.removeprefix('tamper/')}: content differs (checksum mismatch)" in out
     assert "failed verification: 1 problem(s) found" in err
     target.storage.delete(target.root + removed)
     code, out, err = run(capsys, config, "verify", "-n", "tamper", "--json")

@@ -1,6 +1,6 @@
 """`meta/manifest.json`: ours, beyond upstream (which ignores unknown files).
 
-Every object of the backup with its size and MD5, and the row counts Milvus reported per segment, partition and
+Every object of the backup with its size and a content checksum, and the row counts Milvus reported per segment, partition and
 collection, so that `verify` can prove a backup is intact and a restore can prove it is complete.
 """
 
@@ -19,7 +19,8 @@ class ManifestObject:
     #: Relative to the backup folder, e.g. "binlogs/insert_log/1/2/3/3/100/4".
     key: str
     size: int
-    md5: str
+    #: "md5:<hex>" (as the storage service recorded it) or "crc32c:<hex>" (computed from the content).
+    checksum: str
 
 
 @dataclass

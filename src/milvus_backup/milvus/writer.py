@@ -86,7 +86,9 @@ class MilvusWriter:
             options=_kv(options)), f"import into {db}.{collection}/{partition}")
         return list(response.tasks)
 
-    def wait_import(self, task: int, poll_seconds: float = 0.5) -> ImportOutcome:
+    def wait_import(self, task: int, max_poll_seconds: float = 1.0) -> ImportOutcome:
+        # Short imports are the common case: poll soon, then back off.
+        poll_seconds = 0.05
         while True:
             state = self.milvus._call("GetImportState", milvus_pb2.GetImportStateRequest(task=task),
                                       f"state of import task {task}")
@@ -95,6 +97,7 @@ class MilvusWriter:
                 return ImportOutcome(task, state.state == common_pb2.ImportCompleted, state.row_count,
                                      infos.get("failed_reason", ""))
             time.sleep(poll_seconds)
+            poll_seconds = min(poll_seconds * 1.5, max_poll_seconds)
 
     def row_count(self, db: str, collection: str) -> int:
         response = self.milvus._call("GetCollectionStatistics", milvus_pb2.GetCollectionStatisticsRequest(

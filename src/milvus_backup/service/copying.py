@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import google_crc32c
+
 from milvus_backup.errors import IntegrityError
 from milvus_backup.progress import Progress
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, Storage
+from milvus_backup.storage.base import Storage
 from milvus_backup.storage.transfer import TransferMode, copy_object
 
 logger = logging.getLogger(__name__)
+
+# Checksums read objects in pieces this big: hashlib releases the GIL on them, and many threads hashing at once
+# still hold little memory.
+HASH_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,25 +71,28 @@ def verify_listing(dst: Storage, prefixes: Iterable[str], expected: dict[str, in
             raise IntegrityError(name=backup, detail=f"{key} has {found[key]} bytes after the copy, expected {size}")
 
 
-def md5_of(storage: Storage, key: str, *, trust_service: bool = True) -> str:
-    """Hex MD5 of an object's content: as the service records it when allowed and available, else by reading
-    every byte."""
-    if trust_service:
+def checksum_of(storage: Storage, key: str, *, trust_service: bool = True,
+                algorithm: str | None = None) -> str:
+    """`md5:<hex>` as the service records it (when allowed and available), else a checksum computed by reading
+    every byte: `crc32c:<hex>` (hardware-accelerated, so a local backup is not slowed down by it) unless
+    `algorithm` asks for md5."""
+    if trust_service and algorithm in (None, "md5"):
         reported = storage.reported_md5(key)
         if reported:
-            return reported
-    digest = hashlib.md5(usedforsecurity=False)
+            return f"md5:{reported}"
+    algorithm = algorithm or "crc32c"
+    digest: Any = hashlib.md5(usedforsecurity=False) if algorithm == "md5" else google_crc32c.Checksum()
     stream = storage.open_read(key)
     try:
-        while chunk := stream.read(STREAM_CHUNK_BYTES):
+        while chunk := stream.read(HASH_CHUNK_BYTES):
             digest.update(chunk)
     finally:
         stream.close()
-    return digest.hexdigest()
+    return f"{algorithm}:{digest.hexdigest() if algorithm == 'md5' else digest.digest().hex()}"
 
 
-def md5_all(storage: Storage, keys: list[str], concurrency: int, *, trust_service: bool = True) -> dict[str, str]:
+def checksum_all(storage: Storage, keys: list[str], concurrency: int) -> dict[str, str]:
     if not keys:
         return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys))), thread_name_prefix="md5") as pool:
-        return dict(zip(keys, pool.map(lambda k: md5_of(storage, k, trust_service=trust_service), keys), strict=True))
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys))), thread_name_prefix="checksum") as pool:
+        return dict(zip(keys, pool.map(lambda key: checksum_of(storage, key), keys), strict=True))

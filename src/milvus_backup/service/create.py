@@ -23,10 +23,10 @@ from milvus_backup.meta.model import (
 from milvus_backup.milvus.client import MilvusConnection
 from milvus_backup.progress import NullProgress, Progress
 from milvus_backup.service import wiring
-from milvus_backup.service.copying import CopyTask, copy_all, md5_all, verify_listing
+from milvus_backup.service.copying import CopyTask, checksum_all, copy_all, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
-from milvus_backup.service.segments import describe_segment
+from milvus_backup.service.segments import describe_segments
 from milvus_backup.service.selection import Selection
 
 logger = logging.getLogger(__name__)
@@ -198,8 +198,8 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
         segment_count = 0
         for coll in info.collection_backups:
             partitions = {p.partition_id: p for p in coll.partition_backups}
-            for segment in milvus.persistent_segments(coll.db_name, coll.collection_name):
-                seg = describe_segment(source, segment)
+            persisted = milvus.persistent_segments(coll.db_name, coll.collection_name)
+            for seg in describe_segments(source, coll.collection_id, persisted):
                 segment_count += 1
                 if seg.partition_id == -1:
                     coll.l0_segments.append(seg)
@@ -223,7 +223,7 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], {t.dst_key: t.size for t in tasks}, info.name)
     keys = [t.dst_key for t in tasks]
-    sums = md5_all(target.storage, keys, config.transfer.concurrency)
+    sums = checksum_all(target.storage, keys, config.transfer.concurrency)
     objects = [ManifestObject(t.dst_key[len(backup_dir):], t.size, sums[t.dst_key]) for t in tasks]
     return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused)
 

@@ -1,4 +1,8 @@
-"""Finding a segment's binlogs in Milvus storage (Milvus 2.3 has no segment-describe API: list and check)."""
+"""Finding segments' binlogs in Milvus storage (Milvus 2.3 has no segment-describe API: list and check).
+
+One listing per collection, not two per segment: with thousands of small segments the listing calls, not the
+bytes, would dominate the backup.
+"""
 
 from __future__ import annotations
 
@@ -11,46 +15,61 @@ from milvus_backup.milvus.client import Segment
 from milvus_backup.service.wiring import StorageLocation
 
 
-def describe_segment(source: StorageLocation, segment: Segment) -> SegmentBackupInfo:
-    """The segment's insert logs (one entry per field, every field with the same number of files) and
-    delta logs, with sizes, from a listing of its two prefixes."""
-    seg = segment
-    insert_prefix = layout.source_insert_prefix(source.root, seg.collection_id, seg.partition_id, seg.segment_id)
-    delta_prefix = layout.source_delta_prefix(source.root, seg.collection_id, seg.partition_id, seg.segment_id)
-    by_field: dict[int, list[Binlog]] = defaultdict(list)
-    for info in source.storage.list(insert_prefix):
-        parts = info.key[len(insert_prefix):].split("/")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            continue  # not a binlog (e.g. a stray file): it is not part of the segment
-        by_field[int(parts[0])].append(Binlog(log_path=info.key, log_size=info.size, log_id=int(parts[1])))
-    deltas = [
-        Binlog(log_path=info.key, log_size=info.size, log_id=int(info.key[len(delta_prefix):]))
-        for info in source.storage.list(delta_prefix)
-        if info.key[len(delta_prefix):].isdigit()
-    ]
+def _collection_logs(source: StorageLocation, kind: str, collection_id: int,
+                     depth: int) -> dict[tuple[int, int], list[tuple[list[int], Binlog]]]:
+    """(partition id, segment id) -> [(the numeric path parts below the segment, binlog)] under
+    `<root><kind>/<collection id>/`; anything that is not a binlog path of `depth` numbers is ignored."""
+    prefix = layout.join(source.root, kind, str(collection_id)) + "/"
+    found: dict[tuple[int, int], list[tuple[list[int], Binlog]]] = defaultdict(list)
+    for info in source.storage.list(prefix):
+        parts = info.key[len(prefix):].split("/")
+        try:
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            continue
+        if len(numbers) != depth:
+            continue
+        found[(numbers[0], numbers[1])].append((numbers[2:], Binlog(info.key, info.size, numbers[-1])))
+    return found
+
+
+def describe_segments(source: StorageLocation, collection_id: int, segments: list[Segment]
+                      ) -> list[SegmentBackupInfo]:
+    """Each segment's insert logs (one entry per field, every field with the same number of files) and delta
+    logs, with sizes."""
+    inserts = _collection_logs(source, "insert_log", collection_id, depth=4)  # part/seg/field/log
+    deltas = _collection_logs(source, "delta_log", collection_id, depth=3)  # part/seg/log
     where = source.describe()
-    if not by_field and not seg.is_l0:
-        raise SourceDataError(location=where, detail=f"segment {seg.segment_id} has no insert logs under {insert_prefix}")
-    counts = {field: len(logs) for field, logs in by_field.items()}
-    if len(set(counts.values())) > 1:
-        raise SourceDataError(
-            location=where,
-            detail=f"segment {seg.segment_id}: fields have different numbers of binlog files {counts} "
-            "(orphan binlogs from an interrupted flush or compaction)",
-        )
-    binlogs = [FieldBinlog(field, sorted(logs, key=lambda b: b.log_id)) for field, logs in sorted(by_field.items())]
-    deltalogs = [FieldBinlog(0, sorted(deltas, key=lambda b: b.log_id))] if deltas else []
-    size = sum(b.log_size for fb in binlogs + deltalogs for b in fb.binlogs)
-    return SegmentBackupInfo(
-        segment_id=seg.segment_id,
-        collection_id=seg.collection_id,
-        partition_id=seg.partition_id,
-        num_of_rows=seg.num_rows,
-        binlogs=binlogs,
-        deltalogs=deltalogs,
-        size=size,
-        group_id=0 if seg.partition_id == -1 else seg.segment_id,
-        is_l0=seg.is_l0,
-        v_channel=seg.channel,
-        storage_version=seg.storage_version,
-    )
+    described = []
+    for seg in segments:
+        by_field: dict[int, list[Binlog]] = defaultdict(list)
+        for (field_id, _), log in inserts.get((seg.partition_id, seg.segment_id), []):
+            by_field[field_id].append(log)
+        if not by_field and not seg.is_l0:
+            prefix = layout.source_insert_prefix(source.root, collection_id, seg.partition_id, seg.segment_id)
+            raise SourceDataError(location=where, detail=f"segment {seg.segment_id} has no insert logs under {prefix}")
+        counts = {field: len(logs) for field, logs in by_field.items()}
+        if len(set(counts.values())) > 1:
+            raise SourceDataError(
+                location=where,
+                detail=f"segment {seg.segment_id}: fields have different numbers of binlog files {counts} "
+                "(orphan binlogs from an interrupted flush or compaction)",
+            )
+        delta_logs = sorted((log for _, log in deltas.get((seg.partition_id, seg.segment_id), [])),
+                            key=lambda b: b.log_id)
+        binlogs = [FieldBinlog(f, sorted(logs, key=lambda b: b.log_id)) for f, logs in sorted(by_field.items())]
+        deltalogs = [FieldBinlog(0, delta_logs)] if delta_logs else []
+        described.append(SegmentBackupInfo(
+            segment_id=seg.segment_id,
+            collection_id=seg.collection_id,
+            partition_id=seg.partition_id,
+            num_of_rows=seg.num_rows,
+            binlogs=binlogs,
+            deltalogs=deltalogs,
+            size=sum(b.log_size for fb in binlogs + deltalogs for b in fb.binlogs),
+            group_id=0 if seg.partition_id == -1 else seg.segment_id,
+            is_l0=seg.is_l0,
+            v_channel=seg.channel,
+            storage_version=seg.storage_version,
+        ))
+    return described

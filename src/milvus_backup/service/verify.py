@@ -11,7 +11,7 @@ from milvus_backup.meta.model import BackupInfo, Binlog
 from milvus_backup.progress import NullProgress, Progress
 from milvus_backup.service import wiring
 from milvus_backup.service.catalog import read_backup, read_manifest
-from milvus_backup.service.copying import md5_of
+from milvus_backup.service.copying import checksum_of
 
 FULL, QUICK, SIZES_ONLY = "checksums", "sizes", "sizes (no manifest: made by another tool)"
 
@@ -65,7 +65,7 @@ def verify_backup(config: Config, name: str, quick: bool = False, progress: Prog
     info = read_backup(target, name)
     manifest = read_manifest(target, name)
     if manifest is not None:
-        expected = {o.key: (o.size, o.md5) for o in manifest.objects}
+        expected = {o.key: (o.size, o.checksum) for o in manifest.objects}
         mode = QUICK if quick else FULL
     else:
         expected = {key: (size, "") for key, size in _expected_from_meta(info).items()}
@@ -84,15 +84,16 @@ def verify_backup(config: Config, name: str, quick: bool = False, progress: Prog
     for coll, keys in by_collection.items():
         check = checks[coll]
         for key in sorted(keys):
-            size, md5 = expected[key]
+            size, checksum = expected[key]
             check.objects += 1
             check.bytes += size
             if key not in found:
                 check.problems.append(f"{key}: missing")
             elif found[key] != size:
                 check.problems.append(f"{key}: {found[key]} bytes, expected {size}")
-            elif mode == FULL and md5_of(target.storage, backup_dir + key, trust_service=False) != md5:
-                check.problems.append(f"{key}: content differs (MD5 mismatch)")
+            elif mode == FULL and checksum_of(target.storage, backup_dir + key, trust_service=False,
+                                              algorithm=checksum.split(":", 1)[0]) != checksum:
+                check.problems.append(f"{key}: content differs (checksum mismatch)")
             progress.advance(size)
     progress.finish()
     return VerifyReport(name, mode, sorted(checks.values(), key=lambda c: c.collection))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Literal
 
 from milvus_backup.errors import (
@@ -16,6 +17,11 @@ from milvus_backup.errors import (
 from milvus_backup.storage.base import Storage, validate_key
 
 logger = logging.getLogger(__name__)
+
+#: Streamed copies hold a few parts of STREAM_CHUNK_BYTES each in memory; however many copies run at once
+#: (transfer.concurrency is 128 by default), at most this many stream, so memory stays bounded (~100 MB).
+MAX_CONCURRENT_STREAMS = 4
+_streams = threading.BoundedSemaphore(MAX_CONCURRENT_STREAMS)
 
 TransferMode = Literal["auto", "direct", "streaming"]
 
@@ -69,6 +75,11 @@ def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: in
 
 
 def _stream(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int) -> None:
+    with _streams:
+        _stream_one(src, src_key, dst, dst_key, size)
+
+
+def _stream_one(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int) -> None:
     reader = src.open_read(src_key)
     try:
         dst.put_stream(dst_key, reader, size)

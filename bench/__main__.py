@@ -1,0 +1,131 @@
+"""`python -m bench`: generate collections, measure, print a Markdown table, write the figures as JSON.
+
+See docs/benchmarks.md for what each figure means and the latest results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import data, measure
+from bench.env import servers
+
+GOALS = {
+    "backup ÷ raw copy": ("≤", 1.15),
+    "restore ÷ direct import": ("≤", 1.15),
+    "backup speed-up over pymilvus dump": ("≥", 20.0),
+    "restore speed-up over pymilvus inserts": ("≥", 5.0),
+    "create overhead per segment (ms)": ("≤", 5.0),
+    "restore overhead per segment (ms)": ("≤", 5.0),
+    "peak RSS, 10× size (MB)": ("≤", 200.0),
+}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+        "params": {"rows": args.rows, "dim": args.dim, "segments": args.segments, "runs": args.runs,
+                   "small_segments": args.small_segments, "scale": args.scale, "concurrency": args.concurrency},
+        "sides": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="milvus-backup-bench-") as tmp, \
+            servers(Path(tmp), args.kinds, args.concurrency) as sides:
+        work = Path(tmp)
+        for kind, side in sides.items():
+            print(f"# {kind}: generating {args.rows} rows x {args.dim}-d in {args.segments} segments", flush=True)
+            data.make_collection(side.milvus.uri, "bench_base", args.rows, args.dim, args.segments)
+            figures: dict[str, Any] = {}
+            figures["backup"] = measure.backup_vs_raw(side, "bench_base", args.runs, args.concurrency)
+            print(f"# {kind}: backup {figures['backup']}", flush=True)
+            figures["restore"] = measure.restore_vs_import(side, "bench_base", args.runs)
+            print(f"# {kind}: restore {figures['restore']}", flush=True)
+            figures["pymilvus"] = measure.against_pymilvus(side, "bench_base", work, figures["backup"]["tool_s"],
+                                                           figures["restore"]["tool_s"])
+            print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
+            if args.small_segments:
+                data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
+                figures["segments"] = measure.per_segment_overhead(side, "bench_many", args.small_segments,
+                                                                   args.concurrency)
+                print(f"# {kind}: segments {figures['segments']}", flush=True)
+                measure.drop(side, "bench_many")
+            if args.scale > 1:
+                base_rss = measure.peak_rss_mb(side, "bench_base")
+                data.make_collection(side.milvus.uri, "bench_big", args.rows * args.scale, args.dim,
+                                     args.segments * args.scale, index=False)
+                big_rss = measure.peak_rss_mb(side, "bench_big")
+                measure.drop(side, "bench_big")
+                figures["memory"] = {"base_rows": args.rows, "big_rows": args.rows * args.scale,
+                                     "base_peak_rss_mb": base_rss, "big_peak_rss_mb": big_rss}
+                print(f"# {kind}: memory {figures['memory']}", flush=True)
+            measure.drop(side, "bench_base")
+            results["sides"][kind] = figures
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| figure | " + " | ".join(results["sides"]) + " | goal |", "|---|" + "---|" * len(results["sides"]) + "---|"]
+
+    def row(label: str, pick: Any, fmt: str = "{:.2f}") -> None:
+        cells = []
+        for figures in results["sides"].values():
+            try:
+                cells.append(fmt.format(pick(figures)))
+            except KeyError:
+                cells.append("–")
+        op, goal = GOALS.get(label, ("", ""))
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {op} {goal} |")
+
+    row("backup time, tool (s)", lambda f: f["backup"]["tool_s"])
+    row("backup time, raw copy (s)", lambda f: f["backup"]["raw_s"])
+    row("backup ÷ raw copy", lambda f: f["backup"]["ratio"])
+    row("restore time, tool (s)", lambda f: f["restore"]["tool_s"])
+    row("restore time, direct import (s)", lambda f: f["restore"]["direct_s"])
+    row("restore ÷ direct import", lambda f: f["restore"]["ratio"])
+    row("pymilvus dump to Parquet (s)", lambda f: f["pymilvus"]["dump_s"])
+    row("pymilvus batched inserts (s)", lambda f: f["pymilvus"]["reload_s"])
+    row("backup speed-up over pymilvus dump", lambda f: f["pymilvus"]["backup_speedup"], "{:.1f}×")
+    row("restore speed-up over pymilvus inserts", lambda f: f["pymilvus"]["restore_speedup"], "{:.1f}×")
+    row("create overhead per segment (ms)", lambda f: f["segments"]["create_ms_per_segment"])
+    row("restore overhead per segment (ms)", lambda f: f["segments"]["restore_ms_per_segment"])
+    row("peak RSS, base size (MB)", lambda f: f["memory"]["base_peak_rss_mb"], "{:.0f}")
+    row("peak RSS, 10× size (MB)", lambda f: f["memory"]["big_peak_rss_mb"], "{:.0f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--rows", type=int, default=500_000, help="rows of the base collection")
+    parser.add_argument("--dim", type=int, default=128, help="vector dimension")
+    parser.add_argument("--segments", type=int, default=5, help="flushed segments of the base collection")
+    parser.add_argument("--runs", type=int, default=3, help="runs per timing; the median is reported")
+    parser.add_argument("--small-segments", type=int, default=1000, help="segments for the overhead figure (0: skip)")
+    parser.add_argument("--scale", type=int, default=10, help="size factor of the memory figure (1: skip)")
+    parser.add_argument("--concurrency", type=int, default=16, help="transfer.concurrency for tool and baseline")
+    parser.add_argument("--kinds", nargs="+", default=["local", "s3"], choices=["local", "s3"])
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.json"), help="JSON with every figure")
+    args = parser.parse_args()
+    results = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\ncommit {results['commit']}, {results['date']}, {results['machine']}, params {results['params']}\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Each figure of the benchmark: the tool and its baseline, timed side by side in this one process."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pymilvus import MilvusClient
+from pymilvus.grpc_gen import common_pb2, milvus_pb2
+
+from bench.env import Side
+from milvus_backup.meta import layout
+from milvus_backup.service.catalog import delete_backup, get_backup
+from milvus_backup.service.create import CreateRequest, create_backup
+from milvus_backup.service.restore import RestoreRequest, restore_backup
+from milvus_backup.service.selection import parse_selection
+
+TOOL = str(Path(sys.executable).parent / "milvus-backup")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# -- backup vs raw copy -----------------------------------------------------------------------------------
+
+
+def tool_backup(side: Side, collection: str, name: str) -> float:
+    request = CreateRequest(name=name, selection=parse_selection(colls=collection), strategy="skip_flush")
+    return timed(lambda: create_backup(side.config, request))
+
+
+def copy_plan(side: Side, name: str) -> list[tuple[str, str, int]]:
+    """(source key in Milvus storage, backup key, size) of every object the backup copied."""
+    info = get_backup(side.config, name)
+    plan = []
+    for coll in info.collection_backups:
+        for part in coll.partition_backups:
+            for seg in part.segment_backups:
+                for fb in seg.binlogs + seg.deltalogs:
+                    for log in fb.binlogs:
+                        plan.append((log.log_path, f"rawcopy-{name}/{log.log_id}", log.log_size))
+    return plan
+
+
+def raw_copy(side: Side, plan: list[tuple[str, str, int]], concurrency: int) -> float:
+    """The most direct copy of the same objects: a file copy loop, or CopyObject calls, as many at once as the
+    tool runs."""
+    if side.kind == "local":
+        src_root = Path(str(side.milvus.local_storage_path))
+        dst_root = Path(side.config.backup.storage.root_path)
+
+        def one(item: tuple[str, str, int]) -> None:
+            dst = dst_root / item[1]
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src_root / item[0], dst)
+    else:
+        client = side.s3_client()
+        bucket = side.config.milvus.storage.bucket_name
+
+        def one(item: tuple[str, str, int]) -> None:
+            client.copy_object(Bucket=bucket, Key=item[1], CopySource={"Bucket": bucket, "Key": item[0]})
+
+    def run() -> None:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(plan)))) as pool:
+            list(pool.map(one, plan))
+
+    return timed(run)
+
+
+def remove_raw_copy(side: Side, name: str) -> None:
+    if side.kind == "local":
+        shutil.rmtree(Path(side.config.backup.storage.root_path) / f"rawcopy-{name}", ignore_errors=True)
+    else:
+        client = side.s3_client()
+        bucket = side.config.milvus.storage.bucket_name
+        listing = client.list_objects_v2(Bucket=bucket, Prefix=f"rawcopy-{name}/")
+        for obj in listing.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=obj["Key"])
+
+
+def backup_vs_raw(side: Side, collection: str, runs: int, concurrency: int) -> dict[str, Any]:
+    tool, raw = [], []
+    for _ in range(runs):
+        name = unique("bench_")
+        tool.append(tool_backup(side, collection, name))
+        plan = copy_plan(side, name)
+        raw.append(raw_copy(side, plan, concurrency))
+        remove_raw_copy(side, name)
+        delete_backup(side.config, name)
+    return {"tool_s": median(tool), "raw_s": median(raw), "ratio": median(tool) / median(raw),
+            "objects": len(plan), "bytes": sum(p[2] for p in plan), "runs": runs}
+
+
+# -- restore vs direct imports --------------------------------------------------------------------------------
+
+
+def tool_restore(side: Side, backup: str, collection: str, target: str) -> float:
+    request = RestoreRequest(name=backup, collections=collection, rename=f"{collection}:{target}")
+    return timed(lambda: restore_backup(side.config, request))
+
+
+def direct_import(side: Side, backup: str, collection: str, target: str) -> float:
+    """The same imports, issued by hand on binlogs already where Milvus reads them."""
+    config = side.config
+    info = get_backup(config, backup)
+    [coll] = [c for c in info.collection_backups if c.collection_name == collection]
+    client = MilvusClient(side.milvus.uri)
+    stub = client._get_connection()._stub
+    source = stub.DescribeCollection(milvus_pb2.DescribeCollectionRequest(collection_name=collection))
+    schema = source.schema
+    schema.name = target
+    if side.kind == "local":
+        base = f"{config.backup.storage.root_path}/"
+    else:
+        base = layout.root_prefix(config.backup.storage.root_path)
+    jobs = []
+    for part in coll.partition_backups:
+        for seg in part.segment_backups:
+            insert_dir, delta_dir = layout.backup_import_dirs(base, backup, seg.collection_id, seg.partition_id,
+                                                              seg.group_id)
+            jobs.append((part.partition_name, [insert_dir, delta_dir if seg.deltalogs else ""]))
+
+    def one(job: tuple[str, list[str]]) -> None:
+        response = stub.Import(milvus_pb2.ImportRequest(
+            collection_name=target, partition_name=job[0], files=job[1],
+            options=[common_pb2.KeyValuePair(key="backup", value="true")]))
+        for task in response.tasks:
+            while stub.GetImportState(milvus_pb2.GetImportStateRequest(task=task)).state not in (
+                    common_pb2.ImportCompleted, common_pb2.ImportFailed):
+                time.sleep(0.05)
+
+    def run() -> None:
+        stub.CreateCollection(milvus_pb2.CreateCollectionRequest(
+            collection_name=target, schema=schema.SerializeToString(), shards_num=source.shards_num))
+        for name in {p.partition_name for p in coll.partition_backups} - {"_default"}:
+            stub.CreatePartition(milvus_pb2.CreatePartitionRequest(collection_name=target, partition_name=name))
+        with ThreadPoolExecutor(max_workers=max(1, min(config.restore.concurrency.import_jobs, len(jobs)))) as pool:
+            list(pool.map(one, jobs))
+
+    try:
+        return timed(run)
+    finally:
+        client.close()
+
+
+def drop(side: Side, collection: str) -> None:
+    client = MilvusClient(side.milvus.uri)
+    try:
+        if client.has_collection(collection):
+            client.drop_collection(collection)
+    finally:
+        client.close()
+
+
+def restore_vs_import(side: Side, collection: str, runs: int) -> dict[str, Any]:
+    backup = unique("bench_restore_")
+    tool_backup(side, collection, backup)
+    tool, direct = [], []
+    for _ in range(runs):
+        target = unique("restored_")
+        tool.append(tool_restore(side, backup, collection, target))
+        drop(side, target)
+        target = unique("imported_")
+        direct.append(direct_import(side, backup, collection, target))
+        drop(side, target)
+    delete_backup(side.config, backup)
+    return {"tool_s": median(tool), "direct_s": median(direct), "ratio": median(tool) / median(direct), "runs": runs}
+
+
+# -- against a pymilvus dump and reload ----------------------------------------------------------------------
+
+
+def dump_to_parquet(side: Side, collection: str, path: Path) -> tuple[float, int]:
+    client = MilvusClient(side.milvus.uri)
+    try:
+        client.load_collection(collection)
+
+        def run() -> int:
+            iterator = client.query_iterator(collection, batch_size=10_000, output_fields=["*"])
+            writer, count = None, 0
+            while batch := iterator.next():
+                table = pa.Table.from_pylist(batch)
+                writer = writer or pq.ParquetWriter(path, table.schema)
+                writer.write_table(table)
+                count += len(batch)
+            iterator.close()
+            if writer:
+                writer.close()
+            return count
+
+        started = time.perf_counter()
+        rows = run()
+        return time.perf_counter() - started, rows
+    finally:
+        client.release_collection(collection)
+        client.close()
+
+
+def reload_from_parquet(side: Side, collection: str, path: Path) -> float:
+    client = MilvusClient(side.milvus.uri)
+    target = unique("reloaded_")
+    source = client.describe_collection(collection)
+    try:
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        for f in source["fields"]:
+            schema.add_field(f["name"], f["type"], is_primary=f.get("is_primary", False), **f.get("params", {}))
+        client.create_collection(target, schema=schema)
+
+        def run() -> None:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+                client.insert(target, batch.to_pylist())
+            client.flush(target)
+
+        return timed(run)
+    finally:
+        client.drop_collection(target)
+        client.close()
+
+
+def against_pymilvus(side: Side, collection: str, work: Path, backup_s: float, restore_s: float) -> dict[str, Any]:
+    path = work / f"{collection}.parquet"
+    dump_s, rows = dump_to_parquet(side, collection, path)
+    reload_s = reload_from_parquet(side, collection, path)
+    path.unlink()
+    return {"dump_s": dump_s, "reload_s": reload_s, "rows": rows, "backup_speedup": dump_s / backup_s,
+            "restore_speedup": reload_s / restore_s}
+
+
+# -- per-segment overhead --------------------------------------------------------------------------------------
+
+
+def per_segment_overhead(side: Side, collection: str, segments: int, concurrency: int) -> dict[str, Any]:
+    name = unique("bench_many_")
+    tool_create = tool_backup(side, collection, name)
+    plan = copy_plan(side, name)
+    raw = raw_copy(side, plan, concurrency)
+    remove_raw_copy(side, name)
+    target = unique("many_restored_")
+    tool_rest = tool_restore(side, name, collection, target)
+    drop(side, target)
+    target = unique("many_imported_")
+    direct = direct_import(side, name, collection, target)
+    drop(side, target)
+    delete_backup(side.config, name)
+    return {"segments": segments, "create_s": tool_create, "raw_copy_s": raw, "restore_s": tool_rest,
+            "direct_import_s": direct,
+            "create_ms_per_segment": (tool_create - raw) * 1000 / segments,
+            "restore_ms_per_segment": (tool_rest - direct) * 1000 / segments}
+
+
+# -- peak memory ------------------------------------------------------------------------------------------------
+
+# Runs the CLI as its only child, so RUSAGE_CHILDREN is the tool's own peak (an exec'd child would inherit ours).
+_PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+
+
+def peak_rss_mb(side: Side, collection: str) -> float:
+    name = unique("bench_rss_")
+    out = subprocess.run([sys.executable, "-c", _PEAK, TOOL, "--config", str(side.config_path), "create", "-n",
+                          name, "-c", collection, "-f"], capture_output=True, text=True, check=True).stdout
+    delete_backup(side.config, name)
+    return int(out.strip().splitlines()[-1]) / 1024
