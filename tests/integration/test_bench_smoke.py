@@ -1,0 +1,34 @@
+"""A tiny run of the benchmark, so that it cannot rot. It asserts figures exist, never how fast anything is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_smoke(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--rows", "3000", "--dim", "8", "--segments", "2", "--runs", "1",
+         "--small-segments", "4", "--restore-segments", "2", "--scale", "2", "--concurrency", "4",
+         "--kinds", "local", "s3", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["commit"] and set(figures["sides"]) == {"local", "s3"}
+    for side in figures["sides"].values():
+        assert side["backup"]["tool_s"] > 0 and side["backup"]["raw_s"] > 0 and side["backup"]["objects"] > 0
+        assert side["restore"]["tool_s"] > 0 and side["restore"]["direct_s"] > 0
+        assert side["pymilvus"]["rows"] == 3000
+        assert side["segments"]["segments"] == 4 and side["segments"]["restore_segments"] == 2
+        assert side["memory"]["big_rows"] == 6000 and side["memory"]["big_peak_rss_mb"] > 0
+    assert "| backup ÷ raw copy |" in result.stdout
