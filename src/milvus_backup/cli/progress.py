@@ -5,7 +5,16 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from milvus_backup.progress import NullProgress
 from milvus_backup.progress import Progress as ProgressProtocol
@@ -13,21 +22,25 @@ from milvus_backup.progress import Progress as ProgressProtocol
 
 class RichProgress:
     def __init__(self) -> None:
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self._bar: Progress | None = None
         self._task: int | None = None
 
     def start(self, total: int, unit: str, label: str) -> None:
+        counts: list[ProgressColumn] = (
+            [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn(), TextColumn(unit)])
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), *counts, TimeRemainingColumn(),
+                             console=Console(stderr=True), transient=True)
         self._bar.start()
         self._task = self._bar.add_task(label, total=total)
 
     def advance(self, amount: int) -> None:
-        if self._task is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, amount)
 
     def finish(self) -> None:
-        self._bar.stop()
-        self._task = None
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar, self._task = None, None
 
 
 def progress_for_stderr() -> ProgressProtocol:

@@ -182,8 +182,15 @@ class MilvusConnection:
         with translate_errors(self.address):
             return sorted(self._client.list_databases())
 
-    def _call(self, method: str, request: Any, what: str) -> Any:
-        stub = self._client._get_connection()._stub  # the raw gRPC stub: MilvusClient lacks these calls
+    @property
+    def _stub(self) -> Any:
+        """The raw gRPC stub: MilvusClient lacks the calls a backup tool needs (persistent segments, Import with
+        options, RBAC backup, ...)."""
+        return self._client._get_connection()._stub
+
+    def call(self, method: str, request: Any, what: str) -> Any:
+        """One raw RPC; a non-success status becomes a MilvusError saying `what` failed."""
+        stub = self._stub
         with translate_errors(self.address):
             response = getattr(stub, method)(request, timeout=self.params.timeout)
         _check(response.status if hasattr(response, "status") else response, self.address, what)
@@ -192,7 +199,7 @@ class MilvusConnection:
     def list_collections(self, db: str) -> list[str]:
         if db not in self.list_databases():
             raise DatabaseNotFoundError(database=db, address=self.address)
-        response = self._call("ShowCollections", milvus_pb2.ShowCollectionsRequest(db_name=db), f"list collections of {db}")
+        response = self.call("ShowCollections", milvus_pb2.ShowCollectionsRequest(db_name=db), f"list collections of {db}")
         return sorted(response.collection_names)
 
     def has_collection(self, db: str, name: str) -> bool:
@@ -201,11 +208,11 @@ class MilvusConnection:
     def describe_collection(self, db: str, name: str) -> CollectionDescription:
         if not self.has_collection(db, name):
             raise CollectionNotFoundError(collection=name, database=db, address=self.address)
-        r = self._call("DescribeCollection", milvus_pb2.DescribeCollectionRequest(db_name=db, collection_name=name),
+        r = self.call("DescribeCollection", milvus_pb2.DescribeCollectionRequest(db_name=db, collection_name=name),
                        f"describe collection {db}.{name}")
         aliases = list(r.aliases)
         if not aliases:  # Milvus 2.3 leaves DescribeCollection.aliases empty
-            aliases = sorted(self._call("ListAliases", milvus_pb2.ListAliasesRequest(db_name=db, collection_name=name),
+            aliases = sorted(self.call("ListAliases", milvus_pb2.ListAliasesRequest(db_name=db, collection_name=name),
                                         f"list aliases of {db}.{name}").aliases)
         return CollectionDescription(
             collection_id=r.collectionID,
@@ -222,12 +229,12 @@ class MilvusConnection:
         )
 
     def list_partitions(self, db: str, collection: str) -> list[Partition]:
-        r = self._call("ShowPartitions", milvus_pb2.ShowPartitionsRequest(db_name=db, collection_name=collection),
+        r = self.call("ShowPartitions", milvus_pb2.ShowPartitionsRequest(db_name=db, collection_name=collection),
                        f"list partitions of {db}.{collection}")
         return [Partition(pid, name) for name, pid in zip(r.partition_names, r.partitionIDs, strict=True)]
 
     def describe_indexes(self, db: str, collection: str) -> list[IndexInfo]:
-        stub = self._client._get_connection()._stub
+        stub = self._stub
         with translate_errors(self.address):
             r = stub.DescribeIndex(milvus_pb2.DescribeIndexRequest(db_name=db, collection_name=collection),
                                    timeout=self.params.timeout)
@@ -237,13 +244,13 @@ class MilvusConnection:
         return [convert.index_info(d) for d in r.index_descriptions]
 
     def load_state(self, db: str, collection: str) -> str:
-        r = self._call("GetLoadState", milvus_pb2.GetLoadStateRequest(db_name=db, collection_name=collection),
+        r = self.call("GetLoadState", milvus_pb2.GetLoadStateRequest(db_name=db, collection_name=collection),
                        f"load state of {db}.{collection}")
         return {common_pb2.LoadStateLoaded: "Loaded", common_pb2.LoadStateLoading: "Loading"}.get(r.state, "NotLoad")
 
     def describe_database(self, db: str) -> tuple[int, list[KeyValue]]:
         """(db id, properties); (0, []) on Milvus before 2.4.3, which has no DescribeDatabase."""
-        stub = self._client._get_connection()._stub
+        stub = self._stub
         try:
             r = stub.DescribeDatabase(milvus_pb2.DescribeDatabaseRequest(db_name=db), timeout=self.params.timeout)
         except grpc.RpcError as exc:
@@ -255,13 +262,13 @@ class MilvusConnection:
 
     def flush(self, db: str, collection: str, poll_seconds: float = 0.5) -> FlushResult:
         """Seal and flush the collection's growing segments, then wait until they are persisted."""
-        r = self._call("Flush", milvus_pb2.FlushRequest(db_name=db, collection_names=[collection]),
+        r = self.call("Flush", milvus_pb2.FlushRequest(db_name=db, collection_names=[collection]),
                        f"flush {db}.{collection}")
         segment_ids = list(r.coll_segIDs[collection].data) if collection in r.coll_segIDs else []
         flush_ts = r.coll_flush_ts.get(collection, 0)
         request = milvus_pb2.GetFlushStateRequest(segmentIDs=segment_ids, flush_ts=flush_ts, db_name=db,
                                                   collection_name=collection)
-        while not self._call("GetFlushState", request, f"flush state of {db}.{collection}").flushed:
+        while not self.call("GetFlushState", request, f"flush state of {db}.{collection}").flushed:
             time.sleep(poll_seconds)
         return FlushResult(segment_ids, flush_ts, r.coll_seal_times.get(collection, 0))
 
@@ -271,7 +278,7 @@ class MilvusConnection:
         Milvus >= 2.4 answers BackupRBAC (users with their stored credentials). Milvus 2.3 has no such call: the
         same meta is assembled from the Select* calls, without passwords, which Milvus never reveals.
         """
-        stub = self._client._get_connection()._stub
+        stub = self._stub
         try:
             r = stub.BackupRBAC(milvus_pb2.BackupRBACMetaRequest(), timeout=self.params.timeout)
         except grpc.RpcError as exc:
@@ -282,21 +289,21 @@ class MilvusConnection:
         return json_format.MessageToDict(r.RBAC_meta, preserving_proto_field_name=True)
 
     def _rbac_from_select_calls(self) -> dict[str, Any]:
-        users = self._call("SelectUser", milvus_pb2.SelectUserRequest(include_role_info=True), "list users")
-        roles = self._call("SelectRole", milvus_pb2.SelectRoleRequest(include_user_info=False), "list roles")
+        users = self.call("SelectUser", milvus_pb2.SelectUserRequest(include_role_info=True), "list users")
+        roles = self.call("SelectRole", milvus_pb2.SelectRoleRequest(include_user_info=False), "list roles")
         meta = milvus_pb2.RBACMeta()
         for result in users.results:
             meta.users.add(user=result.user.name, roles=list(result.roles))
         for result in roles.results:
             meta.roles.add(name=result.role.name)
-            grants = self._call("SelectGrant", milvus_pb2.SelectGrantRequest(
+            grants = self.call("SelectGrant", milvus_pb2.SelectGrantRequest(
                 entity=milvus_pb2.GrantEntity(role=result.role)), f"list grants of role {result.role.name}")
             meta.grants.extend(grants.entities)
         return json_format.MessageToDict(meta, preserving_proto_field_name=True)
 
     def persistent_segments(self, db: str, collection: str) -> list[Segment]:
         """Segments persisted in storage, in state Flushed only (dropped or compacted ones wait for GC)."""
-        r = self._call("GetPersistentSegmentInfo",
+        r = self.call("GetPersistentSegmentInfo",
                        milvus_pb2.GetPersistentSegmentInfoRequest(dbName=db, collectionName=collection),
                        f"persistent segments of {db}.{collection}")
         segments = []

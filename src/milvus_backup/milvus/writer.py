@@ -39,10 +39,10 @@ class MilvusWriter:
         self.address = milvus.address
 
     def create_database(self, db: str) -> None:
-        self.milvus._call("CreateDatabase", milvus_pb2.CreateDatabaseRequest(db_name=db), f"create database {db}")
+        self.milvus.call("CreateDatabase", milvus_pb2.CreateDatabaseRequest(db_name=db), f"create database {db}")
 
     def drop_collection(self, db: str, name: str) -> None:
-        self.milvus._call("DropCollection", milvus_pb2.DropCollectionRequest(db_name=db, collection_name=name),
+        self.milvus.call("DropCollection", milvus_pb2.DropCollectionRequest(db_name=db, collection_name=name),
                           f"drop collection {db}.{name}")
 
     def create_collection(self, db: str, name: str, schema: CollectionSchema, *, shards_num: int,
@@ -52,15 +52,15 @@ class MilvusWriter:
             consistency_level=consistency_level, num_partitions=num_partitions,
             properties=_kv({kv.key: kv.value for kv in properties}),
         )
-        self.milvus._call("CreateCollection", request, f"create collection {db}.{name}")
+        self.milvus.call("CreateCollection", request, f"create collection {db}.{name}")
 
     def create_partition(self, db: str, collection: str, partition: str) -> None:
-        self.milvus._call("CreatePartition", milvus_pb2.CreatePartitionRequest(
+        self.milvus.call("CreatePartition", milvus_pb2.CreatePartitionRequest(
             db_name=db, collection_name=collection, partition_name=partition),
             f"create partition {partition} of {db}.{collection}")
 
     def drop_index(self, db: str, collection: str, index: IndexInfo) -> None:
-        self.milvus._call("DropIndex", milvus_pb2.DropIndexRequest(
+        self.milvus.call("DropIndex", milvus_pb2.DropIndexRequest(
             db_name=db, collection_name=collection, field_name=index.field_name, index_name=index.index_name),
             f"drop index {index.index_name} of {db}.{collection}")
 
@@ -71,26 +71,26 @@ class MilvusWriter:
         build = {k: v for k, v in params.items() if k not in extra}
         if build and "params" not in extra:
             extra["params"] = json.dumps({k: _number(v) for k, v in build.items()})
-        self.milvus._call("CreateIndex", milvus_pb2.CreateIndexRequest(
+        self.milvus.call("CreateIndex", milvus_pb2.CreateIndexRequest(
             db_name=db, collection_name=collection, field_name=field, index_name=index_name,
             extra_params=_kv(extra)), f"create index on {db}.{collection}.{field}")
 
     def create_alias(self, db: str, collection: str, alias: str) -> None:
-        self.milvus._call("CreateAlias", milvus_pb2.CreateAliasRequest(
+        self.milvus.call("CreateAlias", milvus_pb2.CreateAliasRequest(
             db_name=db, collection_name=collection, alias=alias), f"create alias {alias} of {db}.{collection}")
 
     def start_import(self, db: str, collection: str, partition: str, files: list[str],
                      options: dict[str, str]) -> list[int]:
-        response = self.milvus._call("Import", milvus_pb2.ImportRequest(
+        response = self.milvus.call("Import", milvus_pb2.ImportRequest(
             db_name=db, collection_name=collection, partition_name=partition, files=files,
             options=_kv(options)), f"import into {db}.{collection}/{partition}")
         return list(response.tasks)
 
-    def wait_import(self, task: int, max_poll_seconds: float = 1.0) -> ImportOutcome:
+    def wait_import(self, task: int, max_poll_seconds: float = 0.25) -> ImportOutcome:
         # Short imports are the common case: poll soon, then back off.
         poll_seconds = 0.05
         while True:
-            state = self.milvus._call("GetImportState", milvus_pb2.GetImportStateRequest(task=task),
+            state = self.milvus.call("GetImportState", milvus_pb2.GetImportStateRequest(task=task),
                                       f"state of import task {task}")
             if state.state in _IMPORT_DONE:
                 infos = {kv.key: kv.value for kv in state.infos}
@@ -100,17 +100,17 @@ class MilvusWriter:
             poll_seconds = min(poll_seconds * 1.5, max_poll_seconds)
 
     def row_count(self, db: str, collection: str) -> int:
-        response = self.milvus._call("GetCollectionStatistics", milvus_pb2.GetCollectionStatisticsRequest(
+        response = self.milvus.call("GetCollectionStatistics", milvus_pb2.GetCollectionStatisticsRequest(
             db_name=db, collection_name=collection), f"statistics of {db}.{collection}")
         stats = {kv.key: kv.value for kv in response.stats}
         return int(stats.get("row_count", 0))
 
     def load(self, db: str, collection: str, timeout: float = 600.0, poll_seconds: float = 0.5) -> None:
-        self.milvus._call("LoadCollection", milvus_pb2.LoadCollectionRequest(db_name=db, collection_name=collection),
+        self.milvus.call("LoadCollection", milvus_pb2.LoadCollectionRequest(db_name=db, collection_name=collection),
                           f"load {db}.{collection}")
         deadline = time.monotonic() + timeout
         while True:
-            progress = self.milvus._call("GetLoadingProgress", milvus_pb2.GetLoadingProgressRequest(
+            progress = self.milvus.call("GetLoadingProgress", milvus_pb2.GetLoadingProgressRequest(
                 db_name=db, collection_name=collection), f"loading progress of {db}.{collection}").progress
             if progress >= 100:
                 return
@@ -128,14 +128,14 @@ class MilvusWriter:
         done = {"roles": 0, "grants": 0, "bindings": 0}
         for role in meta.get("roles", []):
             if role["name"] not in have_roles:
-                self.milvus._call("CreateRole", milvus_pb2.CreateRoleRequest(
+                self.milvus.call("CreateRole", milvus_pb2.CreateRoleRequest(
                     entity=milvus_pb2.RoleEntity(name=role["name"])), f"create role {role['name']}")
                 done["roles"] += 1
         for grant in meta.get("grants", []):
             if _grant_key(grant) in have_grants:
                 continue
             entity = json_format.ParseDict(grant, milvus_pb2.GrantEntity(), ignore_unknown_fields=True)
-            self.milvus._call("OperatePrivilege", milvus_pb2.OperatePrivilegeRequest(
+            self.milvus.call("OperatePrivilege", milvus_pb2.OperatePrivilegeRequest(
                 entity=entity, type=milvus_pb2.Grant), f"grant {_grant_key(grant)}")
             done["grants"] += 1
         for user in meta.get("users", []):
@@ -146,7 +146,7 @@ class MilvusWriter:
                 continue
             for role in user.get("roles", []):
                 if role["name"] not in have_users[name]:
-                    self.milvus._call("OperateUserRole", milvus_pb2.OperateUserRoleRequest(
+                    self.milvus.call("OperateUserRole", milvus_pb2.OperateUserRoleRequest(
                         username=name, role_name=role["name"], type=milvus_pb2.AddUserToRole),
                         f"add user {name} to role {role['name']}")
                     done["bindings"] += 1

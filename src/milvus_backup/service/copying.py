@@ -7,7 +7,7 @@ import logging
 from typing import Any
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import google_crc32c
 
@@ -35,28 +35,33 @@ class CopyStats:
     objects: int
     bytes: int
     server_side: int
+    #: Destination key -> checksum of the copy (see `checksum_of`), when asked for.
+    checksums: dict[str, str] = field(default_factory=dict)
 
 
 def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMode, concurrency: int,
-             progress: Progress) -> CopyStats:
-    """Copy every task, `concurrency` at a time; the first failure stops the rest and is raised."""
+             progress: Progress, *, checksums: bool = False) -> CopyStats:
+    """Copy every task, `concurrency` at a time; the first failure stops the rest and is raised. With
+    `checksums`, each copy's checksum is taken right after it is made, while other copies run."""
     if not tasks:
         return CopyStats(0, 0, 0)
 
-    def one(task: CopyTask) -> bool:
+    def one(task: CopyTask) -> tuple[bool, str]:
         server_side = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
+        checksum = checksum_of(dst, task.dst_key) if checksums else ""
         progress.advance(task.size)
-        return server_side
+        return server_side, checksum
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix="copy") as pool:
         futures = [pool.submit(one, task) for task in tasks]
         try:
-            server_side = sum(1 for future in futures if future.result())
+            results = [future.result() for future in futures]
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
-    return CopyStats(len(tasks), sum(t.size for t in tasks), server_side)
+    sums = {task.dst_key: checksum for task, (_, checksum) in zip(tasks, results, strict=True)} if checksums else {}
+    return CopyStats(len(tasks), sum(t.size for t in tasks), sum(1 for ok, _ in results if ok), sums)
 
 
 def verify_listing(dst: Storage, prefixes: Iterable[str], expected: dict[str, int], backup: str) -> None:
@@ -89,10 +94,3 @@ def checksum_of(storage: Storage, key: str, *, trust_service: bool = True,
     finally:
         stream.close()
     return f"{algorithm}:{digest.hexdigest() if algorithm == 'md5' else digest.digest().hex()}"
-
-
-def checksum_all(storage: Storage, keys: list[str], concurrency: int) -> dict[str, str]:
-    if not keys:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys))), thread_name_prefix="checksum") as pool:
-        return dict(zip(keys, pool.map(lambda key: checksum_of(storage, key), keys), strict=True))

@@ -23,7 +23,7 @@ from milvus_backup.meta.model import (
 from milvus_backup.milvus.client import MilvusConnection
 from milvus_backup.progress import NullProgress, Progress
 from milvus_backup.service import wiring
-from milvus_backup.service.copying import CopyTask, checksum_all, copy_all, verify_listing
+from milvus_backup.service.copying import CopyTask, copy_all, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
 from milvus_backup.service.segments import describe_segments
@@ -217,14 +217,12 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
         info.size = sum(c.size for c in info.collection_backups)
         progress.start(sum(t.size for t in tasks), "bytes", f"backup {info.name}")
         stats = copy_all(source.storage, target.storage, tasks, config.transfer.mode, config.transfer.concurrency,
-                         progress)
+                         progress, checksums=True)
         progress.finish()
     backup_dir = layout.backup_dir(target.root, info.name)
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], {t.dst_key: t.size for t in tasks}, info.name)
-    keys = [t.dst_key for t in tasks]
-    sums = checksum_all(target.storage, keys, config.transfer.concurrency)
-    objects = [ManifestObject(t.dst_key[len(backup_dir):], t.size, sums[t.dst_key]) for t in tasks]
+    objects = [ManifestObject(t.dst_key[len(backup_dir):], t.size, stats.checksums[t.dst_key]) for t in tasks]
     return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused)
 
 
