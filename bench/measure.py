@@ -200,7 +200,8 @@ def dump_to_parquet(side: Side, collection: str, path: Path) -> tuple[float, int
             iterator = client.query_iterator(collection, batch_size=10_000, output_fields=["*"])
             writer, count = None, 0
             while batch := iterator.next():
-                table = pa.Table.from_pylist(batch)
+                # Batches list their fields in varying order: the first one fixes the file's schema.
+                table = pa.Table.from_pylist(batch, schema=writer.schema if writer else None)
                 writer = writer or pq.ParquetWriter(path, table.schema)
                 writer.write_table(table)
                 count += len(batch)
