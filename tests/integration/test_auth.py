@@ -53,3 +53,33 @@ def test_rbac_is_backed_up_on_milvus_2_3(milvus_auth, tmp_path, capsys):
     code, _, err = run(capsys, config, "create", "-n", "without_rbac", "-c", "auth_seed")
     assert code == 0, err
     assert "rbac_meta" not in backup_json(config, "without_rbac", "full_meta.json")
+
+
+def test_rbac_restore_recreates_what_the_target_lacks(milvus_auth, tmp_path, capsys):
+    fill_collection(milvus_auth, "auth_seed")
+    client = milvus_auth.client()
+    try:
+        if "writer_role" not in client.list_roles():
+            client.create_role("writer_role")
+        client.grant_privilege("writer_role", "Collection", "Insert", "auth_seed")
+        if "bob" not in client.list_users():
+            client.create_user("bob", "bob-password-1")
+        client.grant_role("bob", "writer_role")
+        config = auth_config(milvus_auth, tmp_path, "Milvus")
+        code, _, err = run(capsys, config, "create", "-n", "rbac_src", "-c", "auth_seed", "--rbac")
+        assert code == 0, err
+        # The target loses the role (and with it the grant and bob's binding); bob himself stays.
+        client.revoke_role("bob", "writer_role")
+        client.revoke_privilege("writer_role", "Collection", "Insert", "auth_seed")
+        client.drop_role("writer_role")
+        code, _, err = run(capsys, config, "restore", "-n", "rbac_src", "-c", "auth_seed", "-s", "_rbac", "--rbac")
+        assert code == 0, err
+        assert "writer_role" in client.list_roles()
+        assert "writer_role" in client.describe_user("bob")["roles"]
+        grants = client.describe_role("writer_role")["privileges"]
+        assert any(g["object_name"] == "auth_seed" and g["privilege"] == "Insert" for g in grants), grants
+        # A second run changes nothing and fails on nothing: existing roles, grants and bindings stay.
+        code, _, err = run(capsys, config, "restore", "-n", "rbac_src", "-c", "auth_seed", "-s", "_rbac2", "--rbac")
+        assert code == 0, err
+    finally:
+        client.close()

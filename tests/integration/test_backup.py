@@ -303,6 +303,8 @@ def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(deploy
     assert code == 29 and "incomplete" in err
     code, _, err = run(capsys, config, "verify", "-n", "killed")
     assert code == 29
+    code, _, err = run(capsys, config, "restore", "-n", "killed", "-s", "_never")
+    assert code == 29 and "incomplete" in err
     code, _, err = run(capsys, config, "create", "-n", "killed", "-c", "c1,c2")
     assert code == 11  # the half-written folder still holds the name
     code, out, _ = run(capsys, config, "delete", "-n", "killed")

@@ -55,6 +55,8 @@ def restore(
                                        )] = False,
     load: Annotated[bool, typer.Option("--load", help="Load the restored collections and wait.")] = False,
     skip_aliases: Annotated[bool, typer.Option("--skip_aliases", help="Do not recreate the aliases.")] = False,
+    skip_db_properties: Annotated[bool, typer.Option(
+        "--skip_db_properties", help="Create missing databases without the backed-up properties.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Restore collections from a backup into Milvus."""
@@ -66,6 +68,7 @@ def restore(
         filter=filter_, suffix=suffix, rename=rename, meta_only=meta_only, restore_index=restore_index,
         use_auto_index=use_auto_index, drop_exist_collection=drop_exist_collection, drop_exist_index=drop_exist_index,
         skip_create_collection=skip_create_collection, rbac=rbac, load=load, skip_aliases=skip_aliases,
+        skip_db_properties=skip_db_properties,
     )
     result = restore_backup(ctx.obj.load().config, request, progress_for_stderr())
     if json_output:

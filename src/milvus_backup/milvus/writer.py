@@ -38,8 +38,9 @@ class MilvusWriter:
         self.milvus = milvus
         self.address = milvus.address
 
-    def create_database(self, db: str) -> None:
-        self.milvus.call("CreateDatabase", milvus_pb2.CreateDatabaseRequest(db_name=db), f"create database {db}")
+    def create_database(self, db: str, properties: list[KeyValue]) -> None:
+        request = milvus_pb2.CreateDatabaseRequest(db_name=db, properties=_kv({p.key: p.value for p in properties}))
+        self.milvus.call("CreateDatabase", request, f"create database {db}")
 
     def drop_collection(self, db: str, name: str) -> None:
         self.milvus.call("DropCollection", milvus_pb2.DropCollectionRequest(db_name=db, collection_name=name),

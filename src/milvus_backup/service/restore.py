@@ -17,7 +17,7 @@ from milvus_backup.errors import (
     MilvusError,
     UsageError,
 )
-from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, SegmentBackupInfo
+from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.client import MilvusConnection
 from milvus_backup.milvus.writer import MilvusWriter
 from milvus_backup.progress import NullProgress, Progress
@@ -51,6 +51,7 @@ class RestoreRequest:
     rbac: bool = False
     load: bool = False
     skip_aliases: bool = False
+    skip_db_properties: bool = False
 
 
 @dataclass
@@ -140,7 +141,7 @@ def restore_backup(config: Config, request: RestoreRequest, progress: Progress |
             logger.info("RBAC restored: %s", writer.restore_rbac(info.rbac_meta))
         existing_dbs = set(milvus.list_databases())
         for db in sorted({p.db for p in plans} - existing_dbs):
-            writer.create_database(db)
+            writer.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
         restore_id = uuid.uuid4().hex[:12]
         staging = None if request.meta_only else open_staging(config, backup, info.name, restore_id)
         try:
@@ -150,6 +151,15 @@ def restore_backup(config: Config, request: RestoreRequest, progress: Progress |
                 staging.cleanup(keep=config.restore.keep_temp_files)
     staged = staging.staged_objects if staging is not None else 0
     return RestoreResult(info.name, results, time.monotonic() - started, staged)
+
+
+def _db_properties(info: BackupInfo, plans: list[_Plan], db: str) -> list[KeyValue]:
+    """The properties of the backed-up database that the new database `db` receives collections from."""
+    sources = {p.source.db_name or DEFAULT_DB for p in plans if p.db == db}
+    for backed_up in info.database_backups:
+        if backed_up.db_name in sources and backed_up.properties:
+            return backed_up.properties
+    return []
 
 
 def _check_targets(milvus: MilvusConnection, plans: list[_Plan], request: RestoreRequest) -> None:
