@@ -9,6 +9,12 @@ setup_env() {
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   echo "installing milvus-backup and its test dependencies into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  # The REST server's page is tested in headless Chromium (Debian's; tests run as root, CI too).
+  if [ "$purpose" = test ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+    echo "installing chromium and chromium-driver (apt) for the web page test" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >&2
+  fi
   if [ "$purpose" = test ] && [ ! -x .cache/npm/node_modules/.bin/azurite ]; then
     echo "installing Azurite (npm) into .cache/npm" >&2
     npm install --silent --no-audit --no-fund --prefix .cache/npm azurite@3.37.0 >&2

@@ -12,6 +12,8 @@ message template (filled from the keyword arguments), ``exit_code`` is what the 
   x BackupIncompleteError              29 / 409
   x IntegrityError                     14 / 422
   x JobConflictError                   15 / 409
+  x JobCancelledError                  31 / 409
+  x JobNotFoundError                   32 / 404
   x UnsupportedFormatError             26 / 422
   x StorageError                       19 / 502
     + StorageUnavailableError          12 / 503
@@ -108,6 +110,22 @@ class JobConflictError(BackupToolError):
 
     exit_code = 15
     http_status = 409
+
+
+class JobCancelledError(BackupToolError):
+    """Job {job_id!r} was cancelled."""
+
+    exit_code = 31
+    http_status = 409
+    hint = "A cancelled backup removes what it copied and a restore its staged copies; start it again when ready."
+
+
+class JobNotFoundError(BackupToolError):
+    """No job {job_id!r} on this server."""
+
+    exit_code = 32
+    http_status = 404
+    hint = "GET /api/v1/jobs lists the jobs this server knows."
 
 
 class UnsupportedFormatError(BackupToolError):

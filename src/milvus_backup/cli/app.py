@@ -18,6 +18,7 @@ from milvus_backup.cli import delete as delete_cmd
 from milvus_backup.cli import get as get_cmd
 from milvus_backup.cli import list as list_cmd
 from milvus_backup.cli import restore as restore_cmd
+from milvus_backup.cli import server as server_cmd
 from milvus_backup.cli import verify as verify_cmd
 from milvus_backup.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from milvus_backup.errors import BackupToolError
@@ -84,6 +85,7 @@ app.command("get", epilog=get_cmd.EPILOG)(get_cmd.get)
 app.command("delete", epilog=delete_cmd.EPILOG)(delete_cmd.delete)
 app.command("restore", epilog=restore_cmd.EPILOG)(restore_cmd.restore)
 app.command("verify", epilog=verify_cmd.EPILOG)(verify_cmd.verify)
+app.command("server", epilog=server_cmd.EPILOG)(server_cmd.server)
 app.add_typer(config_cmd.app, name="config")
 
 

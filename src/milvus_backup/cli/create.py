@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from milvus_backup.cli import render
-from milvus_backup.errors import UsageError
 
 EPILOG = """[b]Examples[/b]
 
@@ -24,14 +23,6 @@ db.coll, db.* (the whole database) and db. (the database's metadata only).
 22/23 unknown collection or database; 16/17 storage refused or bucket missing; 28 Milvus storage does not hold
 the reported binlogs. See docs/exit-codes.md.
 """
-
-
-def _strategy(strategy: str, force: bool, meta_only: bool) -> str:
-    implied = {s for s, on in (("skip_flush", force), ("meta_only", meta_only)) if on}
-    if len(implied) > 1 or (strategy and implied and strategy not in implied):
-        raise UsageError(detail="-f/--force, --meta_only and --strategy contradict each other",
-                         hint="-f is --strategy skip_flush; --meta_only is --strategy meta_only. Give one.")
-    return strategy or next(iter(implied), "")
 
 
 def create(
@@ -51,15 +42,13 @@ def create(
 ) -> None:
     """Back up collections: flush, copy their binlogs to backup storage, write the meta last."""
     from milvus_backup.cli.progress import progress_for_stderr
-    from milvus_backup.service.create import STRATEGIES, CreateRequest, create_backup
+    from milvus_backup.service.create import CreateRequest, create_backup, strategy_from_flags
     from milvus_backup.service.selection import parse_selection
 
-    if strategy and strategy not in STRATEGIES:
-        raise UsageError(detail=f"--strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     request = CreateRequest(
         name=name,
         selection=parse_selection(colls, databases, database_collections, filter_),
-        strategy=_strategy(strategy, force, meta_only),  # type: ignore[arg-type]
+        strategy=strategy_from_flags(strategy, force, meta_only),  # type: ignore[arg-type]
         rbac=rbac,
     )
     config = ctx.obj.load().config

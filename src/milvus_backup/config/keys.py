@@ -50,6 +50,7 @@ V2_ENV: dict[str, str] = {
     "MILVUS_USER": "milvus.user",
     "MILVUS_PASSWORD": "milvus.password",
     "ZILLIZ_CLOUD_API_KEY": "zillizCloud.apiKey",
+    "MILVUS_BACKUP_SERVER_TOKEN": "server.authToken",
 }
 for _side, _env in (("milvus.storage", "MILVUS_STORAGE"), ("backup.storage", "BACKUP_STORAGE")):
     V2_ENV[f"{_env}_ACCOUNT_NAME"] = f"{_side}.accountName"

@@ -59,6 +59,12 @@ class LogConfig(_Section):
 class ServerConfig(_Section):
     debug_mode: bool = False
     swagger_base_path: str = ""
+    #: Interface `milvus-backup server` listens on (ours, not upstream's: it listens on every interface).
+    address: str = "127.0.0.1"
+    #: Folder of the server's job database (SQLite), relative to the working directory unless absolute.
+    jobs_dir: str = ".milvus-backup/jobs"
+    #: When set, every REST call except health and metrics needs `Authorization: Bearer <token>`.
+    auth_token: SecretStr = SecretStr("")
 
 
 class GrpcConfig(_Section):

@@ -83,6 +83,17 @@ class _DataStats:
     gc_paused: bool = False
 
 
+def strategy_from_flags(strategy: str, force: bool, meta_only: bool) -> str:
+    """The seed's `force` (= skip_flush) and `meta_only` flags and the newer `strategy` as one strategy."""
+    if strategy and strategy not in STRATEGIES:
+        raise UsageError(detail=f"strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    implied = {s for s, on in (("skip_flush", force), ("meta_only", meta_only)) if on}
+    if len(implied) > 1 or (strategy and implied and strategy not in implied):
+        raise UsageError(detail="force (-f), meta_only and strategy contradict each other",
+                         hint="force is strategy skip_flush; meta_only is strategy meta_only. Give one.")
+    return strategy or next(iter(implied), "")
+
+
 def _resolve_strategy(strategy: Strategy, version: str) -> str:
     if strategy == "bulk_flush":
         raise UsageError(
@@ -161,9 +172,13 @@ def create_backup(config: Config, request: CreateRequest, progress: Progress | N
         for db in targets:
             db_id, properties = milvus.describe_database(db)
             info.database_backups.append(DatabaseBackupInfo(db_name=db, db_id=db_id, properties=properties))
+        # Each phase reports progress, which is also where a job can be cancelled.
+        progress.start(sum(len(names) for names in targets.values()), "collections", "describe")
         for db, names in targets.items():
             for coll in names:
                 info.collection_backups.append(_describe(milvus, db, coll, backup_id))
+                progress.advance(1)
+        progress.finish()
         if strategy != "meta_only":
             source.storage.check_bucket()
             try:
@@ -185,11 +200,14 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
                  progress: Progress) -> _DataStats:
     flushed_ts = 0
     if strategy == "serial_flush":
+        progress.start(len(info.collection_backups), "collections", "flush")
         for coll in info.collection_backups:
             result = milvus.flush(coll.db_name, coll.collection_name)
             coll.backup_timestamp = result.flush_ts
             coll.backup_physical_timestamp = result.seal_time
             flushed_ts = max(flushed_ts, result.flush_ts)
+            progress.advance(1)
+        progress.finish()
     if flushed_ts:
         info.backup_timestamp = flushed_ts
     management = config.milvus.management.endpoint

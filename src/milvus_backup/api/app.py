@@ -1,0 +1,50 @@
+"""`create_app(config, jobs_dir)`: the FastAPI application of `milvus-backup server`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from milvus_backup.api.auth import BearerTokenMiddleware
+from milvus_backup.api.context import ServerContext
+from milvus_backup.api.errors import install_error_handlers
+from milvus_backup.api.metrics import ServerMetrics
+from milvus_backup.api.routes import backups, jobs, page, restores, system
+from milvus_backup.config import Config
+from milvus_backup.service.jobs import JobRunner, JobStore
+
+
+def create_app(config: Config, jobs_dir: Path) -> FastAPI:
+    """The app, with its job database in `jobs_dir`. Jobs a previous server left running are marked failed."""
+    store = JobStore(jobs_dir)
+    store.fail_interrupted()
+    metrics = ServerMetrics(store)
+    base = config.server.swagger_base_path
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(title="milvus-backup", version=version("milvus-backup"), debug=config.server.debug_mode,
+                  description="Back up and restore Milvus collections: upstream's /api/v1 endpoints, durable jobs.",
+                  servers=[{"url": base}] if base else None, lifespan=lifespan)
+    app.state.context = ServerContext(config, JobRunner(store, metrics))
+    install_error_handlers(app)
+    token = config.server.auth_token.get_secret_value()
+    if token:
+        app.add_middleware(BearerTokenMiddleware, token=token)
+    for module in (backups, restores, jobs, system, page):
+        app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,34 @@
+"""Optional bearer-token auth (`server.authToken`, env MILVUS_BACKUP_SERVER_TOKEN)."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from milvus_backup.api.errors import error_response
+
+#: Reachable without the token: health for load balancers, metrics for Prometheus, the page and the API docs
+#: (they hold no data; the page asks for the token and sends it with every call).
+OPEN_PATHS = ("/api/v1/hello", "/healthz", "/metrics", "/", "/docs", "/openapi.json", "/docs/oauth2-redirect")
+
+
+class BearerTokenMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: object, token: str) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self._expected = f"Bearer {token}".encode()
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path in OPEN_PATHS or request.url.path.startswith("/static/"):
+            return await call_next(request)
+        given = request.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, self._expected):
+            response: JSONResponse = error_response(
+                request, 401, "UnauthorizedError", "missing or wrong bearer token",
+                "Send `Authorization: Bearer <server.authToken>`.")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        return await call_next(request)

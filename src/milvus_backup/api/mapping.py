@@ -1,0 +1,48 @@
+"""Upstream's JSON requests -> the service's requests, field by field as the CLI maps its flags."""
+
+from __future__ import annotations
+
+import json
+
+from milvus_backup.api.schemas import CreateBackupRequest, RestoreBackupRequest
+from milvus_backup.service.create import CreateRequest, strategy_from_flags
+from milvus_backup.service.restore import RestoreRequest
+from milvus_backup.service.selection import parse_selection
+
+
+def _database_collections(value: str | dict[str, list[str]]) -> str:
+    """Upstream takes db_collections as a JSON string or an object; the service parses the string form."""
+    return json.dumps(value) if isinstance(value, dict) else value
+
+
+def _filter(body: CreateBackupRequest) -> str:
+    """Upstream's `{"db": {"colls": ["c1"]}}` as the --filter string (`["*"]` is the whole database, `[]` the
+    database's metadata only)."""
+    items = []
+    for db, spec in body.filter.items():
+        if "*" in spec.colls:
+            items.append(f"{db}.*")
+        elif not spec.colls:
+            items.append(f"{db}.")
+        else:
+            items.extend(f"{db}.{coll}" for coll in spec.colls)
+    return ",".join(items)
+
+
+def create_request(body: CreateBackupRequest) -> CreateRequest:
+    selection = parse_selection(",".join(body.collection_names), "", _database_collections(body.db_collections),
+                                _filter(body))
+    return CreateRequest(name=body.backup_name, selection=selection,
+                         strategy=strategy_from_flags(body.strategy, body.force, body.meta_only),
+                         rbac=body.rbac)  # type: ignore[arg-type]
+
+
+def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
+    renames = ",".join(f"{old}:{new}" for old, new in body.collection_renames.items())
+    return RestoreRequest(
+        name=body.backup_name, collections=",".join(body.collection_names),
+        database_collections=_database_collections(body.db_collections), suffix=body.collection_suffix,
+        rename=renames, meta_only=body.metaOnly, restore_index=body.restoreIndex, use_auto_index=body.useAutoIndex,
+        drop_exist_collection=body.dropExistCollection, drop_exist_index=body.dropExistIndex,
+        skip_create_collection=body.skipCreateCollection, rbac=body.rbac,
+    )

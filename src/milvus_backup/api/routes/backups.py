@@ -1,0 +1,137 @@
+"""Backups: create, list, get_backup, delete, verify."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from milvus_backup.api import schemas, views
+from milvus_backup.api.context import ServerContext, new_request_id, server_context
+from milvus_backup.api.mapping import create_request
+from milvus_backup.api.routes import ERROR_RESPONSES
+from milvus_backup.config import Config
+from milvus_backup.errors import (
+    BackupExistsError,
+    BackupIncompleteError,
+    BackupNotFoundError,
+    IntegrityError,
+    JobConflictError,
+    UsageError,
+)
+from milvus_backup.meta.model import BackupInfo
+from milvus_backup.progress import Progress
+from milvus_backup.service import catalog, wiring
+from milvus_backup.service.create import create_backup
+from milvus_backup.service.jobs import BACKUP, SUCCESS, VERIFY, Job
+from milvus_backup.service.names import validate_backup_name
+from milvus_backup.service.verify import verify_backup
+
+router = APIRouter(prefix="/api/v1", tags=["backups"], responses=ERROR_RESPONSES)
+
+Context = Annotated[ServerContext, Depends(server_context)]
+#: How many problems a failed verify names in its message (the rest are counted).
+SHOWN_PROBLEMS = 5
+
+
+def _refuse_taken_name(config: Config, name: str) -> None:
+    """A name is taken by a complete backup and by an incomplete one alike (create refuses both)."""
+    try:
+        catalog.get_backup(config, name)
+    except BackupNotFoundError:
+        return
+    except BackupIncompleteError:
+        pass
+    raise BackupExistsError(name=name, location=wiring.backup_storage(config).describe())
+
+
+@router.post("/create", response_model=schemas.BackupInfoResponse)
+def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) -> schemas.BackupInfoResponse:
+    """Create a backup (upstream's fields). With `async` the answer comes at once: poll get_backup?backup_id=."""
+    service_request = create_request(body)
+    validate_backup_name(body.backup_name)
+    _refuse_taken_name(ctx.config, body.backup_name)
+    job = ctx.runner.store.add(new_request_id(request, body.requestId), BACKUP, body.backup_name,
+                               body.model_dump(by_alias=True))
+
+    def work(progress: Progress) -> dict[str, Any]:
+        return views.create_result(create_backup(ctx.config, service_request, progress))
+
+    if body.run_async:
+        job = ctx.runner.start(job, work)
+        return schemas.BackupInfoResponse(requestId=job.id, msg="create backup is executing asynchronously",
+                                          data=views.backup_brief(job, None))
+    job = ctx.runner.run(job, work)
+    return schemas.BackupInfoResponse(requestId=job.id, data=views.backup_brief(job, catalog.get_backup(
+        ctx.config, job.name)))
+
+
+@router.get("/list", response_model=schemas.ListBackupsResponse)
+def list_backups(request: Request, ctx: Context) -> schemas.ListBackupsResponse:
+    """Every backup in backup storage, complete or not, with the latest verify job of each."""
+    summaries = [views.backup_summary(s, ctx.runner.store.latest(VERIFY, s.name))
+                 for s in catalog.list_backups(ctx.config)]
+    return schemas.ListBackupsResponse(requestId=new_request_id(request), data=summaries)
+
+
+def _meta_if_complete(config: Config, name: str, job: Job | None) -> BackupInfo | None:
+    """The meta, or None while the job that writes it runs or after it failed."""
+    try:
+        return catalog.get_backup(config, name)
+    except (BackupNotFoundError, BackupIncompleteError):
+        if job is None or job.state == SUCCESS:
+            raise
+        return None
+
+
+@router.get("/get_backup", response_model=schemas.BackupInfoResponse)
+def get_backup(request: Request, ctx: Context, backup_name: str = "", backup_id: str = "") -> schemas.BackupInfoResponse:
+    """One backup: by `backup_id` (the create's job id) or by `backup_name`, which finds any backup in backup
+    storage, also those this server did not create."""
+    if backup_id:
+        by_id = ctx.runner.store.get(backup_id, kind=BACKUP)
+        return schemas.BackupInfoResponse(requestId=new_request_id(request), data=views.backup_brief(
+            by_id, _meta_if_complete(ctx.config, by_id.name, by_id)))
+    if not backup_name:
+        raise UsageError(detail="give backup_name or backup_id")
+    job = ctx.runner.store.latest(BACKUP, backup_name)
+    info = _meta_if_complete(ctx.config, backup_name, job)
+    # A complete backup speaks for itself; a job that failed (e.g. on this very name) is not its state.
+    shown_job = job if info is None or (job is not None and job.state == SUCCESS) else None
+    return schemas.BackupInfoResponse(requestId=new_request_id(request), data=views.backup_brief(shown_job, info))
+
+
+@router.delete("/delete", response_model=schemas.DeleteBackupResponse)
+def delete(request: Request, ctx: Context, backup_name: Annotated[str, Query(min_length=1)]
+           ) -> schemas.DeleteBackupResponse:
+    """Delete every object of a backup, complete or not (not while a job of this server is creating it)."""
+    job = ctx.runner.store.latest(BACKUP, backup_name)
+    if job is not None and job.running:
+        raise JobConflictError(detail=f"backup {backup_name!r} is being created by job {job.id!r}",
+                               hint="Cancel it first (POST /api/v1/cancel?id=...) or wait for it to end.")
+    removed = catalog.delete_backup(ctx.config, backup_name)
+    return schemas.DeleteBackupResponse(requestId=new_request_id(request), data={"objects": removed})
+
+
+@router.post("/verify", response_model=schemas.JobResponse)
+def verify(body: schemas.VerifyBackupRequest, request: Request, ctx: Context) -> schemas.JobResponse:
+    """Re-read every object of a backup and compare it with the manifest (ours; the Go server has no verify).
+    A damaged backup fails the job with IntegrityError (HTTP 422 when synchronous)."""
+    validate_backup_name(body.backup_name)
+    job = ctx.runner.store.add(new_request_id(request, body.requestId), VERIFY, body.backup_name,
+                               body.model_dump(by_alias=True))
+
+    def work(progress: Progress) -> dict[str, Any]:
+        report = verify_backup(ctx.config, body.backup_name, body.quick, progress)
+        if not report.ok:
+            problems = [p for c in report.collections for p in c.problems]
+            shown = "; ".join(problems[:SHOWN_PROBLEMS])
+            more = f" and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
+            raise IntegrityError(name=body.backup_name, detail=f"{len(problems)} problem(s): {shown}{more}")
+        return views.verify_result(report)
+
+    if body.run_async:
+        job = ctx.runner.start(job, work, wait_for_checks=True)
+        return schemas.JobResponse(requestId=job.id, msg="verify is executing asynchronously",
+                                   data=views.job_view(job))
+    return schemas.JobResponse(requestId=job.id, data=views.job_view(ctx.runner.run(job, work)))

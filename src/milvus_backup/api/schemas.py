@@ -1,0 +1,184 @@
+"""Request and response bodies, with upstream's JSON field names (snake_case or camelCase as its protos have them).
+
+Unknown request fields are ignored, as the Go server ignores them, so requests written for it keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BackupName = Field(min_length=1, max_length=128, description="Backup name: a letter or _, then letters, digits, _.")
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class DatabaseFilter(BaseModel):
+    colls: list[str] = Field(default_factory=list, description='Collections; ["*"] means every one.')
+
+
+class CreateBackupRequest(_Request):
+    requestId: str = Field("", description="Becomes the job id (a uuid when empty).")
+    backup_name: str = BackupName
+    collection_names: list[str] = Field(default_factory=list, description="coll or db.coll")
+    db_collections: str | dict[str, list[str]] = Field(
+        "", description='{"db1":["c1"],"db2":[]} as an object or a JSON string; [] means the whole database.')
+    filter: dict[str, DatabaseFilter] = Field(
+        default_factory=dict, description='Database -> {"colls": [...]}; wins over db_collections and '
+                                          "collection_names.")
+    strategy: Literal["", "serial_flush", "skip_flush", "meta_only", "bulk_flush"] = ""
+    force: bool = Field(False, description="No flush (= strategy skip_flush).")
+    meta_only: bool = Field(False, description="Schema and indexes only (= strategy meta_only).")
+    rbac: bool = False
+    run_async: bool = Field(False, alias="async", description="Answer at once; poll get_backup?backup_id=.")
+
+
+class RestoreBackupRequest(_Request):
+    requestId: str = ""
+    id: str = Field("", description="Becomes the job id (restore_<UTC time>_<nanos> when empty).")
+    backup_name: str = BackupName
+    collection_names: list[str] = Field(default_factory=list, description="Backed-up collections: coll or db.coll")
+    db_collections: str | dict[str, list[str]] = Field(
+        "", description='Backed-up {"db1":["c1"],"db2":[]}, object or JSON string; [] means the whole database.')
+    collection_suffix: str = Field("", description="Appended to every restored collection's name.")
+    collection_renames: dict[str, str] = Field(
+        default_factory=dict, description='{"db1.c1": "db2.c2", "c1": "c2", "db1.*": "db2.*"}')
+    metaOnly: bool = False
+    restoreIndex: bool = False
+    useAutoIndex: bool = False
+    dropExistCollection: bool = False
+    dropExistIndex: bool = False
+    skipCreateCollection: bool = False
+    rbac: bool = False
+    run_async: bool = Field(False, alias="async", description="Answer once the checks passed; poll get_restore.")
+
+
+class VerifyBackupRequest(_Request):
+    requestId: str = ""
+    backup_name: str = BackupName
+    quick: bool = Field(False, description="Existence and size only, no content read.")
+    run_async: bool = Field(False, alias="async")
+
+
+class _Response(BaseModel):
+    requestId: str = ""
+    code: int = Field(0, description="0 on success; the HTTP status on failure.")
+    msg: str = "success"
+
+
+class ErrorResponse(_Response):
+    error: str = Field(description="The error class, e.g. BackupNotFoundError.")
+    hint: str | None = None
+
+
+class BackupBrief(BaseModel):
+    """Upstream's BackupInfoBrief: the job's fields and, once the backup is complete, its meta."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = ""
+    name: str = ""
+    state_code: int = Field(description="0 initial, 1 executing, 2 success, 3 fail, 4 timeout")
+    progress: int = Field(description="0-100")
+    errorMessage: str = ""
+    start_time: int = 0
+    end_time: int = 0
+    size: int = 0
+    milvus_version: str = ""
+    backup_timestamp: int = 0
+    collection_backups: list[dict[str, Any]] = Field(default_factory=list)
+    database_backups: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class BackupInfoResponse(_Response):
+    data: BackupBrief | None = None
+
+
+class BackupSummary(BaseModel):
+    id: str = ""
+    name: str
+    state: str = Field(description="complete, incomplete or unreadable")
+    size: int = 0
+    collections: list[str] = Field(default_factory=list)
+    created: str = Field("", description="ISO 8601, UTC")
+    milvus_version: str = ""
+    detail: str = ""
+    last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any.")
+
+
+class ListBackupsResponse(_Response):
+    data: list[BackupSummary] = Field(default_factory=list)
+
+
+class DeleteBackupResponse(_Response):
+    data: dict[str, int] = Field(default_factory=dict, description="{'objects': how many were deleted}")
+
+
+class CollectionRestoreTask(BaseModel):
+    id: str = ""
+    state_code: int = 0
+    progress: int = 0
+    target_db_name: str = ""
+    target_collection_name: str = ""
+    source: str = ""
+    segments: int = 0
+    rows: int = 0
+    indexes: int = 0
+
+
+class RestoreTask(BaseModel):
+    id: str
+    backup_name: str = ""
+    state_code: int
+    progress: int
+    errorMessage: str = ""
+    start_time: int = 0
+    end_time: int = 0
+    collection_restore_tasks: list[CollectionRestoreTask] = Field(default_factory=list)
+
+
+class RestoreBackupResponse(_Response):
+    data: RestoreTask | None = None
+
+
+class JobView(BaseModel):
+    id: str
+    kind: Literal["backup", "restore", "verify"]
+    name: str = Field(description="The backup the job works on.")
+    state_code: int
+    state: str
+    progress: int
+    unit: str = Field(description="What done and total count: bytes or segments.")
+    done: int
+    total: int
+    errorMessage: str = ""
+    start_time: int = 0
+    end_time: int = 0
+    cancel_requested: bool = False
+    request: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobResponse(_Response):
+    data: JobView
+
+
+class JobsResponse(_Response):
+    data: list[JobView] = Field(default_factory=list)
+
+
+class CheckStepView(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class CheckResult(BaseModel):
+    milvus_version: str
+    steps: list[CheckStepView]
+
+
+class CheckResponse(_Response):
+    data: CheckResult
