@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 # Checksums read objects in pieces this big: hashlib releases the GIL on them, and many threads hashing at once
 # still hold little memory.
-HASH_CHUNK_BYTES = 1024 * 1024
+HASH_CHUNK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
