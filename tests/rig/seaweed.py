@@ -107,6 +107,10 @@ def start_seaweedfs(workdir: Path, access_key: str, secret_key: str) -> S3Server
         "-s3.port.lance=0",
         "-webdav=false",
         "-admin.ui=false",
+        # Every bucket is a collection that grows volumes of its own; a whole test session makes hundreds of
+        # buckets, more than the volume count weed derives from the free disk space ("no free volumes left").
+        "-volume.max=20000",
+        "-master.volumeSizeLimitMB=32",
     ]
     env = dict(os.environ)
     # weed mini creates its admin identity from these.
