@@ -6,18 +6,21 @@ from typing import Protocol
 
 
 class Progress(Protocol):
-    def start(self, total: int, unit: str, label: str) -> None: ...
+    """`parts` splits the total by collection (name -> its share), and `advance(n, part)` says whose share moved,
+    so a job can show each collection's progress while it runs."""
 
-    def advance(self, amount: int) -> None: ...
+    def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None: ...
+
+    def advance(self, amount: int, part: str = "") -> None: ...
 
     def finish(self) -> None: ...
 
 
 class NullProgress:
-    def start(self, total: int, unit: str, label: str) -> None:
+    def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None:
         pass
 
-    def advance(self, amount: int) -> None:
+    def advance(self, amount: int, part: str = "") -> None:
         pass
 
     def finish(self) -> None:

@@ -84,6 +84,9 @@ def test_async_create_and_restore_are_polled_to_success(served, milvus_local, da
     assert data["state_code"] == SUCCESS, data["errorMessage"]
     assert data["progress"] == 100 and data["name"] == name and data["size"] > 0
     assert collections(data) == {"default.c1"}
+    # progress by collection, kept in the job row as it runs: here the finished copy
+    assert data["collection_progress"] == [{"name": "default.c1", "unit": "bytes", "done": data["size"],
+                                            "total": data["size"]}]
 
     suffix = unique("_r")
     answer = client.post(f"{API}/restore", json={"backup_name": name, "collection_suffix": suffix,
@@ -97,6 +100,8 @@ def test_async_create_and_restore_are_polled_to_success(served, milvus_local, da
     (task,) = data["collection_restore_tasks"]
     assert (task["target_db_name"], task["target_collection_name"]) == ("default", "c1" + suffix)
     assert task["rows"] >= len(dataset_local.live_ids["default.c1"]) and task["segments"] >= 3
+    assert data["collection_progress"] == [{"name": f"default.c1{suffix}", "unit": "segments",
+                                            "done": task["segments"], "total": task["segments"]}]
     milvus = milvus_local.client()
     try:
         assert milvus.has_collection("c1" + suffix)

@@ -89,6 +89,8 @@ class BackupBrief(BaseModel):
     milvus_version: str = ""
     backup_timestamp: int = 0
     collection_backups: list[dict[str, Any]] = Field(default_factory=list)
+    collection_progress: list[CollectionProgress] = Field(
+        default_factory=list, description="Bytes copied by collection while the job runs (ours).")
     database_backups: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -137,10 +139,19 @@ class RestoreTask(BaseModel):
     start_time: int = 0
     end_time: int = 0
     collection_restore_tasks: list[CollectionRestoreTask] = Field(default_factory=list)
+    collection_progress: list[CollectionProgress] = Field(
+        default_factory=list, description="Segments imported by collection while the job runs (ours).")
 
 
 class RestoreBackupResponse(_Response):
     data: RestoreTask | None = None
+
+
+class CollectionProgress(BaseModel):
+    name: str = Field(description="db.collection")
+    unit: str = Field(description="bytes (backup) or segments (restore)")
+    done: int
+    total: int
 
 
 class JobView(BaseModel):
@@ -157,6 +168,8 @@ class JobView(BaseModel):
     start_time: int = 0
     end_time: int = 0
     cancel_requested: bool = False
+    collection_progress: list[CollectionProgress] = Field(
+        default_factory=list, description="Progress by collection while the job runs (ours).")
     request: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any] = Field(default_factory=dict)
 

@@ -18,12 +18,17 @@ from milvus_backup.service.verify import VerifyReport
 _LEFT_OUT_OF_BRIEF = ("partition_backups", "l0_segments")
 
 
+def collection_progress(job: Job) -> list[schemas.CollectionProgress]:
+    return [schemas.CollectionProgress(name=name, unit=job.unit, done=done, total=total)
+            for name, (done, total) in job.parts.items()]
+
+
 def job_view(job: Job) -> schemas.JobView:
     return schemas.JobView(
         id=job.id, kind=job.kind, name=job.name, state_code=job.state, state=STATE_NAMES[job.state],  # type: ignore[arg-type]
         progress=job.progress, unit=job.unit, done=job.done, total=job.total, errorMessage=job.error,
         start_time=int(job.start_time), end_time=int(job.end_time), cancel_requested=job.cancel_requested,
-        request=job.request, result=job.result,
+        collection_progress=collection_progress(job), request=job.request, result=job.result,
     )
 
 
@@ -39,7 +44,8 @@ def backup_brief(job: Job | None, info: BackupInfo | None) -> schemas.BackupBrie
         fields.update(meta)
     if job is not None:
         fields.update(id=job.id, name=job.name, state_code=job.state, progress=job.progress, errorMessage=job.error,
-                      start_time=int(job.start_time), end_time=int(job.end_time))
+                      start_time=int(job.start_time), end_time=int(job.end_time),
+                      collection_progress=collection_progress(job))
     return schemas.BackupBrief(**fields)
 
 
@@ -53,7 +59,7 @@ def restore_task(job: Job) -> schemas.RestoreTask:
     ]
     return schemas.RestoreTask(id=job.id, backup_name=job.name, state_code=job.state, progress=job.progress,
                                errorMessage=job.error, start_time=int(job.start_time), end_time=int(job.end_time),
-                               collection_restore_tasks=collections)
+                               collection_restore_tasks=collections, collection_progress=collection_progress(job))
 
 
 def backup_summary(summary: catalog.BackupSummary, last_verify: Job | None) -> schemas.BackupSummary:

@@ -25,7 +25,7 @@ class RichProgress:
         self._bar: Progress | None = None
         self._task: int | None = None
 
-    def start(self, total: int, unit: str, label: str) -> None:
+    def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None:
         counts: list[ProgressColumn] = (
             [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn(), TextColumn(unit)])
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), *counts, TimeRemainingColumn(),
@@ -33,7 +33,7 @@ class RichProgress:
         self._bar.start()
         self._task = self._bar.add_task(label, total=total)
 
-    def advance(self, amount: int) -> None:
+    def advance(self, amount: int, part: str = "") -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, amount)
 

@@ -44,8 +44,11 @@ RENAMES: dict[str, str] = {
     "backup.keepTempFiles": "restore.keepTempFiles",
     "backup.gcPause.enable": "backup.pauseGC",
     "backup.gcPause.address": "milvus.management.endpoint",
-    # Ours: Milvus 2.3 pauses GC only through DataCoord's gRPC port.
+    # Ours, the same in both schemas: Milvus 2.3 pauses GC only through DataCoord's gRPC port; the REST server.
     "milvus.dataCoord.address": "milvus.dataCoord.address",
+    "server.address": "server.address",
+    "server.jobsDir": "server.jobsDir",
+    "server.authToken": "server.authToken",
 }
 
 # Storage keys per side: v1 key without the `minio.` prefix -> v2 key below `<side>.storage.`.
@@ -117,6 +120,7 @@ ENV: dict[str, str] = {
     "BACKUP_KEEP_TEMP_FILES": "backup.keepTempFiles",
     "BACKUP_GC_PAUSE_ENABLE": "backup.gcPause.enable",
     "BACKUP_GC_PAUSE_ADDRESS": "backup.gcPause.address",
+    "MILVUS_BACKUP_SERVER_TOKEN": "server.authToken",
 }
 
 _TLS_MODES = {0: "disabled", 1: "server", 2: "mutual"}

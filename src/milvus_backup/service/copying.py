@@ -28,6 +28,8 @@ class CopyTask:
     src_key: str
     dst_key: str
     size: int
+    #: Whose progress the copy counts toward (a collection), for progress by collection.
+    part: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMo
     def one(task: CopyTask) -> tuple[bool, str]:
         server_side = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
         checksum = checksum_of(dst, task.dst_key) if checksums else ""
-        progress.advance(task.size)
+        progress.advance(task.size, task.part)
         return server_side, checksum
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix="copy") as pool:

@@ -132,18 +132,18 @@ def _describe(milvus: MilvusConnection, db: str, name: str, backup_id: str) -> C
     )
 
 
-def _copy_tasks(root: str, name: str, seg: SegmentBackupInfo) -> list[CopyTask]:
+def _copy_tasks(root: str, name: str, seg: SegmentBackupInfo, part: str) -> list[CopyTask]:
     tasks = []
     for fb in seg.binlogs:
         for log in fb.binlogs:
             dst = layout.backup_insert_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
                                            seg.segment_id, fb.field_id, log.log_id)
-            tasks.append(CopyTask(log.log_path, dst, log.log_size))
+            tasks.append(CopyTask(log.log_path, dst, log.log_size, part))
     for fb in seg.deltalogs:
         for log in fb.binlogs:
             dst = layout.backup_delta_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
                                           seg.segment_id, log.log_id)
-            tasks.append(CopyTask(log.log_path, dst, log.log_size))
+            tasks.append(CopyTask(log.log_path, dst, log.log_size, part))
     return tasks
 
 
@@ -227,13 +227,16 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
                     logger.warning("segment %d of %s.%s belongs to no known partition %d; left out",
                                    seg.segment_id, coll.db_name, coll.collection_name, seg.partition_id)
                     continue
-                tasks.extend(_copy_tasks(target.root, info.name, seg))
+                tasks.extend(_copy_tasks(target.root, info.name, seg, f"{coll.db_name}.{coll.collection_name}"))
             for part in coll.partition_backups:
                 part.segment_backups.sort(key=lambda s: s.segment_id)
                 part.size = sum(s.size for s in part.segment_backups)
             coll.size = sum(p.size for p in coll.partition_backups) + sum(s.size for s in coll.l0_segments)
         info.size = sum(c.size for c in info.collection_backups)
-        progress.start(sum(t.size for t in tasks), "bytes", f"backup {info.name}")
+        by_collection: dict[str, int] = {}
+        for task in tasks:
+            by_collection[task.part] = by_collection.get(task.part, 0) + task.size
+        progress.start(sum(t.size for t in tasks), "bytes", f"backup {info.name}", by_collection)
         stats = copy_all(source.storage, target.storage, tasks, config.transfer.mode, config.transfer.concurrency,
                          progress, checksums=True)
         progress.finish()

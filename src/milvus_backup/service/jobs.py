@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     end_time REAL NOT NULL DEFAULT 0,
     request TEXT NOT NULL DEFAULT '{}',
     result TEXT NOT NULL DEFAULT '{}',
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    parts TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (kind, name, start_time);
 """
@@ -69,6 +70,8 @@ class Job:
     request: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
     cancel_requested: bool = False
+    #: Progress by collection: name -> [done, total], in `unit`.
+    parts: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -78,6 +81,7 @@ class Job:
 def _job(row: sqlite3.Row) -> Job:
     data = dict(row)
     data["request"] = json.loads(data["request"])
+    data["parts"] = json.loads(data["parts"])
     data["result"] = json.loads(data["result"])
     data["cancel_requested"] = bool(data["cancel_requested"])
     return Job(**data)
@@ -154,12 +158,13 @@ class JobStore:
             rows = db.execute("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state").fetchall()
         return {(kind, state): count for kind, state, count in rows}
 
-    def set_progress(self, job_id: str, unit: str, done: int, total: int) -> None:
+    def set_progress(self, job_id: str, unit: str, done: int, total: int,
+                     parts: dict[str, list[int]] | None = None) -> None:
         # 1 while preparing, 99 at most until the job has really finished (upstream never shows 0 while running).
         percent = 1 + (98 * done // total if total else 0)
         with self._locked() as db:
-            db.execute("UPDATE jobs SET unit = ?, done = ?, total = ?, progress = ? WHERE id = ? AND state = ?",
-                       (unit, done, total, percent, job_id, EXECUTING))
+            db.execute("UPDATE jobs SET unit = ?, done = ?, total = ?, progress = ?, parts = ? WHERE id = ? AND "
+                       "state = ?", (unit, done, total, percent, json.dumps(parts or {}), job_id, EXECUTING))
 
     def request_cancel(self, job_id: str) -> None:
         with self._locked() as db:
@@ -195,6 +200,7 @@ class JobProgress:
         self._listener = listener
         self._lock = threading.Lock()
         self._unit, self._done, self._total = "", 0, 0
+        self._parts: dict[str, list[int]] = {}
         self._written = 0.0
 
     def _check_cancelled(self) -> None:
@@ -205,18 +211,21 @@ class JobProgress:
         now = time.monotonic()
         if force or now - self._written >= WRITE_INTERVAL:
             self._written = now
-            self._store.set_progress(self._job.id, self._unit, self._done, self._total)
+            self._store.set_progress(self._job.id, self._unit, self._done, self._total, self._parts)
 
-    def start(self, total: int, unit: str, label: str) -> None:
+    def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None:
         self._check_cancelled()
         with self._lock:
             self._unit, self._done, self._total = unit, 0, total
+            self._parts = {name: [0, share] for name, share in (parts or {}).items()}
             self._write(force=True)
         self._started.set()
 
-    def advance(self, amount: int) -> None:
+    def advance(self, amount: int, part: str = "") -> None:
         with self._lock:
             self._done += amount
+            if part in self._parts:
+                self._parts[part][0] += amount
             self._write(force=False)
         if self._listener is not None:
             self._listener.advanced(self._job.kind, self._unit, amount)

@@ -178,8 +178,8 @@ def _check_targets(milvus: MilvusConnection, plans: list[_Plan], request: Restor
 def _restore_all(config: Config, milvus: MilvusConnection, writer: MilvusWriter, plans: list[_Plan],
                  request: RestoreRequest, staging: Staging | None, progress: Progress) -> list[CollectionResult]:
     workers = max(1, min(config.restore.concurrency.collections, len(plans)))
-    total_segments = sum(len(_segments(p.source)) for p in plans)
-    progress.start(0 if request.meta_only else total_segments, "segments", "restore")
+    parts = {f"{p.db}.{p.name}": 0 if request.meta_only else len(_segments(p.source)) for p in plans}
+    progress.start(sum(parts.values()), "segments", "restore", parts)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool:
         futures = [pool.submit(_restore_one, config, milvus, writer, plan, request, staging, progress)
                    for plan in plans]
@@ -293,7 +293,7 @@ def _import_data(config: Config, writer: MilvusWriter, src: CollectionBackupInfo
                     f"import of {files[0]} into {db}.{name} failed: {outcome.reason or 'no reason given'}"))
             rows += outcome.row_count
         _check_rows(job.segments, rows, f"{db}.{name}", files[0])
-        progress.advance(len(job.segments))
+        progress.advance(len(job.segments), f"{db}.{name}")
         return rows
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:

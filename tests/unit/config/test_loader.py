@@ -188,3 +188,9 @@ def test_docs_list_every_environment_variable():
     doc = (REPO / "docs" / "config.md").read_text()
     for name in [*V2_ENV, *v1.ENV, *v1.RENAMES]:
         assert f"`{name}`" in doc, name
+
+
+def test_v1_files_can_configure_the_rest_server(tmp_path):
+    path = write(tmp_path, "milvus:\n  port: 1\nserver:\n  address: 0.0.0.0\n")
+    cfg = load_config(path, env={"MILVUS_BACKUP_SERVER_TOKEN": "tok"}).config
+    assert cfg.server.address == "0.0.0.0" and cfg.server.auth_token.get_secret_value() == "tok"
