@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from milvus_backup.config import Config
-from milvus_backup.errors import BackupExistsError, BackupToolError, UsageError
+from milvus_backup.errors import BackupExistsError, BackupToolError, CollectionNotFoundError, UsageError
 from milvus_backup.meta import codec, layout
 from milvus_backup.meta.manifest import Manifest, ManifestCollection, ManifestObject
 from milvus_backup.meta.model import (
@@ -69,7 +69,7 @@ def resolve_targets(milvus: MilvusConnection, selection: Selection) -> dict[str,
             continue
         for name in names:
             if name not in existing:
-                milvus.describe_collection(db, name)  # raises CollectionNotFoundError with the names
+                raise CollectionNotFoundError(collection=name, database=db, address=milvus.address)
         targets[db] = list(names)
     return targets
 
