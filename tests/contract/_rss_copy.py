@@ -43,7 +43,7 @@ def main() -> None:
     src, dst = storage(job["src"]), storage(job["dst"])
     rss_after_setup = status_kib("VmRSS") * 1024
     started = time.monotonic()
-    server_side = copy_object(src, job["src_key"], dst, job["dst_key"], job["size"], mode="streaming")
+    server_side = copy_object(src, job["src_key"], dst, job["dst_key"], job["size"], mode="streaming").server_side
     seconds = time.monotonic() - started
     print(json.dumps({
         "server_side": server_side,

@@ -3,6 +3,7 @@ fake-gcs-server). A backend passes when it behaves like the others, errors inclu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from milvus_backup.errors import (
     StorageError,
     StorageUnavailableError,
 )
+from milvus_backup.service.copying import checksum_of
 from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage
 from milvus_backup.storage.transfer import copy_object
 from tests.contract._bytecount import bytes_read
@@ -86,8 +88,6 @@ def test_stream_put_of_a_short_stream_fails_and_writes_nothing(storage: Storage)
 
 
 def test_reported_md5_is_the_content_md5_or_none(storage: Storage) -> None:
-    import hashlib
-
     data = b"checksum me" * 100
     storage.put("small", data)
     reported = storage.reported_md5("small")
@@ -277,9 +277,15 @@ def test_server_side_copy_across_buckets(kit: Kit) -> None:
     assert dst.can_copy_from(src)
     data = b"copy me " * 1000
     src.put("from/obj", data)
-    assert copy_object(src, "from/obj", dst, "to/obj", len(data), mode="auto") is True
+    copied = copy_object(src, "from/obj", dst, "to/obj", len(data), mode="auto")
+    assert copied.server_side is True
     assert dst.get("to/obj") == data
-    assert copy_object(src, "from/obj", dst, "to/again", len(data), mode="direct") is True
+    # S3 and GCS answer a copy with the new object's MD5 (sparing a HEAD), a local copy takes a CRC32C of what
+    # it writes, Azure's answer has none.
+    expected = {"s3": f"md5:{hashlib.md5(data).hexdigest()}", "gcs": f"md5:{hashlib.md5(data).hexdigest()}",
+                "local": checksum_of(dst, "to/obj", trust_service=False), "azure": None}
+    assert copied.checksum == expected[src.kind]
+    assert copy_object(src, "from/obj", dst, "to/again", len(data), mode="direct").server_side is True
     assert dst.get("to/again") == data
     assert src.get("from/obj") == data  # the source is untouched
     with pytest.raises(ObjectNotFoundError):
@@ -289,7 +295,7 @@ def test_server_side_copy_across_buckets(kit: Kit) -> None:
 
 def test_server_side_copy_within_a_bucket(storage: Storage) -> None:
     storage.put("a/src", b"same bucket")
-    assert copy_object(storage, "a/src", storage, "b/dst", 11) is True
+    assert copy_object(storage, "a/src", storage, "b/dst", 11).server_side is True
     assert storage.get("b/dst") == b"same bucket"
 
 
@@ -298,7 +304,9 @@ def test_s3_multipart_server_side_copy(kits: Callable[[str], Kit]) -> None:
     src, dst = kit.new(), kit.new(multipart_copy_threshold=5 * MIB)
     size = 12 * MIB + 5
     src.put_stream("obj", PatternStream(size, seed=3), size)
-    assert copy_object(src, "obj", dst, "copied", size, mode="direct") is True
+    copied = copy_object(src, "obj", dst, "copied", size, mode="direct")
+    assert copied.server_side is True
+    assert copied.checksum is None  # a multipart copy's ETag is no MD5 of the content
     with dst.open_read("copied") as stream:
         assert stream_digest(stream) == pattern_digest(size, seed=3)
     with pytest.raises(ObjectNotFoundError):
@@ -314,11 +322,11 @@ def test_streaming_copy_between_backends(kits: Callable[[str], Kit], src_name: s
     assert not dst.can_copy_from(src)
     size = STREAM_CHUNK_BYTES + 2 * MIB + 1
     src.put_stream("in/obj", PatternStream(size, seed=11), size)
-    assert copy_object(src, "in/obj", dst, "out/obj", size, mode="streaming") is False
+    assert copy_object(src, "in/obj", dst, "out/obj", size, mode="streaming").server_side is False
     with dst.open_read("out/obj") as stream:
         assert stream_digest(stream) == pattern_digest(size, seed=11)
     src.put("small", b"tiny")
-    assert copy_object(src, "small", dst, "small", 4, mode="auto") is False
+    assert copy_object(src, "small", dst, "small", 4, mode="auto").server_side is False
     assert dst.get("small") == b"tiny"
     with pytest.raises(CopyFailedError):
         copy_object(src, "small", dst, "never", 4, mode="direct")
@@ -332,7 +340,7 @@ def test_streaming_copy_between_two_s3_services(kits: Callable[[str], Kit], requ
     dst = s3_kit(request.getfixturevalue("seaweedfs_b")).new()
     assert not dst.can_copy_from(src)
     src.put("x", b"across services")
-    assert copy_object(src, "x", dst, "y", 15) is False
+    assert copy_object(src, "x", dst, "y", 15).server_side is False
     assert dst.get("y") == b"across services"
 
 
@@ -363,9 +371,9 @@ def test_server_side_copy_moves_no_bytes_through_this_process(kits: Callable[[st
     src.put_stream("big", PatternStream(PROOF_SIZE, seed=5), PROOF_SIZE)
 
     with bytes_read() as server_side:
-        assert copy_object(src, "big", dst, "server-side", PROOF_SIZE, mode="auto") is True
+        assert copy_object(src, "big", dst, "server-side", PROOF_SIZE, mode="auto").server_side is True
     with bytes_read() as streamed:
-        assert copy_object(src, "big", dst, "streamed", PROOF_SIZE, mode="streaming") is False
+        assert copy_object(src, "big", dst, "streamed", PROOF_SIZE, mode="streaming").server_side is False
 
     print(f"\n{variant}: server-side copy read {server_side}, streaming copy read {streamed}")
     assert server_side.total < 4 * MIB

@@ -31,4 +31,5 @@ def test_benchmark_smoke(tmp_path):
         assert side["pymilvus"]["rows"] == 3000
         assert side["segments"]["segments"] == 4 and side["segments"]["restore_segments"] == 2
         assert side["memory"]["big_rows"] == 6000 and side["memory"]["big_peak_rss_mb"] > 0
-    assert "| backup ÷ raw copy |" in result.stdout
+        assert side["backup_big"]["bytes"] > side["backup"]["bytes"] and side["backup_big"]["ratio"] > 0
+    assert "| backup ÷ raw copy |" in result.stdout and "| backup ÷ raw copy at 10× size |" in result.stdout

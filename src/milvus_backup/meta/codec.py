@@ -116,7 +116,7 @@ def level_files(info: BackupInfo) -> dict[str, Any]:
 
 
 def encode_files(info: BackupInfo) -> dict[str, bytes]:
-    """Every meta file by name; `full_meta.json` last, as it is written last."""
+    """Every meta file by name."""
     files = {"backup_meta.json": dumps(backup_meta(info))}
     for name, data in level_files(info).items():
         files[name] = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

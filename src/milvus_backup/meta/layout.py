@@ -23,7 +23,7 @@ BINLOG_DIR = "binlogs"
 #: Written last of all meta files: its presence is what makes a backup complete, for this tool and upstream.
 COMMIT_FILE = "backup_meta.json"
 MANIFEST_FILE = "manifest.json"
-#: Written in this order; backup_meta.json (the commit marker) comes last.
+#: The meta files; backup_meta.json (the commit marker) is written last, after all the others.
 META_FILES = ("collection_meta.json", "partition_meta.json", "segment_meta.json", "full_meta.json", COMMIT_FILE)
 
 

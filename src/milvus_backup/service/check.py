@@ -69,7 +69,7 @@ def run_check(config: Config, on_step: Callable[[CheckStep], None] = lambda step
     mode = config.transfer.mode
     try:
         source.storage.put(src_key, PROBE)
-        server_side = copy_object(source.storage, src_key, target.storage, dst_key, len(PROBE), mode)
+        server_side = copy_object(source.storage, src_key, target.storage, dst_key, len(PROBE), mode).server_side
         copied = target.storage.get(dst_key)
         if copied != PROBE:
             raise CopyFailedError(src=src_key, dst=dst_key, detail="the copy's content differs from the probe")

@@ -44,15 +44,18 @@ class CopyStats:
 def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMode, concurrency: int,
              progress: Progress, *, checksums: bool = False) -> CopyStats:
     """Copy every task, `concurrency` at a time; the first failure stops the rest and is raised. With
-    `checksums`, each copy's checksum is taken right after it is made, while other copies run."""
+    `checksums`, each copy's checksum is the one the copy yielded, or else is taken right after the copy, while
+    other copies run."""
     if not tasks:
         return CopyStats(0, 0, 0)
 
     def one(task: CopyTask) -> tuple[bool, str]:
-        server_side = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
-        checksum = checksum_of(dst, task.dst_key) if checksums else ""
+        copied = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
+        checksum = ""
+        if checksums:
+            checksum = copied.checksum or checksum_of(dst, task.dst_key)
         progress.advance(task.size, task.part)
-        return server_side, checksum
+        return copied.server_side, checksum
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix="copy") as pool:
         futures = [pool.submit(one, task) for task in tasks]

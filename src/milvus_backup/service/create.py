@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -255,12 +256,15 @@ def _rows(coll: CollectionBackupInfo) -> ManifestCollection:
 
 
 def _write_meta(target: wiring.StorageLocation, name: str, info: BackupInfo, manifest: Manifest) -> None:
-    """The manifest, then the level files, then full_meta.json, then backup_meta.json: until that last one
-    exists the backup is incomplete, for this tool and for the Go tool alike."""
-    target.storage.put(layout.meta_key(target.root, name, layout.MANIFEST_FILE), manifest.to_json())
+    """The manifest and the level files at once, then backup_meta.json: until that last one exists the backup
+    is incomplete, for this tool and for the Go tool alike."""
     files = codec.encode_files(info)
-    for file in layout.META_FILES:
-        target.storage.put(layout.meta_key(target.root, name, file), files[file])
+    files[layout.MANIFEST_FILE] = manifest.to_json()
+    commit = files.pop(layout.COMMIT_FILE)
+    with ThreadPoolExecutor(max_workers=len(files), thread_name_prefix="meta") as pool:
+        # list() waits for every write and raises the first failure.
+        list(pool.map(lambda file: target.storage.put(layout.meta_key(target.root, name, file), files[file]), files))
+    target.storage.put(layout.meta_key(target.root, name, layout.COMMIT_FILE), commit)
 
 
 def _discard(target: wiring.StorageLocation, backup_dir: str, name: str) -> None:

@@ -249,7 +249,8 @@ class AzureStorage(Storage):
         )
 
     def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
-        """Copy Blob from the source's URL with a read-only SAS, then wait until the service has finished."""
+        """Copy Blob from the source's URL with a read-only SAS, then wait until the service has finished. Its
+        answer carries no Content-MD5, so the copy reports none."""
         if not isinstance(source, AzureStorage) or not self.can_copy_from(source):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)

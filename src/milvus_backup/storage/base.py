@@ -100,9 +100,13 @@ class Storage(abc.ABC):
         """True when this service can copy an object of `source` without the bytes passing through us."""
         return False
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str | None:
         """Server-side copy of `source`'s `src_key` into `dst_key` here. Only called when
-        `can_copy_from(source)` is true."""
+        `can_copy_from(source)` is true.
+
+        Returns the new object's checksum as `md5:<hex>` or `crc32c:<hex>` when the copy yields one for free (an
+        MD5 in the service's answer to the copy, see `reported_md5`; a CRC32C of the bytes a local copy writes),
+        which spares reading the object again; else None."""
         raise NotImplementedError(f"{self.kind} storage has no server-side copy")
 
     def local_path(self, key: str) -> str | None:

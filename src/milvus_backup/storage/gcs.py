@@ -139,7 +139,7 @@ class GcsStorage(Storage):
             blob = self._bucket.get_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
         if blob is None:
             raise ObjectNotFoundError(key=key, location=self.location)
-        return base64.b64decode(blob.md5_hash).hex() if blob.md5_hash else None
+        return _md5_hex(blob)
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -232,8 +232,9 @@ class GcsStorage(Storage):
             and source._credentials_file == self._credentials_file
         )
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
-        """Objects: rewrite, called again with the returned token until the service reports it done."""
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str | None:
+        """Objects: rewrite, called again with the returned token until the service reports it done. The last
+        answer holds the new object's resource, md5Hash included."""
         if not isinstance(source, GcsStorage) or not self.can_copy_from(source):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)
@@ -249,6 +250,8 @@ class GcsStorage(Storage):
                 )
                 if token is None:
                     break
+        md5 = _md5_hex(dst_blob)
+        return f"md5:{md5}" if md5 else None
 
 
 class _Rewindable(io.RawIOBase):
@@ -300,6 +303,10 @@ class _Rewindable(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def _md5_hex(blob: storage.Blob) -> str | None:
+    return base64.b64decode(blob.md5_hash).hex() if blob.md5_hash else None
 
 
 def _message(exc: BaseException) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+import google_crc32c
 
 from milvus_backup.errors import (
     BucketNotFoundError,
@@ -19,6 +20,11 @@ from milvus_backup.errors import (
 )
 from milvus_backup.storage._streams import iter_parts
 from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
+
+#: Local copies move data in pieces this big: large enough to cost few system calls, small enough that the
+#: copies running at once (transfer.concurrency threads) hold little memory. With 1 MiB pieces the allocator
+#: kept about 2 MiB per thread once a backup of a few GB had run (peak RSS +31 MB in the benchmark).
+COPY_CHUNK_BYTES = 256 * 1024
 
 # Files being written are named `<name><TMP_MARK><random>` next to their final name and renamed into place,
 # so a reader never sees half an object. Listings skip them.
@@ -79,8 +85,12 @@ class LocalStorage(Storage):
             raise self._bucket_missing()
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def _write_atomically(self, key: str, write: Callable[[Path], None]) -> None:
-        """Call `write(tmp)` to fill a temporary file next to the object, then rename it into place."""
+    def _write_atomically(self, key: str, write: Callable[[BinaryIO], None]) -> None:
+        """Call `write(out)` to fill a new temporary file next to the object, then rename it into place.
+
+        The temporary file is created once and written through that one handle: reopening it with truncation
+        makes ext4 flush it to disk on close (its replace-by-truncate heuristic), which slowed copies by half.
+        """
         path = self._path(key)
         tmp = path.with_name(f"{path.name}{_TMP_MARK}{uuid.uuid4().hex}")
         with self._translate_errors(key, writing=True):
@@ -89,13 +99,14 @@ class LocalStorage(Storage):
                 try:
                     # Once the temporary file exists its folder is not empty, so a concurrent delete's clean-up
                     # of empty folders cannot remove it; before that it can, hence the retry.
-                    tmp.open("xb").close()
+                    out = tmp.open("xb")
                     break
                 except FileNotFoundError:
                     if attempt == 2:
                         raise
             try:
-                write(tmp)
+                with out:
+                    write(out)
                 os.replace(tmp, path)
             except BaseException:
                 tmp.unlink(missing_ok=True)
@@ -129,15 +140,14 @@ class LocalStorage(Storage):
 
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
-        self._write_atomically(key, lambda tmp: tmp.write_bytes(data))
+        self._write_atomically(key, lambda out: out.write(data))
 
     def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         validate_key(key)
 
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as out:
-                for part in iter_parts(stream, size, STREAM_CHUNK_BYTES, self.location, key):
-                    out.writelines(part.pieces)
+        def write(out: BinaryIO) -> None:
+            for part in iter_parts(stream, size, STREAM_CHUNK_BYTES, self.location, key):
+                out.writelines(part.pieces)
 
         self._write_atomically(key, write)
 
@@ -235,7 +245,9 @@ class LocalStorage(Storage):
     def can_copy_from(self, source: Storage) -> bool:
         return isinstance(source, LocalStorage)
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str:
+        """A real copy, never a hard link (Milvus may later delete or rewrite its own file), checksummed on the
+        way: a CRC32C of the bytes written costs less than reading the copy again."""
         if not isinstance(source, LocalStorage):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)
@@ -244,14 +256,17 @@ class LocalStorage(Storage):
         with source._translate_errors(src_key):
             if not src_path.is_file():
                 raise FileNotFoundError(errno.ENOENT, "no such object", str(src_path))
-        # A real copy (the kernel copies it, see shutil.copyfile), never a hard link: Milvus may later delete or
-        # rewrite its own file.
-        self._write_atomically(dst_key, lambda tmp: _copy_file(source, src_key, src_path, tmp))
+        crc = 0
 
+        def copy(out: BinaryIO) -> None:
+            nonlocal crc
+            with source._translate_errors(src_key), open(src_path, "rb", buffering=0) as src:
+                while chunk := src.read(COPY_CHUNK_BYTES):
+                    crc = google_crc32c.extend(crc, chunk)
+                    out.write(chunk)
 
-def _copy_file(source: LocalStorage, src_key: str, src_path: Path, tmp: Path) -> None:
-    with source._translate_errors(src_key):
-        shutil.copyfile(src_path, tmp)
+        self._write_atomically(dst_key, copy)
+        return f"crc32c:{crc:08x}"
 
 
 def _has_objects(directory: Path) -> bool:

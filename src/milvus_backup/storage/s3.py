@@ -5,6 +5,7 @@ Retries with backoff are botocore's ("standard" mode); this module has no retry 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -12,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -138,36 +140,25 @@ class S3Storage(Storage):
             raise ConfigError(detail=f"provider {provider!r} needs a storage address (endpoint)")
         self._endpoint_url = _endpoint_url(endpoint, use_ssl) if endpoint else None
 
-        session = _new_session()
-        anonymous = auth == "static" and not access_key and not secret_key
-        if auth == "static" and not anonymous:
-            session.set_credentials(access_key, secret_key, session_token or None)
-        elif auth == "iam":
-            session.register_component(
-                "credential_provider", botocore.credentials.CredentialResolver(providers=[_iam_provider(iam_endpoint)])
-            )
-        self._region = region or session.get_config_variable("region") or "us-east-1"
-
-        extra: dict[str, Any] = {}
-        if provider not in _AWS:
-            # Many S3-compatible services reject the CRC checksums and aws-chunked bodies newer botocore sends
-            # by default; send checksums only where the API requires one.
-            extra.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
-        config = Config(
-            region_name=self._region,
-            signature_version=UNSIGNED if anonymous else "s3v4",
-            s3={"addressing_style": addressing},
-            retries={"mode": "standard", "total_max_attempts": max(1, max_attempts)},
+        self._client = _shared_client(_ClientSettings(
+            endpoint_url=self._endpoint_url,
+            use_ssl=use_ssl,
+            # A custom CA bundle for TLS; without one, botocore's default (AWS_CA_BUNDLE, ca_bundle, certifi).
+            verify=ca_cert_path if (use_ssl and ca_cert_path) else None,
+            region=region,
+            addressing=addressing,
+            auth=auth,
+            access_key=access_key,
+            secret_key=secret_key,
+            session_token=session_token,
+            iam_endpoint=iam_endpoint,
+            strict_checksums=provider in _AWS,
+            max_attempts=max(1, max_attempts),
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_pool_connections=max_pool_connections,
-            **extra,
-        )
-        # A custom CA bundle for TLS; without one, botocore's default (AWS_CA_BUNDLE, ca_bundle, certifi).
-        verify = ca_cert_path if (use_ssl and ca_cert_path) else None
-        self._client = session.create_client(
-            "s3", endpoint_url=self._endpoint_url, use_ssl=use_ssl, verify=verify, config=config
-        )
+        ))
+        self._region = self._client.meta.region_name
         netloc = urlsplit(self._endpoint_url or self._client.meta.endpoint_url).netloc.rpartition("@")[2]
         self.location = f"s3://{netloc}/{bucket}"
 
@@ -244,11 +235,7 @@ class S3Storage(Storage):
         validate_key(key)
         with self._translate_errors(key):
             head = self._client.head_object(Bucket=self._bucket, Key=key)
-        etag = str(head.get("ETag", "")).strip('"').lower()
-        encrypted = head.get("ServerSideEncryption") == "aws:kms" or head.get("SSECustomerAlgorithm")
-        if encrypted or not re.fullmatch(r"[0-9a-f]{32}", etag):
-            return None  # multipart ETags look like "<md5 of part md5s>-<parts>"
-        return etag
+        return _md5_of_etag(head, head.get("ETag", ""))
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -422,9 +409,10 @@ class S3Storage(Storage):
     def can_copy_from(self, source: Storage) -> bool:
         return isinstance(source, S3Storage) and source._service_identity == self._service_identity
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str | None:
         """CopyObject, or UploadPartCopy in parts above `multipart_copy_threshold` (never for GCS, whose XML API
-        has no UploadPartCopy but copies any size in one request)."""
+        has no UploadPartCopy but copies any size in one request). A CopyObject answer carries the new ETag, the
+        content's MD5 for a single-part object."""
         if not isinstance(source, S3Storage) or not self.can_copy_from(source):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)
@@ -434,8 +422,9 @@ class S3Storage(Storage):
         multipart = self._provider != "gcp" and (size >= self._multipart_copy_threshold or size > _MAX_SINGLE_COPY)
         if not multipart:
             with self._translate_errors(src_key, location=where):
-                self._client.copy_object(Bucket=self._bucket, Key=dst_key, CopySource=copy_source)
-            return
+                response = self._client.copy_object(Bucket=self._bucket, Key=dst_key, CopySource=copy_source)
+            md5 = _md5_of_etag(response, response.get("CopyObjectResult", {}).get("ETag", ""))
+            return f"md5:{md5}" if md5 else None
         # The source's own size (a missing source fails here, before an upload is created): parts cut from a
         # stale `size` would silently truncate the copy.
         size = source.stat(src_key).size
@@ -456,6 +445,16 @@ class S3Storage(Storage):
             return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
 
         self._multipart(dst_key, ranges, copy_part, concurrency=4)
+        return None  # a multipart ETag is no MD5 of the content
+
+
+def _md5_of_etag(response: dict[str, Any], etag: str) -> str | None:
+    """The ETag when it is the content's MD5: an object written in one part, without SSE-KMS or SSE-C."""
+    etag = str(etag).strip('"').lower()
+    encrypted = response.get("ServerSideEncryption") == "aws:kms" or response.get("SSECustomerAlgorithm")
+    if encrypted or not re.fullmatch(r"[0-9a-f]{32}", etag):
+        return None  # multipart ETags look like "<md5 of part md5s>-<parts>"
+    return etag
 
 
 def _page_objects(page: dict[str, Any]) -> Iterator[ObjectInfo]:
@@ -463,13 +462,66 @@ def _page_objects(page: dict[str, Any]) -> Iterator[ObjectInfo]:
         yield ObjectInfo(key=item["Key"], size=int(item["Size"]))
 
 
+@dataclass(frozen=True)
+class _ClientSettings:
+    endpoint_url: str | None
+    use_ssl: bool
+    verify: str | None
+    region: str
+    addressing: str
+    auth: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    iam_endpoint: str
+    #: Send and check the CRC checksums newer botocore adds by default (AWS only, see below).
+    strict_checksums: bool
+    max_attempts: int
+    connect_timeout: float
+    read_timeout: float
+    max_pool_connections: int
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_client(settings: _ClientSettings) -> Any:
+    """One botocore client per service, credentials and settings in this process, shared by the storages of
+    every bucket there (botocore clients are thread-safe): building one costs ~0.1 s, which a server running
+    many jobs, or a backup between two buckets of one service, would otherwise pay again and again."""
+    session = _new_session()
+    anonymous = settings.auth == "static" and not settings.access_key and not settings.secret_key
+    if settings.auth == "static" and not anonymous:
+        session.set_credentials(settings.access_key, settings.secret_key, settings.session_token or None)
+    elif settings.auth == "iam":
+        session.register_component(
+            "credential_provider",
+            botocore.credentials.CredentialResolver(providers=[_iam_provider(settings.iam_endpoint)]),
+        )
+    extra: dict[str, Any] = {}
+    if not settings.strict_checksums:
+        # Many S3-compatible services reject the CRC checksums and aws-chunked bodies newer botocore sends
+        # by default; send checksums only where the API requires one.
+        extra.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
+    config = Config(
+        region_name=settings.region or session.get_config_variable("region") or "us-east-1",
+        signature_version=UNSIGNED if anonymous else "s3v4",
+        s3={"addressing_style": settings.addressing},
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_pool_connections=settings.max_pool_connections,
+        **extra,
+    )
+    return session.create_client("s3", endpoint_url=settings.endpoint_url, use_ssl=settings.use_ssl,
+                                 verify=settings.verify, config=config)
+
+
 _loader_lock = threading.Lock()
 _shared_loader: Any = None
 
 
 def _new_session() -> botocore.session.Session:
-    """A botocore session of its own (credentials differ per storage) that shares the one data loader, so the
-    S3 service model (some 10 MB once parsed) is loaded once per process, not once per storage."""
+    """A botocore session of its own (credentials differ per client) that shares the one data loader, so the
+    S3 service model (some 10 MB once parsed) is loaded once per process, not once per client."""
     global _shared_loader
     session = botocore.session.get_session()
     with _loader_lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Literal
 
 from milvus_backup.errors import (
@@ -36,8 +37,18 @@ _PRECISE = (
 )
 
 
-def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int, mode: TransferMode = "auto") -> bool:
-    """Copy `src_key` of `src` (`size` bytes) to `dst_key` of `dst`; True when the copy was server-side.
+@dataclass(frozen=True)
+class Copied:
+    #: The service copied the bytes; they did not pass through this process.
+    server_side: bool
+    #: The copy's checksum (`md5:<hex>` or `crc32c:<hex>`) when the copy yielded one for free; see
+    #: `Storage.copy_from`.
+    checksum: str | None = None
+
+
+def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int,
+                mode: TransferMode = "auto") -> Copied:
+    """Copy `src_key` of `src` (`size` bytes) to `dst_key` of `dst`.
 
     * ``auto``: server-side when `dst` can copy from `src`, else streamed through this process.
     * ``direct``: server-side, or `CopyFailedError` when the two storages cannot copy between them.
@@ -60,9 +71,10 @@ def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: in
             location=dst.location,
             detail=f"transfer mode is direct, but {dst.kind} storage {dst.location} cannot copy from {src.location}",
         )
+    checksum = None
     try:
         if server_side:
-            dst.copy_from(src, src_key, dst_key, size)
+            checksum = dst.copy_from(src, src_key, dst_key, size)
         else:
             _stream(src, src_key, dst, dst_key, size)
     except _PRECISE:
@@ -71,7 +83,7 @@ def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: in
         raise CopyFailedError(src=src_name, dst=dst_name, location=dst.location, detail=str(exc)) from exc
     how = "server-side" if server_side else "streamed"
     logger.debug("copied %s to %s (%d bytes, %s)", src_name, dst_name, size, how)
-    return server_side
+    return Copied(server_side, checksum)
 
 
 def _stream(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int) -> None:

@@ -73,6 +73,17 @@ def test_s3_can_copy_only_within_one_service_with_the_same_rights() -> None:
     assert not a.can_copy_from(LocalStorage("/tmp"))
 
 
+def test_s3_storages_of_one_service_share_one_client() -> None:
+    a = s3()
+    assert S3Storage("other-bucket", endpoint="127.0.0.1:9000", use_ssl=False, access_key="AKIDEXAMPLE",
+                     secret_key="s3cr3t")._client is a._client
+    for other in (s3(secret_key="other"), s3(endpoint="127.0.0.1:9001"), s3(region="eu-west-1"), s3(max_attempts=2)):
+        assert other._client is not a._client
+    # A shared client never signs with another storage's credentials.
+    assert s3(secret_key="other")._client._request_signer._credentials.secret_key == "other"
+    assert a._client._request_signer._credentials.secret_key == "s3cr3t"
+
+
 def test_s3_iam_providers() -> None:
     assert isinstance(_iam_provider(""), botocore.credentials.InstanceMetadataProvider)
     assert isinstance(_iam_provider("http://169.254.169.254"), botocore.credentials.InstanceMetadataProvider)

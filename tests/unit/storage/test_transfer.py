@@ -36,16 +36,16 @@ def make(tmp_path: Path, name: str, cls: type[LocalStorage] = LocalStorage) -> L
 def test_auto_is_server_side_when_possible(tmp_path: Path) -> None:
     src, dst = make(tmp_path, "a"), make(tmp_path, "b")
     src.put("k", b"data")
-    assert copy_object(src, "k", dst, "x/k", 4) is True
-    assert copy_object(src, "k", dst, "x/direct", 4, mode="direct") is True
-    assert copy_object(src, "k", dst, "x/streamed", 4, mode="streaming") is False
+    assert copy_object(src, "k", dst, "x/k", 4).server_side is True
+    assert copy_object(src, "k", dst, "x/direct", 4, mode="direct").server_side is True
+    assert copy_object(src, "k", dst, "x/streamed", 4, mode="streaming").server_side is False
     assert [dst.get(k) for k in ("x/k", "x/direct", "x/streamed")] == [b"data"] * 3
 
 
 def test_auto_streams_between_different_services(tmp_path: Path) -> None:
     src, dst = make(tmp_path, "a"), make(tmp_path, "b", OtherService)
     src.put("k", b"data")
-    assert copy_object(src, "k", dst, "k", 4) is False
+    assert copy_object(src, "k", dst, "k", 4).server_side is False
     assert dst.get("k") == b"data"
 
 
