@@ -51,7 +51,10 @@ def tool_backup(side: Side, collection: str, name: str) -> float:
 
 
 def copy_plan(side: Side, name: str) -> list[tuple[str, str, int]]:
-    """(source key in Milvus storage, backup key, size) of every object the backup copied."""
+    """(source key in Milvus storage, destination key, size) of every object the backup copied. The copies keep
+    the objects' own paths (`rawcopy-<name>/<source key>`), a folder tree as deep as the backup's: flattening them
+    into one folder would be cheaper on file systems and on filer-backed stores such as SeaweedFS, and would
+    not be the same copy."""
     info = get_backup(side.config, name)
     plan = []
     for coll in info.collection_backups:
@@ -59,7 +62,7 @@ def copy_plan(side: Side, name: str) -> list[tuple[str, str, int]]:
             for seg in part.segment_backups:
                 for fb in seg.binlogs + seg.deltalogs:
                     for log in fb.binlogs:
-                        plan.append((log.log_path, f"rawcopy-{name}/{log.log_id}", log.log_size))
+                        plan.append((log.log_path, f"rawcopy-{name}/{log.log_path}", log.log_size))
     return plan
 
 
@@ -94,9 +97,9 @@ def remove_raw_copy(side: Side, name: str) -> None:
     else:
         client = side.s3_client()
         bucket = side.config.milvus.storage.bucket_name
-        listing = client.list_objects_v2(Bucket=bucket, Prefix=f"rawcopy-{name}/")
-        for obj in listing.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"rawcopy-{name}/"):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=obj["Key"])
 
 
 def backup_vs_raw(side: Side, collection: str, runs: int, concurrency: int) -> dict[str, Any]:

@@ -33,3 +33,15 @@ def test_benchmark_smoke(tmp_path):
         assert side["memory"]["big_rows"] == 6000 and side["memory"]["big_peak_rss_mb"] > 0
         assert side["backup_big"]["bytes"] > side["backup"]["bytes"] and side["backup_big"]["ratio"] > 0
     assert "| backup ÷ raw copy |" in result.stdout and "| backup ÷ raw copy at 10× size |" in result.stdout
+
+
+def test_copy_paths_smoke():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.copy_paths", "--files", "12", "--size-mb", "0.1", "--runs", "1",
+         "--concurrency", "4"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "seconds" not in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["raw", "crc_only", "tool", "raw_then_crc"]
+    assert all(float(row.split("|")[2]) > 0 for row in rows)
