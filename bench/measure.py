@@ -167,10 +167,6 @@ def direct_import(side: Side, backup: str, collection: str, target: str) -> floa
         client.close()
 
 
-# Milvus 2.3.5's DataNode panics ("send on closed channel" in FlushSegments) when a flush reaches it while it
-# closes a dropped collection's flowgraph, which it does a few hundred ms after the drop; seen here when 1,000
-# flushes followed the drop of a 1,000-partition collection.
-DROP_SETTLE_SECONDS = 5.0
 
 
 def drop(side: Side, collection: str) -> None:
@@ -178,7 +174,6 @@ def drop(side: Side, collection: str) -> None:
     try:
         if client.has_collection(collection):
             client.drop_collection(collection)
-            time.sleep(DROP_SETTLE_SECONDS)
     finally:
         client.close()
 
