@@ -39,7 +39,8 @@ _PRECISE = (
 
 @dataclass(frozen=True)
 class Copied:
-    #: The service copied the bytes; they did not pass through this process.
+    #: The destination made the copy itself (`copy_from`): server-side on an object store, a direct file copy
+    #: between local directories; False when it was streamed through `open_read` and `put_stream`.
     server_side: bool
     #: The copy's checksum (`md5:<hex>` or `crc32c:<hex>`) when the copy yielded one for free; see
     #: `Storage.copy_from`.
