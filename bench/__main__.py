@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "params": {"rows": args.rows, "dim": args.dim, "segments": args.segments, "runs": args.runs,
-                   "small_segments": args.small_segments,
+                   "restore_runs": args.restore_runs, "small_segments": args.small_segments,
                    "restore_segments": args.restore_segments, "scale": args.scale, "concurrency": args.concurrency},
         "sides": {},
     }
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures: dict[str, Any] = {}
             figures["backup"] = measure.backup_vs_raw(side, "bench_base", args.runs, args.concurrency)
             print(f"# {kind}: backup {figures['backup']}", flush=True)
-            figures["restore"] = measure.restore_vs_import(side, "bench_base", args.runs)
+            figures["restore"] = measure.restore_vs_import(side, "bench_base", args.restore_runs)
             print(f"# {kind}: restore {figures['restore']}", flush=True)
             figures["pymilvus"] = measure.against_pymilvus(side, "bench_base", work, figures["backup"]["tool_s"],
                                                            figures["restore"]["tool_s"])
@@ -129,6 +129,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128, help="vector dimension")
     parser.add_argument("--segments", type=int, default=5, help="flushed segments of the base collection")
     parser.add_argument("--runs", type=int, default=3, help="runs per timing; the median is reported")
+    parser.add_argument("--restore-runs", type=int, default=5,
+                        help="runs of the restore figure (Milvus's import scheduling varies more than a copy)")
     parser.add_argument("--small-segments", type=int, default=1000, help="segments for the overhead figure (0: skip)")
     parser.add_argument("--restore-segments", type=int, default=100,
                         help="segments for the restore overhead figure (imports take ~1 s each on Milvus 2.3.5)")

@@ -1,12 +1,16 @@
 """`python -m bench.copy_paths`: where a local backup's copy time goes, without Milvus.
 
-The same files (page-cached, like a fresh Milvus segment) copied four ways, `--concurrency` at a time, median of
+The same files (page-cached, like a fresh Milvus segment) copied five ways, median of
 `--runs` interleaved runs:
 
-* ``raw``: `shutil.copyfile` (the kernel copies with sendfile): the main benchmark's baseline;
+* ``raw``: `shutil.copyfile` (the kernel copies with sendfile), `--concurrency` at a time: the main benchmark's
+  baseline;
 * ``crc_only``: reading every byte and taking its CRC32C, nothing written: the checksum's own cost;
-* ``tool``: `LocalStorage.copy_from`, which copies through this process and takes the CRC32C on the way;
-* ``raw_then_crc``: the baseline followed by reading the copy back for its checksum (what the tool did before).
+* ``tool``: `copy_all`, as a backup copies: `LocalStorage.copy_from` copies through this process and takes the
+  CRC32C on the way, as many at once as there are cores (`LocalStorage.copy_parallelism`);
+* ``tool_all_threads``: the same copies, but `--concurrency` at once (the tool until the copies were capped);
+* ``raw_then_crc``: the baseline followed by reading the copy back for its checksum (the tool before it
+  took the checksum while copying).
 
 See docs/benchmarks.md for what the figures show.
 """
@@ -23,7 +27,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from milvus_backup.service.copying import checksum_of
+from milvus_backup.progress import NullProgress
+from milvus_backup.service.copying import CopyTask, checksum_of, copy_all
 from milvus_backup.storage.local import LocalStorage
 
 
@@ -69,22 +74,32 @@ def main() -> None:
                 checksum_of(copied, key, trust_service=False)
             return one
 
-        def tool(dst: Path) -> Callable[[str], object]:
+        def tool(dst: Path) -> None:
+            dst.mkdir()
+            copy_all(source, LocalStorage(dst), [CopyTask(key, key, size) for key in keys], "auto", args.concurrency,
+                     NullProgress())
+
+        def tool_all_threads(dst: Path) -> Callable[[str], object]:
             dst.mkdir()
             target = LocalStorage(dst)
             return lambda key: target.copy_from(source, key, key, size)
 
-        ways: dict[str, Callable[[Path], Callable[[str], object]]] = {
+        # Each way copies the files into a fresh folder: per file, through a pool of `--concurrency` threads...
+        per_file: dict[str, Callable[[Path], Callable[[str], object]]] = {
             "raw": raw,
             "crc_only": lambda _dst: lambda key: checksum_of(source, key, trust_service=False),
-            "tool": tool,
+            "tool_all_threads": tool_all_threads,
             "raw_then_crc": raw_then_crc,
         }
+        ways: dict[str, Callable[[Path], object]] = {name: (lambda dst, way=way: each(way(dst)))
+                                                      for name, way in per_file.items()}
+        # ... or all at once, as the tool does.
+        ways = {"raw": ways["raw"], "crc_only": ways["crc_only"], "tool": tool, **ways}
         times: dict[str, list[float]] = {name: [] for name in ways}
         for run in range(args.runs):
             for name, way in ways.items():
                 dst = work / f"{name}-{run}"
-                times[name].append(_timed(lambda: each(way(dst))))
+                times[name].append(_timed(lambda: way(dst)))
                 shutil.rmtree(dst, ignore_errors=True)
     raw_s = statistics.median(times["raw"])
     print(f"{args.files} files x {args.size_mb} MB, concurrency {args.concurrency}, median of {args.runs} runs\n")

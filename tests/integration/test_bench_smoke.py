@@ -18,7 +18,7 @@ def test_benchmark_smoke(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--rows", "3000", "--dim", "8", "--segments", "2", "--runs", "1",
-         "--small-segments", "4", "--restore-segments", "2", "--scale", "2", "--concurrency", "4",
+         "--restore-runs", "2", "--small-segments", "4", "--restore-segments", "2", "--scale", "2", "--concurrency", "4",
          "--kinds", "local", "s3", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )
@@ -27,7 +27,7 @@ def test_benchmark_smoke(tmp_path):
     assert figures["commit"] and set(figures["sides"]) == {"local", "s3"}
     for side in figures["sides"].values():
         assert side["backup"]["tool_s"] > 0 and side["backup"]["raw_s"] > 0 and side["backup"]["objects"] > 0
-        assert side["restore"]["tool_s"] > 0 and side["restore"]["direct_s"] > 0
+        assert side["restore"]["tool_s"] > 0 and side["restore"]["direct_s"] > 0 and side["restore"]["runs"] == 2
         assert side["pymilvus"]["rows"] == 3000
         assert side["segments"]["segments"] == 4 and side["segments"]["restore_segments"] == 2
         assert side["memory"]["big_rows"] == 6000 and side["memory"]["big_peak_rss_mb"] > 0
@@ -43,5 +43,5 @@ def test_copy_paths_smoke():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "seconds" not in line]
-    assert [row.split("|")[1].strip() for row in rows] == ["raw", "crc_only", "tool", "raw_then_crc"]
+    assert [row.split("|")[1].strip() for row in rows] == ["raw", "crc_only", "tool", "tool_all_threads", "raw_then_crc"]
     assert all(float(row.split("|")[2]) > 0 for row in rows)

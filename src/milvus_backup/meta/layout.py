@@ -65,8 +65,8 @@ def backup_delta_key(backup_root: str, name: str, collection_id: int, partition_
 
 def backup_import_dirs(backup_root: str, name: str, collection_id: int, partition_id: int,
                        group_id: int) -> tuple[str, str]:
-    """The (insert, delta) folders one import reads: a segment's group folder, or for old backups without group
-    ids (group 0) the whole partition."""
+    """The (insert, delta) folders of a segment's group, or with group 0 those of the whole partition (what a
+    restore imports, and all there is in old backups without group ids)."""
     parts = [BINLOG_DIR, "{kind}", str(collection_id), str(partition_id)] + ([str(group_id)] if group_id else [])
     template = join(backup_root, name, *parts)
     return template.format(kind="insert_log") + "/", template.format(kind="delta_log") + "/"

@@ -14,7 +14,7 @@ import google_crc32c
 from milvus_backup.errors import IntegrityError
 from milvus_backup.progress import Progress
 from milvus_backup.storage.base import Storage
-from milvus_backup.storage.transfer import TransferMode, copy_object
+from milvus_backup.storage.transfer import TransferMode, copy_object, useful_concurrency
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ class CopyStats:
 
 def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMode, concurrency: int,
              progress: Progress, *, checksums: bool = False) -> CopyStats:
-    """Copy every task, `concurrency` at a time; the first failure stops the rest and is raised. With
-    `checksums`, each copy's checksum is the one the copy yielded, or else is taken right after the copy, while
-    other copies run."""
+    """Copy every task, `concurrency` at a time (fewer where more would not help, see `useful_concurrency`); the
+    first failure stops the rest and is raised. With `checksums`, each copy's checksum is the one the copy
+    yielded, or else is taken right after the copy, while other copies run."""
     if not tasks:
         return CopyStats(0, 0, 0)
 
@@ -57,7 +57,8 @@ def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMo
         progress.advance(task.size, task.part)
         return copied.server_side, checksum
 
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix="copy") as pool:
+    workers = min(useful_concurrency(src, dst, mode, concurrency), len(tasks))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
         futures = [pool.submit(one, task) for task in tasks]
         try:
             results = [future.result() for future in futures]

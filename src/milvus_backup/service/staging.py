@@ -37,11 +37,11 @@ class Staging:
         self.staged_objects = 0
         self._lock = threading.Lock()
 
-    def import_files(self, collection_id: int, partition_id: int, group_id: int,
-                     segments: list[SegmentBackupInfo]) -> list[str]:
-        """[insert folder, delta folder or ""] for one import, staged first if Milvus cannot read the backup."""
+    def import_files(self, collection_id: int, partition_id: int, segments: list[SegmentBackupInfo]) -> list[str]:
+        """[insert folder, delta folder or ""] of one partition's import (every group folder below them), staged
+        first if Milvus cannot read the backup."""
         insert_dir, delta_dir = layout.backup_import_dirs(self.backup.root, self.name, collection_id, partition_id,
-                                                          group_id)
+                                                          group_id=0)
         has_deltas = any(s.deltalogs for s in segments)
         if not self.copy:
             return [self.import_path(insert_dir), self.import_path(delta_dir) if has_deltas else ""]

@@ -51,6 +51,9 @@ class Storage(abc.ABC):
     kind: str
     #: Human-readable location for messages, credentials stripped, e.g. "s3://127.0.0.1:8333/a-bucket".
     location: str
+    #: How many `copy_from` calls into this storage are worth running at once; None when the service does the
+    #: work and the wait is the network's, so transfer.concurrency decides.
+    copy_parallelism: int | None = None
 
     @abc.abstractmethod
     def stat(self, key: str) -> ObjectInfo:

@@ -21,10 +21,9 @@ from milvus_backup.errors import (
 from milvus_backup.storage._streams import iter_parts
 from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
 
-#: Local copies move data in pieces this big: large enough to cost few system calls, small enough that the
-#: copies running at once (transfer.concurrency threads) hold little memory. Reads of 1 MiB in 16 threads left
-#: the allocator holding about 2 MiB per thread after a backup of a few GB (peak RSS +31 MB in the benchmark).
-COPY_CHUNK_BYTES = 256 * 1024
+#: Local copies move data in pieces this big. google_crc32c releases the GIL only for `bytes` of 1 MiB or more;
+#: below that, taking the checksum holds the GIL while the other copying threads wait for it.
+COPY_CHUNK_BYTES = 1024 * 1024
 
 # Files being written are named `<name><TMP_MARK><random>` next to their final name and renamed into place,
 # so a reader never sees half an object. Listings skip them.
@@ -33,6 +32,10 @@ _TMP_MARK = ".milvus-backup-tmp-"
 
 class LocalStorage(Storage):
     kind = "local"
+    #: A local copy passes through this process and keeps a core busy. More copies at once than cores only make
+    #: threads queue for the GIL: 16 at once were 1.36x slower than 2 on two cores (`python -m bench.copy_paths`),
+    #: and this also caps their memory at one chunk per core, whatever transfer.concurrency is.
+    copy_parallelism = os.cpu_count() or 2
 
     def __init__(self, root: Path | str) -> None:
         self._root = Path(root).absolute()

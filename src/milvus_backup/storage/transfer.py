@@ -47,6 +47,14 @@ class Copied:
     checksum: str | None = None
 
 
+def useful_concurrency(src: Storage, dst: Storage, mode: TransferMode, concurrency: int) -> int:
+    """How many copies from `src` to `dst` to run at once: `concurrency`, capped by the destination's
+    `copy_parallelism` when it makes the copies itself."""
+    if mode != "streaming" and dst.can_copy_from(src) and dst.copy_parallelism:
+        return max(1, min(concurrency, dst.copy_parallelism))
+    return max(1, concurrency)
+
+
 def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int,
                 mode: TransferMode = "auto") -> Copied:
     """Copy `src_key` of `src` (`size` bytes) to `dst_key` of `dst`.

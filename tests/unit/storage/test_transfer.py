@@ -1,7 +1,11 @@
-"""copy_object's modes and error handling, on local directories (the contract suite covers the services)."""
+"""copy_object's modes and error handling, and how many copies run at once, on local directories (the contract suite
+covers the services)."""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -10,7 +14,9 @@ import pytest
 from milvus_backup.errors import CopyFailedError, InvalidKeyError, ObjectNotFoundError
 from milvus_backup.storage.base import Storage
 from milvus_backup.storage.local import LocalStorage
-from milvus_backup.storage.transfer import copy_object
+from milvus_backup.progress import NullProgress
+from milvus_backup.service.copying import CopyTask, copy_all
+from milvus_backup.storage.transfer import copy_object, useful_concurrency
 
 
 class OtherService(LocalStorage):
@@ -83,3 +89,44 @@ def test_unknown_mode(tmp_path: Path) -> None:
     src.put("k", b"d")
     with pytest.raises(CopyFailedError):
         copy_object(src, "k", dst, "k", 1, mode="sideways")  # type: ignore[arg-type]
+
+
+def test_local_copies_run_no_more_at_once_than_cores(tmp_path: Path) -> None:
+    src, dst, other = make(tmp_path, "a"), make(tmp_path, "b"), make(tmp_path, "c", OtherService)
+    cores = LocalStorage.copy_parallelism
+    assert cores == (os.cpu_count() or 2)
+    assert useful_concurrency(src, dst, "auto", 128) == cores
+    assert useful_concurrency(src, dst, "direct", 1) == 1
+    # Streamed copies wait on the network, and other services copy by themselves: transfer.concurrency decides.
+    assert useful_concurrency(src, dst, "streaming", 128) == 128
+    assert useful_concurrency(src, other, "auto", 128) == 128
+
+
+def test_copy_all_holds_local_copies_to_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src, dst = make(tmp_path, "a"), make(tmp_path, "b")
+    tasks = []
+    for i in range(24):
+        src.put(f"f{i}", bytes([i]) * 1000)
+        tasks.append(CopyTask(f"f{i}", f"x/f{i}", 1000))
+    running, most = 0, 0
+    lock = threading.Lock()
+    real_copy = LocalStorage.copy_from
+
+    def counting_copy(self: LocalStorage, *args: object) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.01)  # long enough for every thread of the pool to be inside a copy at once
+            return real_copy(self, *args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(LocalStorage, "copy_parallelism", 3)
+    monkeypatch.setattr(LocalStorage, "copy_from", counting_copy)
+    stats = copy_all(src, dst, tasks, "auto", 16, NullProgress(), checksums=True)
+    assert most == 3
+    assert stats.objects == 24 and stats.server_side == 24
+    assert all(dst.get(f"x/f{i}") == bytes([i]) * 1000 for i in range(24))
