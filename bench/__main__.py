@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.small_segments:
                 data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
                 figures["segments"] = measure.create_overhead(side, "bench_many", args.small_segments,
-                                                              args.concurrency)
+                                                              args.concurrency, args.runs)
                 # Not dropped: dropping a collection of 1,000 segments made Milvus 2.3.5's DataNode panic ("send on
                 # closed channel" in FlushSegments) in three of four runs. The servers are thrown away at the end.
                 # Milvus 2.3.5 runs each import for about a second on 2 cores: restore overhead is measured on

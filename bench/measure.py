@@ -266,15 +266,28 @@ def against_pymilvus(side: Side, collection: str, work: Path, backup_s: float, r
 # -- per-segment overhead --------------------------------------------------------------------------------------
 
 
-def create_overhead(side: Side, collection: str, segments: int, concurrency: int) -> dict[str, Any]:
-    name = unique("bench_many_")
-    tool = tool_backup(side, collection, name)
-    plan = copy_plan(side, name)
-    raw = raw_copy(side, plan, concurrency)
-    remove_raw_copy(side, name)
-    delete_backup(side.config, name)
-    return {"segments": segments, "create_s": tool, "raw_copy_s": raw,
-            "create_ms_per_segment": (tool - raw) * 1000 / segments}
+def create_overhead(side: Side, collection: str, segments: int, concurrency: int, runs: int) -> dict[str, Any]:
+    tool, raw = [], []
+    # The first backup's objects, copied to `rawcopy-<its name>/` in every run: the same source objects each time.
+    first: dict[str, Any] = {}
+
+    def create() -> None:
+        name = unique("bench_many_")
+        tool.append(tool_backup(side, collection, name))
+        if not first:
+            first.update(name=name, plan=copy_plan(side, name))
+        delete_backup(side.config, name)
+
+    def copy() -> None:
+        raw.append(raw_copy(side, first["plan"], concurrency))
+        remove_raw_copy(side, first["name"])
+
+    for run in range(runs):
+        # Taking turns to go first, as for restores: an object store's copy rate drifts as it fills.
+        for step in (create, copy) if run % 2 == 0 else (copy, create):
+            step()
+    return {"segments": segments, "create_s": median(tool), "raw_copy_s": median(raw), "runs": runs,
+            "create_ms_per_segment": (median(tool) - median(raw)) * 1000 / segments}
 
 
 def restore_overhead(side: Side, collection: str, segments: int) -> dict[str, Any]:
