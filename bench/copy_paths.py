@@ -84,17 +84,17 @@ def main() -> None:
             target = LocalStorage(dst)
             return lambda key: target.copy_from(source, key, key, size)
 
-        # Each way copies the files into a fresh folder: per file, through a pool of `--concurrency` threads...
-        per_file: dict[str, Callable[[Path], Callable[[str], object]]] = {
-            "raw": raw,
-            "crc_only": lambda _dst: lambda key: checksum_of(source, key, trust_service=False),
-            "tool_all_threads": tool_all_threads,
-            "raw_then_crc": raw_then_crc,
+        def per_file(way: Callable[[Path], Callable[[str], object]]) -> Callable[[Path], None]:
+            return lambda dst: each(way(dst))
+
+        # Each way copies the files into a fresh folder.
+        ways: dict[str, Callable[[Path], object]] = {
+            "raw": per_file(raw),
+            "crc_only": per_file(lambda _dst: lambda key: checksum_of(source, key, trust_service=False)),
+            "tool": tool,
+            "tool_all_threads": per_file(tool_all_threads),
+            "raw_then_crc": per_file(raw_then_crc),
         }
-        ways: dict[str, Callable[[Path], object]] = {name: (lambda dst, way=way: each(way(dst)))
-                                                      for name, way in per_file.items()}
-        # ... or all at once, as the tool does.
-        ways = {"raw": ways["raw"], "crc_only": ways["crc_only"], "tool": tool, **ways}
         times: dict[str, list[float]] = {name: [] for name in ways}
         for run in range(args.runs):
             for name, way in ways.items():

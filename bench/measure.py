@@ -42,6 +42,14 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def take_turns(runs: int, first: Callable[[], None], second: Callable[[], None]) -> None:
+    """Run both steps `runs` times, each going first every other run, so that whatever one step leaves behind
+    for the next (a drop still being cleaned up, a fuller store) does not always land on the same side."""
+    for run in range(runs):
+        for step in (first, second) if run % 2 == 0 else (second, first):
+            step()
+
+
 # -- backup vs raw copy -----------------------------------------------------------------------------------
 
 
@@ -168,8 +176,6 @@ def direct_import(side: Side, backup: str, collection: str, target: str) -> floa
         client.close()
 
 
-
-
 def drop(side: Side, collection: str) -> None:
     client = MilvusClient(side.milvus.uri)
     try:
@@ -194,11 +200,8 @@ def restore_vs_import(side: Side, collection: str, runs: int) -> dict[str, Any]:
         direct.append(direct_import(side, backup, collection, target))
         drop(side, target)
 
-    for run in range(runs):
-        # Milvus is still busy with the previous collection's drop for a while: taking turns to go first keeps
-        # that cost from always landing on the same side.
-        for step in (restore, import_) if run % 2 == 0 else (import_, restore):
-            step()
+    # Milvus is still busy with the previous collection's drop for a while.
+    take_turns(runs, restore, import_)
     delete_backup(side.config, backup)
     return {"tool_s": median(tool), "direct_s": median(direct), "ratio": median(tool) / median(direct), "runs": runs}
 
@@ -282,10 +285,8 @@ def create_overhead(side: Side, collection: str, segments: int, concurrency: int
         raw.append(raw_copy(side, first["plan"], concurrency))
         remove_raw_copy(side, first["name"])
 
-    for run in range(runs):
-        # Taking turns to go first, as for restores: an object store's copy rate drifts as it fills.
-        for step in (create, copy) if run % 2 == 0 else (copy, create):
-            step()
+    # An object store's copy rate drifts as it fills.
+    take_turns(runs, create, copy)
     return {"segments": segments, "create_s": median(tool), "raw_copy_s": median(raw), "runs": runs,
             "create_ms_per_segment": (median(tool) - median(raw)) * 1000 / segments}
 

@@ -47,10 +47,15 @@ class Copied:
     checksum: str | None = None
 
 
+def _destination_copies(src: Storage, dst: Storage, mode: TransferMode) -> bool:
+    """True when `dst` makes the copy itself (`copy_from`) rather than receiving a stream."""
+    return mode != "streaming" and dst.can_copy_from(src)
+
+
 def useful_concurrency(src: Storage, dst: Storage, mode: TransferMode, concurrency: int) -> int:
     """How many copies from `src` to `dst` to run at once: `concurrency`, capped by the destination's
     `copy_parallelism` when it makes the copies itself."""
-    if mode != "streaming" and dst.can_copy_from(src) and dst.copy_parallelism:
+    if _destination_copies(src, dst, mode) and dst.copy_parallelism:
         return max(1, min(concurrency, dst.copy_parallelism))
     return max(1, concurrency)
 
@@ -72,7 +77,7 @@ def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: in
         raise CopyFailedError(
             src=src_name, dst=dst_name, location=dst.location, detail=f"unknown transfer mode {mode!r}"
         )
-    server_side = mode != "streaming" and dst.can_copy_from(src)
+    server_side = _destination_copies(src, dst, mode)
     if mode == "direct" and not server_side:
         raise CopyFailedError(
             src=src_name,

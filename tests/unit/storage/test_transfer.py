@@ -12,10 +12,10 @@ from typing import BinaryIO
 import pytest
 
 from milvus_backup.errors import CopyFailedError, InvalidKeyError, ObjectNotFoundError
-from milvus_backup.storage.base import Storage
-from milvus_backup.storage.local import LocalStorage
 from milvus_backup.progress import NullProgress
 from milvus_backup.service.copying import CopyTask, copy_all
+from milvus_backup.storage.base import Storage
+from milvus_backup.storage.local import LocalStorage
 from milvus_backup.storage.transfer import copy_object, useful_concurrency
 
 
