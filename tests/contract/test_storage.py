@@ -22,7 +22,8 @@ from milvus_backup.errors import (
     StorageError,
     StorageUnavailableError,
 )
-from milvus_backup.service.copying import checksum_of
+from milvus_backup.progress import NullProgress
+from milvus_backup.service.copying import CopyTask, checksum_of, copy_all
 from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage
 from milvus_backup.storage.transfer import copy_object
 from tests.contract._bytecount import bytes_read
@@ -285,6 +286,14 @@ def test_server_side_copy_across_buckets(kit: Kit) -> None:
     expected = {"s3": f"md5:{hashlib.md5(data).hexdigest()}", "gcs": f"md5:{hashlib.md5(data).hexdigest()}",
                 "local": checksum_of(dst, "to/obj", trust_service=False), "azure": None}
     assert copied.checksum == expected[src.kind]
+    # What proves the copy without listing it: a stated size (GCS, local), or an MD5 equal to the one the
+    # source's listing states (S3). Azure's answer proves nothing, so its copies are listed.
+    assert copied.size == {"s3": None, "gcs": len(data), "local": len(data), "azure": None}[src.kind]
+    [listed] = src.list("from/")
+    assert listed.md5 == (hashlib.md5(data).hexdigest() if src.kind == "s3" else None)
+    stats = copy_all(src, dst, [CopyTask("from/obj", "to/proven", len(data), src_md5=listed.md5)], "auto", 2,
+                     NullProgress())
+    assert stats.unproven == (frozenset({"to/proven"}) if src.kind == "azure" else frozenset())
     assert copy_object(src, "from/obj", dst, "to/again", len(data), mode="direct").server_side is True
     assert dst.get("to/again") == data
     assert src.get("from/obj") == data  # the source is untouched
@@ -303,6 +312,7 @@ def test_a_copy_of_a_multipart_object_reports_its_true_checksum_or_none(storage:
     true_checksum = {"md5": f"md5:{hashlib.md5(content).hexdigest()}",
                      "crc32c": checksum_of(storage, "parts/dst", trust_service=False)}
     assert copied.checksum in (None, *true_checksum.values())
+    assert [info.md5 for info in storage.list("parts/src")] in ([None], [hashlib.md5(content).hexdigest()])
     if storage.kind == "local":
         assert copied.checksum == true_checksum["crc32c"]
 
@@ -321,6 +331,7 @@ def test_s3_multipart_server_side_copy(kits: Callable[[str], Kit]) -> None:
     copied = copy_object(src, "obj", dst, "copied", size, mode="direct")
     assert copied.server_side is True
     assert copied.checksum is None  # a multipart copy's ETag is no MD5 of the content
+    assert copied.size == size  # the sum of the parts it copied
     with dst.open_read("copied") as stream:
         assert stream_digest(stream) == pattern_digest(size, seed=3)
     with pytest.raises(ObjectNotFoundError):

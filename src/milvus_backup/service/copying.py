@@ -1,4 +1,5 @@
-"""Moving a backup's objects: parallel copies, a verify-by-listing pass, content checksums."""
+"""Moving a backup's objects: parallel copies, a verify-by-listing pass for copies their answer did not prove,
+content checksums."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class CopyTask:
     size: int
     #: Whose progress the copy counts toward (a collection), for progress by collection.
     part: str = ""
+    #: The source's content MD5 as its listing stated it, if it did (see `copy_all`).
+    src_md5: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,23 +42,31 @@ class CopyStats:
     server_side: int
     #: Destination key -> checksum of the copy (see `checksum_of`), when asked for.
     checksums: dict[str, str] = field(default_factory=dict)
+    #: Destination keys whose copy's answer did not prove that the copy holds the task's `size` bytes.
+    unproven: frozenset[str] = frozenset()
 
 
 def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMode, concurrency: int,
              progress: Progress, *, checksums: bool = False) -> CopyStats:
     """Copy every task, `concurrency` at a time (fewer where more would not help, see `useful_concurrency`); the
     first failure stops the rest and is raised. With `checksums`, each copy's checksum is the one the copy
-    yielded, or else is taken right after the copy, while other copies run."""
+    yielded, or else is taken right after the copy, while other copies run.
+
+    A copy is proven when its own answer shows the destination holds the task's `size` bytes: it states that
+    size, or the new object's MD5 equals the one the source's listing stated (the same content as the object
+    listed with that size). `verify_listing` need only check the others."""
     if not tasks:
         return CopyStats(0, 0, 0)
 
-    def one(task: CopyTask) -> tuple[bool, str]:
+    def one(task: CopyTask) -> tuple[bool, str, bool]:
         copied = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
+        proven = copied.size == task.size or (
+            task.src_md5 is not None and copied.checksum == f"md5:{task.src_md5}")
         checksum = ""
         if checksums:
             checksum = copied.checksum or checksum_of(dst, task.dst_key)
         progress.advance(task.size, task.part)
-        return copied.server_side, checksum
+        return copied.server_side, checksum, proven
 
     workers = min(useful_concurrency(src, dst, mode, concurrency), len(tasks))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
@@ -66,12 +77,21 @@ def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMo
             for future in futures:
                 future.cancel()
             raise
-    sums = {task.dst_key: checksum for task, (_, checksum) in zip(tasks, results, strict=True)} if checksums else {}
-    return CopyStats(len(tasks), sum(t.size for t in tasks), sum(1 for ok, _ in results if ok), sums)
+    sums = {task.dst_key: sum_ for task, (_, sum_, _) in zip(tasks, results, strict=True)} if checksums else {}
+    unproven = frozenset(task.dst_key for task, (_, _, proven) in zip(tasks, results, strict=True) if not proven)
+    return CopyStats(len(tasks), sum(t.size for t in tasks), sum(1 for ok, _, _ in results if ok), sums, unproven)
+
+
+def unproven_sizes(tasks: list[CopyTask], stats: CopyStats) -> dict[str, int]:
+    """Destination key -> expected size of the copies `verify_listing` must still check."""
+    return {t.dst_key: t.size for t in tasks if t.dst_key in stats.unproven}
 
 
 def verify_listing(dst: Storage, prefixes: Iterable[str], expected: dict[str, int], backup: str) -> None:
-    """Every expected key is in the destination with its size: one listing per prefix, not one HEAD per object."""
+    """Every expected key is in the destination with its size: one listing per prefix, not one HEAD per object;
+    nothing to list when nothing is expected."""
+    if not expected:
+        return
     found: dict[str, int] = {}
     for prefix in prefixes:
         found.update((info.key, info.size) for info in dst.list(prefix))

@@ -24,7 +24,7 @@ from milvus_backup.meta.model import (
 from milvus_backup.milvus.client import MilvusConnection
 from milvus_backup.progress import NullProgress, Progress
 from milvus_backup.service import wiring
-from milvus_backup.service.copying import CopyTask, copy_all, verify_listing
+from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
 from milvus_backup.service.segments import describe_segments
@@ -133,18 +133,18 @@ def _describe(milvus: MilvusConnection, db: str, name: str, backup_id: str) -> C
     )
 
 
-def _copy_tasks(root: str, name: str, seg: SegmentBackupInfo, part: str) -> list[CopyTask]:
+def _copy_tasks(root: str, name: str, seg: SegmentBackupInfo, part: str, md5s: dict[str, str]) -> list[CopyTask]:
     tasks = []
     for fb in seg.binlogs:
         for log in fb.binlogs:
             dst = layout.backup_insert_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
                                            seg.segment_id, fb.field_id, log.log_id)
-            tasks.append(CopyTask(log.log_path, dst, log.log_size, part))
+            tasks.append(CopyTask(log.log_path, dst, log.log_size, part, md5s.get(log.log_path)))
     for fb in seg.deltalogs:
         for log in fb.binlogs:
             dst = layout.backup_delta_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
                                           seg.segment_id, log.log_id)
-            tasks.append(CopyTask(log.log_path, dst, log.log_size, part))
+            tasks.append(CopyTask(log.log_path, dst, log.log_size, part, md5s.get(log.log_path)))
     return tasks
 
 
@@ -218,7 +218,8 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
         for coll in info.collection_backups:
             partitions = {p.partition_id: p for p in coll.partition_backups}
             persisted = milvus.persistent_segments(coll.db_name, coll.collection_name)
-            for seg in describe_segments(source, coll.collection_id, persisted):
+            described = describe_segments(source, coll.collection_id, persisted)
+            for seg in described.segments:
                 segment_count += 1
                 if seg.partition_id == -1:
                     coll.l0_segments.append(seg)
@@ -228,7 +229,8 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
                     logger.warning("segment %d of %s.%s belongs to no known partition %d; left out",
                                    seg.segment_id, coll.db_name, coll.collection_name, seg.partition_id)
                     continue
-                tasks.extend(_copy_tasks(target.root, info.name, seg, f"{coll.db_name}.{coll.collection_name}"))
+                tasks.extend(_copy_tasks(target.root, info.name, seg, f"{coll.db_name}.{coll.collection_name}",
+                                         described.md5s))
             for part in coll.partition_backups:
                 part.segment_backups.sort(key=lambda s: s.segment_id)
                 part.size = sum(s.size for s in part.segment_backups)
@@ -243,7 +245,7 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
         progress.finish()
     backup_dir = layout.backup_dir(target.root, info.name)
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
-    verify_listing(target.storage, [binlogs], {t.dst_key: t.size for t in tasks}, info.name)
+    verify_listing(target.storage, [binlogs], unproven_sizes(tasks, stats), info.name)
     objects = [ManifestObject(t.dst_key[len(backup_dir):], t.size, stats.checksums[t.dst_key]) for t in tasks]
     return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused)
 

@@ -7,6 +7,7 @@ bytes, would dominate the backup.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from milvus_backup.errors import SourceDataError
 from milvus_backup.meta import layout
@@ -15,10 +16,18 @@ from milvus_backup.milvus.client import Segment
 from milvus_backup.service.wiring import StorageLocation
 
 
-def _collection_logs(source: StorageLocation, kind: str, collection_id: int,
-                     depth: int) -> dict[tuple[int, int], list[tuple[list[int], Binlog]]]:
+@dataclass(frozen=True)
+class SourceSegments:
+    segments: list[SegmentBackupInfo]
+    #: Source key -> content MD5, where the listing stated one: lets a copy's answer prove the copy.
+    md5s: dict[str, str]
+
+
+def _collection_logs(source: StorageLocation, kind: str, collection_id: int, depth: int,
+                     md5s: dict[str, str]) -> dict[tuple[int, int], list[tuple[list[int], Binlog]]]:
     """(partition id, segment id) -> [(the numeric path parts below the segment, binlog)] under
-    `<root><kind>/<collection id>/`; anything that is not a binlog path of `depth` numbers is ignored."""
+    `<root><kind>/<collection id>/`; anything that is not a binlog path of `depth` numbers is ignored. Adds
+    the MD5s the listing states to `md5s`."""
     prefix = layout.join(source.root, kind, str(collection_id)) + "/"
     found: dict[tuple[int, int], list[tuple[list[int], Binlog]]] = defaultdict(list)
     for info in source.storage.list(prefix):
@@ -30,15 +39,17 @@ def _collection_logs(source: StorageLocation, kind: str, collection_id: int,
         if len(numbers) != depth:
             continue
         found[(numbers[0], numbers[1])].append((numbers[2:], Binlog(info.key, info.size, numbers[-1])))
+        if info.md5:
+            md5s[info.key] = info.md5
     return found
 
 
-def describe_segments(source: StorageLocation, collection_id: int, segments: list[Segment]
-                      ) -> list[SegmentBackupInfo]:
+def describe_segments(source: StorageLocation, collection_id: int, segments: list[Segment]) -> SourceSegments:
     """Each segment's insert logs (one entry per field, every field with the same number of files) and delta
     logs, with sizes."""
-    inserts = _collection_logs(source, "insert_log", collection_id, depth=4)  # part/seg/field/log
-    deltas = _collection_logs(source, "delta_log", collection_id, depth=3)  # part/seg/log
+    md5s: dict[str, str] = {}
+    inserts = _collection_logs(source, "insert_log", collection_id, 4, md5s)  # part/seg/field/log
+    deltas = _collection_logs(source, "delta_log", collection_id, 3, md5s)  # part/seg/log
     where = source.describe()
     described = []
     for seg in segments:
@@ -72,4 +83,4 @@ def describe_segments(source: StorageLocation, collection_id: int, segments: lis
             v_channel=seg.channel,
             storage_version=seg.storage_version,
         ))
-    return described
+    return SourceSegments(described, md5s)

@@ -18,7 +18,7 @@ from milvus_backup.meta import layout
 from milvus_backup.meta.model import SegmentBackupInfo
 from milvus_backup.progress import NullProgress
 from milvus_backup.service import wiring
-from milvus_backup.service.copying import CopyTask, copy_all, verify_listing
+from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +49,14 @@ class Staging:
         tasks = []
         for prefix in (insert_dir, delta_dir) if has_deltas else (insert_dir,):
             for info in self.backup.storage.list(prefix):
-                tasks.append(CopyTask(info.key, self.prefix + info.key[len(backup_dir):], info.size))
-        copy_all(self.backup.storage, self.target.storage, tasks, self.config.transfer.mode,
-                 self.config.transfer.concurrency, NullProgress())
+                tasks.append(CopyTask(info.key, self.prefix + info.key[len(backup_dir):], info.size,
+                                      src_md5=info.md5))
+        stats = copy_all(self.backup.storage, self.target.storage, tasks, self.config.transfer.mode,
+                         self.config.transfer.concurrency, NullProgress())
         staged_insert = self.prefix + insert_dir[len(backup_dir):]
         staged_delta = self.prefix + delta_dir[len(backup_dir):]
         verify_listing(self.target.storage, [staged_insert, staged_delta] if has_deltas else [staged_insert],
-                       {t.dst_key: t.size for t in tasks}, self.name)
+                       unproven_sizes(tasks, stats), self.name)
         with self._lock:
             self.staged_objects += len(tasks)
         return [self.import_path(staged_insert), self.import_path(staged_delta) if has_deltas else ""]

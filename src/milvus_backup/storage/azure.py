@@ -33,7 +33,7 @@ from milvus_backup.errors import (
     StorageUnavailableError,
 )
 from milvus_backup.storage._streams import Part, TranslatingReader, bounded_map, iter_parts, read_whole
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
 
 Auth = Literal["sharedKey", "default"]
 
@@ -248,9 +248,9 @@ class AzureStorage(Storage):
             and source._account_name == self._account_name
         )
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> None:
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """Copy Blob from the source's URL with a read-only SAS, then wait until the service has finished. Its
-        answer carries no Content-MD5, so the copy reports none."""
+        answer carries neither Content-MD5 nor size, so the receipt is empty."""
         if not isinstance(source, AzureStorage) or not self.can_copy_from(source):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)
@@ -282,6 +282,7 @@ class AzureStorage(Storage):
                 location=self.location,
                 detail=f"copy status {status!r}",
             )
+        return CopyReceipt()
 
     def _read_url(self, key: str) -> str:
         """The blob's URL with a read-only SAS valid for `_SAS_LIFETIME` (account key, or a user delegation key)."""

@@ -22,6 +22,18 @@ STREAM_CHUNK_BYTES = 8 * 1024 * 1024
 class ObjectInfo:
     key: str
     size: int
+    #: The content's MD5 (hex) when the listing states it for free (an S3 single-part ETag); else None.
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
+class CopyReceipt:
+    """What a server-side copy's own answer says about the new object, so that nothing has to ask again."""
+
+    #: `md5:<hex>` or `crc32c:<hex>` of the new object's content, when the copy yields one for free.
+    checksum: str | None = None
+    #: The new object's size in bytes, when the copy's answer states it.
+    size: int | None = None
 
 
 def validate_key(key: str, *, prefix: bool = False) -> str:
@@ -103,13 +115,13 @@ class Storage(abc.ABC):
         """True when this service can copy an object of `source` without the bytes passing through us."""
         return False
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str | None:
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """Server-side copy of `source`'s `src_key` into `dst_key` here. Only called when
         `can_copy_from(source)` is true.
 
-        Returns the new object's checksum as `md5:<hex>` or `crc32c:<hex>` when the copy yields one for free (an
-        MD5 in the service's answer to the copy, see `reported_md5`; a CRC32C of the bytes a local copy writes),
-        which spares reading the object again; else None."""
+        The receipt holds what the copy's answer tells for free: a checksum (an MD5 in the service's answer, see
+        `reported_md5`; a CRC32C of the bytes a local copy writes) spares reading the object again, and a stated
+        size spares listing it."""
         raise NotImplementedError(f"{self.kind} storage has no server-side copy")
 
     def local_path(self, key: str) -> str | None:

@@ -29,7 +29,7 @@ from milvus_backup.errors import (
     StorageUnavailableError,
 )
 from milvus_backup.storage._streams import TranslatingReader, read_exact, short_stream
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
 
 _GCS_CHUNK_ALIGN = 256 * 1024  # resumable upload chunks are multiples of 256 KiB
 _SCOPES = ["https://www.googleapis.com/auth/devstorage.full_control"]
@@ -232,9 +232,9 @@ class GcsStorage(Storage):
             and source._credentials_file == self._credentials_file
         )
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str | None:
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """Objects: rewrite, called again with the returned token until the service reports it done. The last
-        answer holds the new object's resource, md5Hash included."""
+        answer holds the new object's resource, md5Hash and size included."""
         if not isinstance(source, GcsStorage) or not self.can_copy_from(source):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)
@@ -251,7 +251,8 @@ class GcsStorage(Storage):
                 if token is None:
                     break
         md5 = _md5_hex(dst_blob)
-        return f"md5:{md5}" if md5 else None
+        return CopyReceipt(checksum=f"md5:{md5}" if md5 else None,
+                           size=int(dst_blob.size) if dst_blob.size is not None else None)
 
 
 class _Rewindable(io.RawIOBase):

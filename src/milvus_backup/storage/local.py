@@ -19,7 +19,7 @@ from milvus_backup.errors import (
     StorageError,
 )
 from milvus_backup.storage._streams import iter_parts
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
 
 #: Local copies move data in pieces this big. google_crc32c releases the GIL only for `bytes` of 1 MiB or more;
 #: below that, taking the checksum holds the GIL while the other copying threads wait for it.
@@ -249,9 +249,9 @@ class LocalStorage(Storage):
     def can_copy_from(self, source: Storage) -> bool:
         return isinstance(source, LocalStorage)
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str:
-        """A real copy, never a hard link (Milvus may later delete or rewrite its own file), checksummed on the
-        way: a CRC32C of the bytes written costs less than reading the copy again."""
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
+        """A real copy, never a hard link (Milvus may later delete or rewrite its own file), checksummed and
+        counted on the way: a CRC32C of the bytes written costs less than reading the copy again."""
         if not isinstance(source, LocalStorage):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)
@@ -260,17 +260,18 @@ class LocalStorage(Storage):
         with source._translate_errors(src_key):
             if not src_path.is_file():
                 raise FileNotFoundError(errno.ENOENT, "no such object", str(src_path))
-        crc = 0
+        crc = written = 0
 
         def copy(out: BinaryIO) -> None:
-            nonlocal crc
+            nonlocal crc, written
             with source._translate_errors(src_key), open(src_path, "rb", buffering=0) as src:
                 while chunk := src.read(COPY_CHUNK_BYTES):
                     crc = google_crc32c.extend(crc, chunk)
                     out.write(chunk)
+                    written += len(chunk)
 
         self._write_atomically(dst_key, copy)
-        return f"crc32c:{crc:08x}"
+        return CopyReceipt(checksum=f"crc32c:{crc:08x}", size=written)
 
 
 def _has_objects(directory: Path) -> bool:

@@ -32,7 +32,7 @@ from milvus_backup.errors import (
     StorageUnavailableError,
 )
 from milvus_backup.storage._streams import Part, TranslatingReader, bounded_map, iter_parts, read_whole
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
 
 logger = logging.getLogger(__name__)
 
@@ -409,10 +409,10 @@ class S3Storage(Storage):
     def can_copy_from(self, source: Storage) -> bool:
         return isinstance(source, S3Storage) and source._service_identity == self._service_identity
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> str | None:
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """CopyObject, or UploadPartCopy in parts above `multipart_copy_threshold` (never for GCS, whose XML API
         has no UploadPartCopy but copies any size in one request). A CopyObject answer carries the new ETag, the
-        content's MD5 for a single-part object."""
+        content's MD5 for a single-part object, but no size; a multipart copy's size is the sum of its parts."""
         if not isinstance(source, S3Storage) or not self.can_copy_from(source):
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
         validate_key(src_key)
@@ -424,7 +424,7 @@ class S3Storage(Storage):
             with self._translate_errors(src_key, location=where):
                 response = self._client.copy_object(Bucket=self._bucket, Key=dst_key, CopySource=copy_source)
             md5 = _md5_of_etag(response, response.get("CopyObjectResult", {}).get("ETag", ""))
-            return f"md5:{md5}" if md5 else None
+            return CopyReceipt(checksum=f"md5:{md5}" if md5 else None)
         # The source's own size (a missing source fails here, before an upload is created): parts cut from a
         # stale `size` would silently truncate the copy.
         size = source.stat(src_key).size
@@ -445,7 +445,7 @@ class S3Storage(Storage):
             return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
 
         self._multipart(dst_key, ranges, copy_part, concurrency=4)
-        return None  # a multipart ETag is no MD5 of the content
+        return CopyReceipt(size=size)  # a multipart ETag is no MD5 of the content
 
 
 def _md5_of_etag(response: dict[str, Any], etag: str) -> str | None:
@@ -459,7 +459,11 @@ def _md5_of_etag(response: dict[str, Any], etag: str) -> str | None:
 
 def _page_objects(page: dict[str, Any]) -> Iterator[ObjectInfo]:
     for item in page.get("Contents", ()):
-        yield ObjectInfo(key=item["Key"], size=int(item["Size"]))
+        etag = str(item.get("ETag", "")).strip('"').lower()
+        # A listing cannot tell an SSE-KMS object, whose ETag is no MD5; a copy's answer can, so an MD5 that
+        # is not one never matches a copy's (see copying.copy_all).
+        md5 = etag if re.fullmatch(r"[0-9a-f]{32}", etag) else None
+        yield ObjectInfo(key=item["Key"], size=int(item["Size"]), md5=md5)
 
 
 @dataclass(frozen=True)

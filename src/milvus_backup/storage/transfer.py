@@ -15,7 +15,7 @@ from milvus_backup.errors import (
     StorageAccessDeniedError,
     StorageUnavailableError,
 )
-from milvus_backup.storage.base import Storage, validate_key
+from milvus_backup.storage.base import CopyReceipt, Storage, validate_key
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ class Copied:
     #: The copy's checksum (`md5:<hex>` or `crc32c:<hex>`) when the copy yielded one for free; see
     #: `Storage.copy_from`.
     checksum: str | None = None
+    #: The new object's size when the copy tells it: a streamed copy wrote exactly `size` bytes (or failed);
+    #: a server-side copy states it in some services' answers (`CopyReceipt.size`).
+    size: int | None = None
 
 
 def _destination_copies(src: Storage, dst: Storage, mode: TransferMode) -> bool:
@@ -85,10 +88,10 @@ def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: in
             location=dst.location,
             detail=f"transfer mode is direct, but {dst.kind} storage {dst.location} cannot copy from {src.location}",
         )
-    checksum = None
+    receipt = CopyReceipt(size=size)  # what a streamed copy proves: `put_stream` writes exactly `size` bytes
     try:
         if server_side:
-            checksum = dst.copy_from(src, src_key, dst_key, size)
+            receipt = dst.copy_from(src, src_key, dst_key, size)
         else:
             _stream(src, src_key, dst, dst_key, size)
     except _PRECISE:
@@ -97,7 +100,7 @@ def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: in
         raise CopyFailedError(src=src_name, dst=dst_name, location=dst.location, detail=str(exc)) from exc
     how = "server-side" if server_side else "streamed"
     logger.debug("copied %s to %s (%d bytes, %s)", src_name, dst_name, size, how)
-    return Copied(server_side, checksum)
+    return Copied(server_side, receipt.checksum, receipt.size)
 
 
 def _stream(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int) -> None:

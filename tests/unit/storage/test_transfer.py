@@ -1,20 +1,21 @@
-"""copy_object's modes and error handling, and how many copies run at once, on local directories (the contract suite
-covers the services)."""
+"""copy_object's modes and error handling, how many copies run at once, and which copies still need the verify
+listing, on local directories (the contract suite covers the services)."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 
-from milvus_backup.errors import CopyFailedError, InvalidKeyError, ObjectNotFoundError
+from milvus_backup.errors import CopyFailedError, IntegrityError, InvalidKeyError, ObjectNotFoundError
 from milvus_backup.progress import NullProgress
-from milvus_backup.service.copying import CopyTask, copy_all
-from milvus_backup.storage.base import Storage
+from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
+from milvus_backup.storage.base import CopyReceipt, ObjectInfo, Storage
 from milvus_backup.storage.local import LocalStorage
 from milvus_backup.storage.transfer import copy_object, useful_concurrency
 
@@ -112,7 +113,7 @@ def test_copy_all_holds_local_copies_to_the_cap(tmp_path: Path, monkeypatch: pyt
     lock = threading.Lock()
     real_copy = LocalStorage.copy_from
 
-    def counting_copy(self: LocalStorage, *args: object) -> str:
+    def counting_copy(self: LocalStorage, *args: object) -> CopyReceipt:
         nonlocal running, most
         with lock:
             running += 1
@@ -130,3 +131,53 @@ def test_copy_all_holds_local_copies_to_the_cap(tmp_path: Path, monkeypatch: pyt
     assert most == 3
     assert stats.objects == 24 and stats.server_side == 24
     assert all(dst.get(f"x/f{i}") == bytes([i]) * 1000 for i in range(24))
+
+
+class Unlistable(LocalStorage):
+    """A directory whose listing must not be asked for."""
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        raise AssertionError(f"listed {prefix!r}")
+
+
+def test_copies_whose_answer_states_their_size_need_no_listing(tmp_path: Path) -> None:
+    src, dst = make(tmp_path, "a"), make(tmp_path, "b", Unlistable)
+    src.put("k1", b"one")
+    src.put("k2", b"two!")
+    tasks = [CopyTask("k1", "x/k1", 3), CopyTask("k2", "x/k2", 4)]
+    direct = copy_all(src, dst, tasks, "auto", 4, NullProgress())  # a local copy counts what it writes
+    streamed = copy_all(src, dst, [CopyTask("k1", "y/k1", 3)], "streaming", 4, NullProgress())
+    assert direct.server_side == 2 and streamed.server_side == 0
+    assert direct.unproven == frozenset() and streamed.unproven == frozenset()
+    verify_listing(dst, ["x/"], unproven_sizes(tasks, direct), "bk")  # Unlistable: it lists nothing
+
+
+def test_a_source_that_no_longer_has_its_listed_size_is_caught(tmp_path: Path) -> None:
+    # The copy states 5 bytes where the source was listed with 3 (it changed in between): the listing checks it.
+    src, dst = make(tmp_path, "a"), make(tmp_path, "b")
+    src.put("k", b"grown")
+    tasks = [CopyTask("k", "x/k", 3), CopyTask("k", "x/fine", 5)]
+    stats = copy_all(src, dst, tasks, "auto", 2, NullProgress())
+    assert stats.unproven == frozenset({"x/k"})
+    with pytest.raises(IntegrityError, match="x/k has 5 bytes after the copy, expected 3"):
+        verify_listing(dst, ["x/"], unproven_sizes(tasks, stats), "bk")
+
+
+def test_an_md5_equal_to_the_listed_sources_proves_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The S3 case, whose CopyObject answer has the new MD5 but no size: only a match with the MD5 the source's
+    # listing stated proves the copy. (Against a real S3 service: tests/contract/test_storage.py.)
+    src, dst = make(tmp_path, "a"), make(tmp_path, "b")
+    src.put("k", b"data")
+    monkeypatch.setattr(LocalStorage, "copy_from",
+                        lambda self, source, src_key, dst_key, size: CopyReceipt(checksum="md5:" + "a" * 32))
+    tasks = [CopyTask("k", "same", 4, src_md5="a" * 32), CopyTask("k", "other", 4, src_md5="b" * 32),
+             CopyTask("k", "unlisted", 4)]
+    assert copy_all(src, dst, tasks, "auto", 2, NullProgress()).unproven == frozenset({"other", "unlisted"})
+
+
+def test_verify_listing_names_what_is_missing(tmp_path: Path) -> None:
+    dst = make(tmp_path, "b")
+    dst.put("x/here", b"12")
+    verify_listing(dst, ["x/"], {"x/here": 2}, "bk")
+    with pytest.raises(IntegrityError, match="x/gone is missing after the copy"):
+        verify_listing(dst, ["x/"], {"x/here": 2, "x/gone": 1}, "bk")
