@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "params": {"rows": args.rows, "dim": args.dim, "segments": args.segments, "runs": args.runs,
                    "restore_runs": args.restore_runs, "small_segments": args.small_segments,
-                   "restore_segments": args.restore_segments, "scale": args.scale, "concurrency": args.concurrency},
+                   "restore_segments": args.restore_segments, "segment_restore_runs": args.segment_restore_runs,
+                   "scale": args.scale, "concurrency": args.concurrency},
         "sides": {},
     }
     with tempfile.TemporaryDirectory(prefix="milvus-backup-bench-") as tmp, \
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # Milvus 2.3.5 runs each import for about a second on 2 cores: restore overhead is measured on
                 # fewer segments, or the run would take hours.
                 data.make_many_segments(side.milvus.uri, "bench_many_r", args.restore_segments)
-                figures["segments"].update(measure.restore_overhead(side, "bench_many_r", args.restore_segments))
+                figures["segments"].update(measure.restore_overhead(side, "bench_many_r", args.restore_segments,
+                                                                    args.segment_restore_runs))
                 measure.drop(side, "bench_many_r")
                 print(f"# {kind}: segments {figures['segments']}", flush=True)
             if args.scale > 1:
@@ -134,6 +136,8 @@ def main() -> None:
     parser.add_argument("--small-segments", type=int, default=1000, help="segments for the overhead figure (0: skip)")
     parser.add_argument("--restore-segments", type=int, default=100,
                         help="segments for the restore overhead figure (imports take ~1 s each on Milvus 2.3.5)")
+    parser.add_argument("--segment-restore-runs", type=int, default=1,
+                        help="runs of the restore overhead figure, taking turns to go first (~400 s per run)")
     parser.add_argument("--scale", type=int, default=10, help="size factor of the memory figure (1: skip)")
     parser.add_argument("--concurrency", type=int, default=16, help="transfer.concurrency for tool and baseline")
     parser.add_argument("--kinds", nargs="+", default=["local", "s3"], choices=["local", "s3"])

@@ -291,18 +291,25 @@ def create_overhead(side: Side, collection: str, segments: int, concurrency: int
             "create_ms_per_segment": (median(tool) - median(raw)) * 1000 / segments}
 
 
-def restore_overhead(side: Side, collection: str, segments: int) -> dict[str, Any]:
+def restore_overhead(side: Side, collection: str, segments: int, runs: int) -> dict[str, Any]:
     name = unique("bench_many_")
     tool_backup(side, collection, name)
-    target = unique("many_restored_")
-    tool = tool_restore(side, name, collection, target)
-    drop(side, target)
-    target = unique("many_imported_")
-    direct = direct_import(side, name, collection, target)
-    drop(side, target)
+    tool, direct = [], []
+
+    def restore() -> None:
+        target = unique("many_restored_")
+        tool.append(tool_restore(side, name, collection, target))
+        drop(side, target)
+
+    def import_() -> None:
+        target = unique("many_imported_")
+        direct.append(direct_import(side, name, collection, target))
+        drop(side, target)
+
+    take_turns(runs, restore, import_)
     delete_backup(side.config, name)
-    return {"restore_segments": segments, "restore_s": tool, "direct_import_s": direct,
-            "restore_ms_per_segment": (tool - direct) * 1000 / segments}
+    return {"restore_segments": segments, "restore_s": median(tool), "direct_import_s": median(direct),
+            "restore_runs": runs, "restore_ms_per_segment": (median(tool) - median(direct)) * 1000 / segments}
 
 
 # -- peak memory ------------------------------------------------------------------------------------------------

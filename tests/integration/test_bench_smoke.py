@@ -18,7 +18,8 @@ def test_benchmark_smoke(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--rows", "3000", "--dim", "8", "--segments", "2", "--runs", "2",
-         "--restore-runs", "2", "--small-segments", "4", "--restore-segments", "2", "--scale", "2", "--concurrency", "4",
+         "--restore-runs", "2", "--small-segments", "4", "--restore-segments", "2",
+         "--segment-restore-runs", "2", "--scale", "2", "--concurrency", "4",
          "--kinds", "local", "s3", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )
@@ -31,6 +32,7 @@ def test_benchmark_smoke(tmp_path):
         assert side["pymilvus"]["rows"] == 3000
         assert side["segments"]["segments"] == 4 and side["segments"]["restore_segments"] == 2
         assert side["segments"]["runs"] == 2 and side["segments"]["create_s"] > 0
+        assert side["segments"]["restore_runs"] == 2 and side["segments"]["restore_s"] > 0
         assert side["memory"]["big_rows"] == 6000 and side["memory"]["big_peak_rss_mb"] > 0
         assert side["backup_big"]["bytes"] > side["backup"]["bytes"] and side["backup_big"]["ratio"] > 0
     assert "| backup ÷ raw copy |" in result.stdout and "| backup ÷ raw copy at 10× size |" in result.stdout
