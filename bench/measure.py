@@ -185,10 +185,13 @@ def drop(side: Side, collection: str) -> None:
         client.close()
 
 
-def restore_vs_import(side: Side, collection: str, runs: int) -> dict[str, Any]:
+def restore_turns(side: Side, collection: str, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds of `runs` tool restores and `runs` direct imports of one backup of `collection`, taking turns
+    (Milvus is still busy with the previous collection's drop for a while)."""
     backup = unique("bench_restore_")
     tool_backup(side, collection, backup)
-    tool, direct = [], []
+    tool: list[float] = []
+    direct: list[float] = []
 
     def restore() -> None:
         target = unique("restored_")
@@ -200,9 +203,13 @@ def restore_vs_import(side: Side, collection: str, runs: int) -> dict[str, Any]:
         direct.append(direct_import(side, backup, collection, target))
         drop(side, target)
 
-    # Milvus is still busy with the previous collection's drop for a while.
     take_turns(runs, restore, import_)
     delete_backup(side.config, backup)
+    return tool, direct
+
+
+def restore_vs_import(side: Side, collection: str, runs: int) -> dict[str, Any]:
+    tool, direct = restore_turns(side, collection, runs)
     return {"tool_s": median(tool), "direct_s": median(direct), "ratio": median(tool) / median(direct), "runs": runs}
 
 
@@ -292,22 +299,7 @@ def create_overhead(side: Side, collection: str, segments: int, concurrency: int
 
 
 def restore_overhead(side: Side, collection: str, segments: int, runs: int) -> dict[str, Any]:
-    name = unique("bench_many_")
-    tool_backup(side, collection, name)
-    tool, direct = [], []
-
-    def restore() -> None:
-        target = unique("many_restored_")
-        tool.append(tool_restore(side, name, collection, target))
-        drop(side, target)
-
-    def import_() -> None:
-        target = unique("many_imported_")
-        direct.append(direct_import(side, name, collection, target))
-        drop(side, target)
-
-    take_turns(runs, restore, import_)
-    delete_backup(side.config, name)
+    tool, direct = restore_turns(side, collection, runs)
     return {"restore_segments": segments, "restore_s": median(tool), "direct_import_s": median(direct),
             "restore_runs": runs, "restore_ms_per_segment": (median(tool) - median(direct)) * 1000 / segments}
 
