@@ -459,10 +459,9 @@ def _md5_of_etag(response: dict[str, Any], etag: str) -> str | None:
 
 def _page_objects(page: dict[str, Any]) -> Iterator[ObjectInfo]:
     for item in page.get("Contents", ()):
-        etag = str(item.get("ETag", "")).strip('"').lower()
         # A listing cannot tell an SSE-KMS object, whose ETag is no MD5; a copy's answer can, so an MD5 that
         # is not one never matches a copy's (see copying.copy_all).
-        md5 = etag if re.fullmatch(r"[0-9a-f]{32}", etag) else None
+        md5 = _md5_of_etag(item, item.get("ETag", ""))
         yield ObjectInfo(key=item["Key"], size=int(item["Size"]), md5=md5)
 
 
