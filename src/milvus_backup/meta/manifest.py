@@ -42,7 +42,13 @@ class Manifest:
     format: str = MANIFEST_FORMAT
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=1, sort_keys=False).encode("utf-8")
+        """One object per line, each by json's C encoder: `indent=` would fall back to the pure-Python encoder,
+        which with asdict() took ~0.1 s for a 1,000-segment backup."""
+        objects = ",\n  ".join(json.dumps({"key": o.key, "size": o.size, "checksum": o.checksum})
+                               for o in self.objects)
+        collections = ",\n  ".join(json.dumps(asdict(c)) for c in self.collections)
+        return (f'{{"backup": {json.dumps(self.backup)},\n "objects": [\n  {objects}],\n'
+                f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}}}\n').encode("utf-8")
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:

@@ -58,7 +58,19 @@ def test_encoding_follows_upstream_rules():
     # level files: collections without segments, partitions without segments, segments alone
     level = json.loads(files["collection_meta.json"])["infos"][0]
     assert "segment_backups" not in level["partition_backups"][0]
+    assert list(level) == list(coll)  # the same field order as full_meta.json
     assert json.loads(files["segment_meta.json"])["infos"][0]["segment_id"] == 30
+
+
+def test_level_files_leave_l0_segments_to_full_meta():
+    info = sample()
+    l0 = SegmentBackupInfo(segment_id=40, collection_id=10, partition_id=-1, size=7, is_l0=True)
+    info.collection_backups[0].l0_segments.append(l0)
+    files = codec.encode_files(info)
+    assert "l0_segments" not in json.loads(files["collection_meta.json"])["infos"][0]
+    assert [s["segment_id"] for s in json.loads(files["segment_meta.json"])["infos"]] == [30]
+    assert json.loads(files["full_meta.json"])["collection_backups"][0]["l0_segments"][0]["segment_id"] == 40
+    assert codec.decode_files(files) == info
 
 
 def test_round_trip_and_rebuild_from_level_files():
