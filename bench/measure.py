@@ -295,6 +295,7 @@ def create_overhead(side: Side, collection: str, segments: int, concurrency: int
     # An object store's copy rate drifts as it fills.
     take_turns(runs, create, copy)
     return {"segments": segments, "create_s": median(tool), "raw_copy_s": median(raw), "runs": runs,
+            "create_runs_s": tool, "raw_copy_runs_s": raw,
             "create_ms_per_segment": (median(tool) - median(raw)) * 1000 / segments}
 
 

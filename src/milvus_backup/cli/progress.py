@@ -24,6 +24,7 @@ class RichProgress:
     def __init__(self) -> None:
         self._bar: Progress | None = None
         self._task: int | None = None
+        self._total = 0
 
     def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None:
         counts: list[ProgressColumn] = (
@@ -32,6 +33,12 @@ class RichProgress:
                              console=Console(stderr=True), transient=True)
         self._bar.start()
         self._task = self._bar.add_task(label, total=total)
+        self._total = total
+
+    def grow(self, amount: int, part: str = "") -> None:
+        if self._bar is not None and self._task is not None:
+            self._total += amount
+            self._bar.update(self._task, total=self._total)
 
     def advance(self, amount: int, part: str = "") -> None:
         if self._bar is not None and self._task is not None:

@@ -46,17 +46,16 @@ class CopyStats:
     unproven: frozenset[str] = frozenset()
 
 
-def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMode, concurrency: int,
+def copy_all(src: Storage, dst: Storage, tasks: Iterable[CopyTask], mode: TransferMode, concurrency: int,
              progress: Progress, *, checksums: bool = False) -> CopyStats:
     """Copy every task, `concurrency` at a time (fewer where more would not help, see `useful_concurrency`); the
-    first failure stops the rest and is raised. With `checksums`, each copy's checksum is the one the copy
-    yielded, or else is taken right after the copy, while other copies run.
+    first failure stops the rest and is raised. Tasks start as `tasks` yields them, so a lazy `tasks` (a listing
+    being read) overlaps with the copies; a failure while yielding stops the copies too. With `checksums`, each
+    copy's checksum is the one the copy yielded, or else is taken right after the copy, while other copies run.
 
     A copy is proven when its own answer shows the destination holds the task's `size` bytes: it states that
     size, or the new object's MD5 equals the one the source's listing stated (the same content as the object
     listed with that size). `verify_listing` need only check the others."""
-    if not tasks:
-        return CopyStats(0, 0, 0)
 
     def one(task: CopyTask) -> tuple[bool, str, bool]:
         copied = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
@@ -68,18 +67,25 @@ def copy_all(src: Storage, dst: Storage, tasks: list[CopyTask], mode: TransferMo
         progress.advance(task.size, task.part)
         return copied.server_side, checksum, proven
 
-    workers = min(useful_concurrency(src, dst, mode, concurrency), len(tasks))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
-        futures = [pool.submit(one, task) for task in tasks]
+    submitted: list[CopyTask] = []
+    futures = []
+    # Leaving the pool waits for running copies, also on failure: nothing lands after the caller cleans up.
+    with ThreadPoolExecutor(max_workers=useful_concurrency(src, dst, mode, concurrency),
+                            thread_name_prefix="copy") as pool:
         try:
+            for task in tasks:
+                submitted.append(task)
+                futures.append(pool.submit(one, task))
             results = [future.result() for future in futures]
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
-    sums = {task.dst_key: sum_ for task, (_, sum_, _) in zip(tasks, results, strict=True)} if checksums else {}
-    unproven = frozenset(task.dst_key for task, (_, _, proven) in zip(tasks, results, strict=True) if not proven)
-    return CopyStats(len(tasks), sum(t.size for t in tasks), sum(1 for ok, _, _ in results if ok), sums, unproven)
+    done = list(zip(submitted, results, strict=True))
+    sums = {task.dst_key: sum_ for task, (_, sum_, _) in done} if checksums else {}
+    unproven = frozenset(task.dst_key for task, (_, _, proven) in done if not proven)
+    return CopyStats(len(submitted), sum(t.size for t in submitted), sum(1 for _, (ok, _, _) in done if ok), sums,
+                     unproven)
 
 
 def unproven_sizes(tasks: list[CopyTask], stats: CopyStats) -> dict[str, int]:

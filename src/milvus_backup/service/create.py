@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,7 +28,7 @@ from milvus_backup.service import wiring
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
-from milvus_backup.service.segments import describe_segments
+from milvus_backup.service.segments import SourceSegment, describe_segments
 from milvus_backup.service.selection import Selection
 
 logger = logging.getLogger(__name__)
@@ -133,18 +134,19 @@ def _describe(milvus: MilvusConnection, db: str, name: str, backup_id: str) -> C
     )
 
 
-def _copy_tasks(root: str, name: str, seg: SegmentBackupInfo, part: str, md5s: dict[str, str]) -> list[CopyTask]:
+def _copy_tasks(root: str, name: str, seg: SourceSegment, part: str) -> list[CopyTask]:
+    info = seg.info
     tasks = []
-    for fb in seg.binlogs:
+    for fb in info.binlogs:
         for log in fb.binlogs:
-            dst = layout.backup_insert_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
-                                           seg.segment_id, fb.field_id, log.log_id)
-            tasks.append(CopyTask(log.log_path, dst, log.log_size, part, md5s.get(log.log_path)))
-    for fb in seg.deltalogs:
+            dst = layout.backup_insert_key(root, name, info.collection_id, info.partition_id, info.group_id,
+                                           info.segment_id, fb.field_id, log.log_id)
+            tasks.append(CopyTask(log.log_path, dst, log.log_size, part, seg.md5s.get(log.log_path)))
+    for fb in info.deltalogs:
         for log in fb.binlogs:
-            dst = layout.backup_delta_key(root, name, seg.collection_id, seg.partition_id, seg.group_id,
-                                          seg.segment_id, log.log_id)
-            tasks.append(CopyTask(log.log_path, dst, log.log_size, part, md5s.get(log.log_path)))
+            dst = layout.backup_delta_key(root, name, info.collection_id, info.partition_id, info.group_id,
+                                          info.segment_id, log.log_id)
+            tasks.append(CopyTask(log.log_path, dst, log.log_size, part, seg.md5s.get(log.log_path)))
     return tasks
 
 
@@ -213,41 +215,57 @@ def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, str
         info.backup_timestamp = flushed_ts
     management = config.milvus.management.endpoint
     with gc_paused(management, config.milvus.data_coord.address, config.backup.pause_gc) as paused:
+        parts = {_part(coll): 0 for coll in info.collection_backups}
+        # The total grows as the listings are read: copies start with the first segment listed.
+        progress.start(0, "bytes", f"backup {info.name}", parts)
         tasks: list[CopyTask] = []
-        segment_count = 0
-        for coll in info.collection_backups:
-            partitions = {p.partition_id: p for p in coll.partition_backups}
-            persisted = milvus.persistent_segments(coll.db_name, coll.collection_name)
-            described = describe_segments(source, coll.collection_id, persisted)
-            for seg in described.segments:
-                segment_count += 1
-                if seg.partition_id == -1:
-                    coll.l0_segments.append(seg)
-                elif seg.partition_id in partitions:
-                    partitions[seg.partition_id].segment_backups.append(seg)
-                else:
-                    logger.warning("segment %d of %s.%s belongs to no known partition %d; left out",
-                                   seg.segment_id, coll.db_name, coll.collection_name, seg.partition_id)
-                    continue
-                tasks.extend(_copy_tasks(target.root, info.name, seg, f"{coll.db_name}.{coll.collection_name}",
-                                         described.md5s))
-            for part in coll.partition_backups:
-                part.segment_backups.sort(key=lambda s: s.segment_id)
-                part.size = sum(s.size for s in part.segment_backups)
-            coll.size = sum(p.size for p in coll.partition_backups) + sum(s.size for s in coll.l0_segments)
-        info.size = sum(c.size for c in info.collection_backups)
-        by_collection: dict[str, int] = {}
-        for task in tasks:
-            by_collection[task.part] = by_collection.get(task.part, 0) + task.size
-        progress.start(sum(t.size for t in tasks), "bytes", f"backup {info.name}", by_collection)
-        stats = copy_all(source.storage, target.storage, tasks, config.transfer.mode, config.transfer.concurrency,
-                         progress, checksums=True)
+
+        def listed_tasks() -> Iterator[CopyTask]:
+            for coll in info.collection_backups:
+                for seg in _listed_segments(milvus, source, coll):
+                    for task in _copy_tasks(target.root, info.name, seg, _part(coll)):
+                        tasks.append(task)
+                        progress.grow(task.size, task.part)
+                        yield task
+
+        stats = copy_all(source.storage, target.storage, listed_tasks(), config.transfer.mode,
+                         config.transfer.concurrency, progress, checksums=True)
         progress.finish()
+    for coll in info.collection_backups:
+        for part in coll.partition_backups:
+            part.segment_backups.sort(key=lambda s: s.segment_id)
+            part.size = sum(s.size for s in part.segment_backups)
+        coll.size = sum(p.size for p in coll.partition_backups) + sum(s.size for s in coll.l0_segments)
+    info.size = sum(c.size for c in info.collection_backups)
+    segment_count = sum(len(p.segment_backups) for c in info.collection_backups for p in c.partition_backups)
+    segment_count += sum(len(c.l0_segments) for c in info.collection_backups)
     backup_dir = layout.backup_dir(target.root, info.name)
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], unproven_sizes(tasks, stats), info.name)
     objects = [ManifestObject(t.dst_key[len(backup_dir):], t.size, stats.checksums[t.dst_key]) for t in tasks]
     return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused)
+
+
+def _part(coll: CollectionBackupInfo) -> str:
+    """Whose progress a copy counts toward."""
+    return f"{coll.db_name}.{coll.collection_name}"
+
+
+def _listed_segments(milvus: MilvusConnection, source: wiring.StorageLocation,
+                     coll: CollectionBackupInfo) -> Iterator[SourceSegment]:
+    """The collection's flushed segments as its listing reaches them, each placed in its partition."""
+    partitions = {p.partition_id: p for p in coll.partition_backups}
+    persisted = milvus.persistent_segments(coll.db_name, coll.collection_name)
+    for seg in describe_segments(source, coll.collection_id, persisted):
+        if seg.info.partition_id == -1:
+            coll.l0_segments.append(seg.info)
+        elif seg.info.partition_id in partitions:
+            partitions[seg.info.partition_id].segment_backups.append(seg.info)
+        else:
+            logger.warning("segment %d of %s.%s belongs to no known partition %d; left out",
+                           seg.info.segment_id, coll.db_name, coll.collection_name, seg.info.partition_id)
+            continue
+        yield seg
 
 
 def _rows(coll: CollectionBackupInfo) -> ManifestCollection:

@@ -221,6 +221,14 @@ class JobProgress:
             self._write(force=True)
         self._started.set()
 
+    def grow(self, amount: int, part: str = "") -> None:
+        with self._lock:
+            self._total += amount
+            if part in self._parts:
+                self._parts[part][1] += amount
+            self._write(force=False)
+        self._check_cancelled()
+
     def advance(self, amount: int, part: str = "") -> None:
         with self._lock:
             self._done += amount

@@ -181,3 +181,41 @@ def test_verify_listing_names_what_is_missing(tmp_path: Path) -> None:
     verify_listing(dst, ["x/"], {"x/here": 2}, "bk")
     with pytest.raises(IntegrityError, match="x/gone is missing after the copy"):
         verify_listing(dst, ["x/"], {"x/here": 2, "x/gone": 1}, "bk")
+
+
+def test_copies_start_while_the_tasks_are_still_being_yielded(tmp_path: Path) -> None:
+    src, dst = make(tmp_path, "a"), make(tmp_path, "b")
+    for i in range(3):
+        src.put(f"k{i}", b"abc")
+
+    def listed() -> Iterator[CopyTask]:
+        yield CopyTask("k0", "x/k0", 3)
+        deadline = time.monotonic() + 10
+        while not dst.exists("x/k0"):  # the first copy lands before the second task is yielded
+            assert time.monotonic() < deadline, "the first copy did not start before the tasks ended"
+            time.sleep(0.01)
+        yield from (CopyTask(f"k{i}", f"x/k{i}", 3) for i in (1, 2))
+
+    stats = copy_all(src, dst, listed(), "auto", 4, NullProgress(), checksums=True)
+    assert (stats.objects, stats.bytes) == (3, 9)
+    assert sorted(stats.checksums) == ["x/k0", "x/k1", "x/k2"]
+
+
+class SlowCopy(LocalStorage):
+    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
+        time.sleep(0.3)
+        return super().copy_from(source, src_key, dst_key, size)
+
+
+def test_a_failure_while_yielding_tasks_waits_for_the_running_copies(tmp_path: Path) -> None:
+    src, dst = make(tmp_path, "a"), make(tmp_path, "b", SlowCopy)
+    src.put("k", b"abc")
+
+    def listed() -> Iterator[CopyTask]:
+        yield CopyTask("k", "x/k", 3)
+        raise IntegrityError(name="b", detail="the listing broke")
+
+    with pytest.raises(IntegrityError, match="the listing broke"):
+        copy_all(src, dst, listed(), "auto", 4, NullProgress())
+    # The copy under way finished before copy_all returned: a caller's clean-up after it sees everything.
+    assert dst.exists("x/k")
