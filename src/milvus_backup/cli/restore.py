@@ -75,7 +75,8 @@ def restore(
         render.print_json(dataclasses.asdict(result))
         return
     for coll in result.collections:
-        render.print_line(f"{coll.source} -> {coll.target}: {coll.rows} row(s) from {coll.segments} segment(s), "
-                          f"{coll.indexes} index(es), aliases: {', '.join(coll.aliases) or '-'}")
+        imported = f" (imported by Milvus in {coll.import_seconds:.1f} s)" if coll.segments else ""
+        render.print_line(f"{coll.source} -> {coll.target}: {coll.rows} row(s) from {coll.segments} segment(s)"
+                          f"{imported}, {coll.indexes} index(es), aliases: {', '.join(coll.aliases) or '-'}")
     render.print_line(f"restore backup success: {result.name}: {len(result.collections)} collection(s) in "
                       f"{result.seconds:.1f} s")
