@@ -4,32 +4,38 @@ Every error the tool raises on purpose is a ``BackupToolError``. The class docst
 message template (filled from the keyword arguments), ``exit_code`` is what the CLI exits with,
 ``http_status`` what the REST API answers, and ``hint`` what the user can do about it.
 
+Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usage, 3 configuration,
+4 completed with warnings under --strict, 10-19 backups, 20-29 storage, 30-39 Milvus, 40-49 jobs and runs,
+130 interrupted. Each range's codes belong to the classes below it; a unit test keeps them there.
+
 * BackupToolError                       1 / 500
   x UsageError                          2 / 400
   x ConfigError                         3 / 400
-  x BackupNotFoundError                10 / 404
+  x WarningsAsErrorsError               4 / 422
+  x BackupNotFoundError                10 / 404   backups 10-19
   x BackupExistsError                  11 / 409
-  x BackupIncompleteError              29 / 409
-  x IntegrityError                     14 / 422
-  x JobConflictError                   15 / 409
-  x JobCancelledError                  31 / 409
-  x JobNotFoundError                   32 / 404
-  x UnsupportedFormatError             26 / 422
-  x StorageError                       19 / 502
-    + StorageUnavailableError          12 / 503
-    + StorageAccessDeniedError         16 / 502
-    + BucketNotFoundError              17 / 502
-    + ObjectNotFoundError              18 / 404
-    + InvalidKeyError                  27 / 400
-    + CopyFailedError                  25 / 502
-  x MilvusError                        21 / 502
-    + MilvusUnavailableError           13 / 503
-    + MilvusAuthError                  20 / 502
-    + DatabaseNotFoundError            23 / 404
-    + CollectionNotFoundError          22 / 404
-    + CollectionExistsError            30 / 409
-    + MilvusRootEmptyError             24 / 502
-    + SourceDataError                  28 / 502
+  x BackupIncompleteError              12 / 409
+  x IntegrityError                     13 / 422
+  x UnsupportedFormatError             14 / 422
+  x StorageError                       20 / 502   storage 20-29
+    + StorageUnavailableError          21 / 503
+    + StorageAccessDeniedError         22 / 502
+    + BucketNotFoundError              23 / 502
+    + ObjectNotFoundError              24 / 404
+    + InvalidKeyError                  25 / 400
+    + CopyFailedError                  26 / 502
+  x MilvusError                        30 / 502   Milvus 30-39
+    + MilvusUnavailableError           31 / 503
+    + MilvusAuthError                  32 / 502
+    + DatabaseNotFoundError            33 / 404
+    + CollectionNotFoundError          34 / 404
+    + CollectionExistsError            35 / 409
+    + MilvusRootEmptyError             36 / 502
+    + SourceDataError                  37 / 502
+  x JobConflictError                   40 / 409   jobs and runs 40-49
+  x JobCancelledError                  41 / 409
+  x JobNotFoundError                   42 / 404
+  x DeadlineExceededError              43 / 504
 
 An unknown non-zero exit code means failure. ``docs/exit-codes.md`` lists every code; a unit test keeps it
 in step with this module.
@@ -74,6 +80,14 @@ class ConfigError(BackupToolError):
     hint = "Run `milvus-backup config show` to see the effective values and where each comes from."
 
 
+class WarningsAsErrorsError(BackupToolError):
+    """{count} warning(s) with --strict: {detail}"""
+
+    exit_code = 4
+    http_status = 422
+    hint = "The run itself completed; its warnings are in the output. Leave --strict out to accept them."
+
+
 class BackupNotFoundError(BackupToolError):
     """Backup {name!r} not found in {location}."""
 
@@ -93,7 +107,7 @@ class BackupExistsError(BackupToolError):
 class BackupIncompleteError(BackupToolError):
     """Backup {name!r} in {location} is incomplete: its meta was never written (the create failed or was killed)."""
 
-    exit_code = 29
+    exit_code = 12
     http_status = 409
     hint = "Delete it with `milvus-backup delete -n NAME`, then create it again."
 
@@ -101,51 +115,28 @@ class BackupIncompleteError(BackupToolError):
 class IntegrityError(BackupToolError):
     """Backup {name!r} failed verification: {detail}"""
 
-    exit_code = 14
+    exit_code = 13
     http_status = 422
-
-
-class JobConflictError(BackupToolError):
-    """{detail}"""
-
-    exit_code = 15
-    http_status = 409
-
-
-class JobCancelledError(BackupToolError):
-    """Job {job_id!r} was cancelled."""
-
-    exit_code = 31
-    http_status = 409
-    hint = "A cancelled backup removes what it copied and a restore its staged copies; start it again when ready."
-
-
-class JobNotFoundError(BackupToolError):
-    """No job {job_id!r} on this server."""
-
-    exit_code = 32
-    http_status = 404
-    hint = "GET /api/v1/jobs lists the jobs this server knows."
 
 
 class UnsupportedFormatError(BackupToolError):
     """{detail}"""
 
-    exit_code = 26
+    exit_code = 14
     http_status = 422
 
 
 class StorageError(BackupToolError):
     """Storage error on {location}: {detail}"""
 
-    exit_code = 19
+    exit_code = 20
     http_status = 502
 
 
 class StorageUnavailableError(StorageError):
     """Cannot reach storage {location}: {detail}"""
 
-    exit_code = 12
+    exit_code = 21
     http_status = 503
     hint = "Check the storage address, port and useSSL in backup.yaml, and that the service is running."
 
@@ -153,35 +144,35 @@ class StorageUnavailableError(StorageError):
 class StorageAccessDeniedError(StorageError):
     """Access denied by storage {location}: {detail}"""
 
-    exit_code = 16
+    exit_code = 22
     hint = "Check the access key, secret key (or account key / credentials file) for this storage."
 
 
 class BucketNotFoundError(StorageError):
     """Bucket {bucket!r} does not exist on {location}."""
 
-    exit_code = 17
+    exit_code = 23
     hint = "Check bucketName (or backupBucketName) in backup.yaml, or create the bucket."
 
 
 class ObjectNotFoundError(StorageError):
     """Object {key!r} not found on {location}."""
 
-    exit_code = 18
+    exit_code = 24
     http_status = 404
 
 
 class InvalidKeyError(StorageError):
     """Invalid object key {key!r}: {detail}"""
 
-    exit_code = 27
+    exit_code = 25
     http_status = 400
 
 
 class CopyFailedError(StorageError):
     """Copy of {src!r} to {dst!r} failed: {detail}"""
 
-    exit_code = 25
+    exit_code = 26
     hint = (
         "With transfer.mode `direct` both storages must be one service that can copy between them; "
         "use `auto` or `streaming` when they differ."
@@ -191,14 +182,14 @@ class CopyFailedError(StorageError):
 class MilvusError(BackupToolError):
     """Milvus at {address} failed: {detail}"""
 
-    exit_code = 21
+    exit_code = 30
     http_status = 502
 
 
 class MilvusUnavailableError(MilvusError):
     """Cannot reach Milvus at {address}: {detail}"""
 
-    exit_code = 13
+    exit_code = 31
     http_status = 503
     hint = "Check milvus.address and milvus.port (v2: milvus.grpc.*) and that Milvus is running."
 
@@ -206,28 +197,28 @@ class MilvusUnavailableError(MilvusError):
 class MilvusAuthError(MilvusError):
     """Milvus at {address} refused the credentials: {detail}"""
 
-    exit_code = 20
+    exit_code = 32
     hint = "Check milvus.user and milvus.password (env MILVUS_USER / MILVUS_PASSWORD)."
 
 
 class DatabaseNotFoundError(MilvusError):
     """Database {database!r} does not exist in Milvus at {address}."""
 
-    exit_code = 23
+    exit_code = 33
     http_status = 404
 
 
 class CollectionNotFoundError(MilvusError):
     """Collection {collection!r} does not exist in database {database!r} of Milvus at {address}."""
 
-    exit_code = 22
+    exit_code = 34
     http_status = 404
 
 
 class CollectionExistsError(MilvusError):
     """Collection {collection!r} already exists in database {database!r} of Milvus at {address}."""
 
-    exit_code = 30
+    exit_code = 35
     http_status = 409
     hint = (
         "Restore under another name (--suffix or --rename), replace it with --drop_exist_collection, or add the "
@@ -238,7 +229,7 @@ class CollectionExistsError(MilvusError):
 class MilvusRootEmptyError(MilvusError):
     """Milvus storage root {location} is empty: backups would hold no data."""
 
-    exit_code = 24
+    exit_code = 36
     hint = (
         "bucketName and rootPath (v2: milvus.storage.*) must be the ones in milvus.yaml; "
         "an empty root is the usual cause of empty backups."
@@ -248,10 +239,44 @@ class MilvusRootEmptyError(MilvusError):
 class SourceDataError(MilvusError):
     """Milvus storage {location} does not hold what Milvus reports: {detail}"""
 
-    exit_code = 28
+    exit_code = 37
     hint = (
         "bucketName and rootPath (v2: milvus.storage.*) must match milvus.yaml; run `milvus-backup check`. "
         "Retry if Milvus was compacting."
+    )
+
+
+class JobConflictError(BackupToolError):
+    """{detail}"""
+
+    exit_code = 40
+    http_status = 409
+
+
+class JobCancelledError(BackupToolError):
+    """Job {job_id!r} was cancelled."""
+
+    exit_code = 41
+    http_status = 409
+    hint = "A cancelled backup removes what it copied and a restore its staged copies; start it again when ready."
+
+
+class JobNotFoundError(BackupToolError):
+    """No job {job_id!r} on this server."""
+
+    exit_code = 42
+    http_status = 404
+    hint = "GET /api/v1/jobs lists the jobs this server knows."
+
+
+class DeadlineExceededError(BackupToolError):
+    """{what} did not finish within its timeout of {seconds:g} s."""
+
+    exit_code = 43
+    http_status = 504
+    hint = (
+        "Nothing it wrote was kept. Give a longer timeout (--timeout on the command line, timeout in a REST "
+        "request), or none."
     )
 
 

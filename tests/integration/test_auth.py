@@ -18,10 +18,10 @@ def auth_config(milvus, tmp_path, password: str):
     return write_config(tmp_path, data)
 
 
-def test_check_names_refused_credentials_with_exit_20(milvus_auth, tmp_path, capsys):
+def test_check_names_refused_credentials_with_exit_32(milvus_auth, tmp_path, capsys):
     fill_collection(milvus_auth, "auth_seed")
     code, _, err = run(capsys, auth_config(milvus_auth, tmp_path, "not-the-password"), "check")
-    assert code == 20, err
+    assert code == 32, err
     assert "refused the credentials" in err and "not-the-password" not in err
     code, out, err = run(capsys, auth_config(milvus_auth, tmp_path, "Milvus"), "check")
     assert code == 0, err

@@ -212,12 +212,12 @@ def test_verify_names_a_changed_byte_and_a_missing_file(deployment: Deployment, 
     code, out, _ = run(capsys, config, "verify", "-n", "tamper", "--quick")
     assert code == 0, "a same-size change is only found by reading the content"
     code, out, err = run(capsys, config, "verify", "-n", "tamper")
-    assert code == 14
+    assert code == 13
     assert f"{changed.removeprefix('tamper/')}: content differs (checksum mismatch)" in out
     assert "failed verification: 1 problem(s) found" in err
     target.storage.delete(target.root + removed)
     code, out, err = run(capsys, config, "verify", "-n", "tamper", "--json")
-    assert code == 14
+    assert code == 13
     report = json.loads(out)
     problems = [p for c in report["collections"] for p in c["problems"]]
     assert f"{removed.removeprefix('tamper/')}: missing" in problems and len(problems) == 2
@@ -312,11 +312,11 @@ def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(deploy
     assert json.loads(out) == [{"name": "killed", "state": "incomplete", "size": 0, "collections": [],
                                 "created": "", "milvus_version": "", "detail": "meta never written"}]
     code, _, err = run(capsys, config, "get", "-n", "killed")
-    assert code == 29 and "incomplete" in err
+    assert code == 12 and "incomplete" in err
     code, _, err = run(capsys, config, "verify", "-n", "killed")
-    assert code == 29
+    assert code == 12
     code, _, err = run(capsys, config, "restore", "-n", "killed", "-s", "_never")
-    assert code == 29 and "incomplete" in err
+    assert code == 12 and "incomplete" in err
     code, _, err = run(capsys, config, "create", "-n", "killed", "-c", many_segments)
     assert code == 11  # the half-written folder still holds the name
     code, out, _ = run(capsys, config, "delete", "-n", "killed")

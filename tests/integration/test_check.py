@@ -51,49 +51,49 @@ def test_check_passes_on_s3_milvus_and_cleans_up(filled_milvus_s3, seaweedfs, ba
         assert not [k for k in keys if "milvus_backup_check_" in k]
 
 
-def test_wrong_milvus_port_exits_13(filled_milvus_local, tmp_path, capsys):
+def test_wrong_milvus_port_exits_31(filled_milvus_local, tmp_path, capsys):
     data = local_config(filled_milvus_local, tmp_path / "backups")
     data["milvus"]["grpc"]["port"] = filled_milvus_local.port + 1 if filled_milvus_local.port < 65535 else 1
     code, _, err = run(capsys, write_config(tmp_path, data))
-    assert code == 13
+    assert code == 31
     assert "Error: Cannot reach Milvus at 127.0.0.1:" in err and "Hint:" in err
 
 
-def test_wrong_s3_secret_exits_16(filled_milvus_s3, backup_bucket, tmp_path, capsys):
+def test_wrong_s3_secret_exits_22(filled_milvus_s3, backup_bucket, tmp_path, capsys):
     data = s3_config(filled_milvus_s3, backup_bucket)
     data["milvus"]["storage"]["auth"]["secretAccessKey"] = "not-the-secret"
     code, _, err = run(capsys, write_config(tmp_path, data))
-    assert code == 16
+    assert code == 22
     assert "Access denied by storage" in err
     assert "not-the-secret" not in err
 
 
-def test_missing_bucket_exits_17(filled_milvus_s3, tmp_path, capsys):
+def test_missing_bucket_exits_23(filled_milvus_s3, tmp_path, capsys):
     config = write_config(tmp_path, s3_config(filled_milvus_s3, unique("no-such-bucket-")))
     code, _, err = run(capsys, config)
-    assert code == 17
+    assert code == 23
     assert "does not exist" in err and "no-such-bucket-" in err
 
 
-def test_empty_root_path_exits_24_after_the_other_checks(filled_milvus_s3, backup_bucket, tmp_path, capsys):
+def test_empty_root_path_exits_36_after_the_other_checks(filled_milvus_s3, backup_bucket, tmp_path, capsys):
     data = s3_config(filled_milvus_s3, backup_bucket)
     data["milvus"]["storage"]["rootPath"] = "not-files"
     code, out, err = run(capsys, write_config(tmp_path, data))
-    assert code == 24
+    assert code == 36
     assert "is EMPTY" in out
     assert "probe object copied" in out  # the other checks still ran
     assert "Milvus storage root" in err and "rootPath" in err
 
 
-def test_local_empty_root_directory_exits_24(filled_milvus_local, tmp_path, capsys):
+def test_local_empty_root_directory_exits_36(filled_milvus_local, tmp_path, capsys):
     data = local_config(filled_milvus_local, tmp_path / "backups")
     (tmp_path / "empty").mkdir()
     data["milvus"]["storage"]["rootPath"] = str(tmp_path / "empty")
     code, _, err = run(capsys, write_config(tmp_path, data))
-    assert code == 24
+    assert code == 36
 
 
-def test_direct_copy_between_different_services_exits_25(filled_milvus_local, seaweedfs, backup_bucket, tmp_path,
+def test_direct_copy_between_different_services_exits_26(filled_milvus_local, seaweedfs, backup_bucket, tmp_path,
                                                           capsys):
     data = local_config(filled_milvus_local, tmp_path / "backups")
     data["backup"]["storage"] = {
@@ -103,7 +103,7 @@ def test_direct_copy_between_different_services_exits_25(filled_milvus_local, se
     }
     data["transfer"] = {"mode": "direct"}
     code, out, err = run(capsys, write_config(tmp_path, data))
-    assert code == 25
+    assert code == 26
     assert "FAIL copy" in out
     # auto mode streams the same copy through the tool instead
     data["transfer"] = {"mode": "auto"}

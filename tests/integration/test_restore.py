@@ -108,7 +108,7 @@ def test_existing_target_fails_and_changes_nothing_then_drop_and_skip_create(dep
     try:
         rows = db2.get_collection_stats(target)["row_count"]
         code, _, err = run(capsys, config, "restore", "-n", name, "-r", rename)
-        assert code == 30 and "already exists" in err and "--drop_exist_collection" in err
+        assert code == 35 and "already exists" in err and "--drop_exist_collection" in err
         assert db2.get_collection_stats(target)["row_count"] == rows
         code, _, err = run(capsys, config, "restore", "-n", name, "-r", rename, "--drop_exist_collection",
                            "--skip_create_collection")
@@ -179,4 +179,4 @@ def test_unknown_and_incomplete_backups_are_refused(deployment: Deployment, tmp_
     target = wiring.backup_storage(load_config(str(config), env={}).config)
     target.storage.put(target.root + "half/binlogs/insert_log/1/2/3/3/100/4", b"x")
     code, _, err = run(capsys, config, "restore", "-n", "half", "-s", "_x")
-    assert code == 29 and "incomplete" in err
+    assert code == 12 and "incomplete" in err

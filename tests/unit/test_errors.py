@@ -3,20 +3,73 @@ import sys
 from pathlib import Path
 
 from milvus_backup.errors import (
+    BackupExistsError,
+    BackupIncompleteError,
     BackupNotFoundError,
     BackupToolError,
+    ConfigError,
     CopyFailedError,
+    DeadlineExceededError,
+    IntegrityError,
+    JobCancelledError,
+    JobConflictError,
+    JobNotFoundError,
+    MilvusError,
     MilvusRootEmptyError,
+    StorageError,
+    UnsupportedFormatError,
+    UsageError,
+    WarningsAsErrorsError,
     all_error_classes,
 )
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+# The ranges docs/exit-codes.md states, and which classes each holds.
+SINGLE_CODES = {BackupToolError: 1, UsageError: 2, ConfigError: 3, WarningsAsErrorsError: 4}
+BACKUP_ERRORS = (BackupNotFoundError, BackupExistsError, BackupIncompleteError, IntegrityError, UnsupportedFormatError)
+JOB_ERRORS = (JobConflictError, JobCancelledError, JobNotFoundError, DeadlineExceededError)
+
+
+def documented_range(cls: type[BackupToolError]) -> range:
+    if cls in SINGLE_CODES:
+        return range(SINGLE_CODES[cls], SINGLE_CODES[cls] + 1)
+    if cls in BACKUP_ERRORS:
+        return range(10, 20)
+    if issubclass(cls, StorageError):
+        return range(20, 30)
+    if issubclass(cls, MilvusError):
+        return range(30, 40)
+    if cls in JOB_ERRORS:
+        return range(40, 50)
+    raise AssertionError(f"{cls.__name__} belongs to no documented exit-code range: place it in one")
+
+
 def test_exit_codes_are_unique_and_specific():
     codes = [cls.exit_code for cls in all_error_classes()]
     assert len(codes) == len(set(codes))
     assert all(code not in (0, 130) for code in codes)
+
+
+def test_every_exit_code_lies_in_its_documented_range():
+    for cls in all_error_classes():
+        assert cls.exit_code in documented_range(cls), (cls.__name__, cls.exit_code)
+    doc = (REPO / "docs" / "exit-codes.md").read_text()
+    for first, last in ((10, 19), (20, 29), (30, 39), (40, 49)):
+        assert f"\n| {first}-{last} | " in doc, (first, last)
+    for code in (0, 1, 2, 3, 4, 130):
+        assert f"\n| {code} | " in doc, code
+
+
+def test_the_two_newest_errors():
+    late = DeadlineExceededError(what="Backup 'b1'", seconds=30.0)
+    assert str(late) == "Backup 'b1' did not finish within its timeout of 30 s."
+    assert late.exit_code == 43 and late.http_status == 504 and "--timeout" in late.hint
+    assert not isinstance(late, JobCancelledError)
+    strict = WarningsAsErrorsError(count=2, detail="a; b")
+    assert str(strict) == "2 warning(s) with --strict: a; b"
+    assert strict.exit_code == 4 and strict.http_status == 422 and "--strict" in strict.hint
 
 
 def test_every_class_has_a_message_template_and_http_status():

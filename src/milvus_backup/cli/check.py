@@ -16,9 +16,9 @@ EPILOG = """[b]Examples[/b]
 
   milvus-backup check --set milvus.grpc.port=19531 --json
 
-[b]Exit status[/b]: 0 all good; 13 Milvus unreachable; 20 Milvus refused the credentials; 16 storage refused
-the credentials; 17 bucket missing; 24 the Milvus storage root is empty; 25 the probe copy failed;
-3 invalid configuration. See docs/exit-codes.md.
+[b]Exit status[/b]: 0 all good; 3 invalid configuration; 22 storage refused the credentials; 23 bucket missing;
+26 the probe copy failed; 31 Milvus unreachable; 32 Milvus refused the credentials; 36 the Milvus storage root
+is empty. Codes 20-29 are storage, 30-39 Milvus; see docs/exit-codes.md.
 """
 
 

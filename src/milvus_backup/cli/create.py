@@ -19,9 +19,9 @@ EPILOG = """[b]Examples[/b]
 Without -c, -d, -a or --filter every collection of every database is backed up. --filter takes coll,
 db.coll, db.* (the whole database) and db. (the database's metadata only).
 
-[b]Exit status[/b]: 0 success; 2 bad flag or name; 11 the name exists; 13/20 Milvus unreachable or refused;
-22/23 unknown collection or database; 16/17 storage refused or bucket missing; 28 Milvus storage does not hold
-the reported binlogs. See docs/exit-codes.md.
+[b]Exit status[/b]: 0 success; 2 bad flag or name; 11 the name exists; 22/23 storage refused or bucket missing;
+31/32 Milvus unreachable or refused; 33/34 unknown database or collection; 37 Milvus storage does not hold the
+reported binlogs. Codes 10-19 are backups, 20-29 storage, 30-39 Milvus; see docs/exit-codes.md.
 """
 
 

@@ -20,9 +20,10 @@ EPILOG = """[b]Examples[/b]
 -c, -d and -a choose by the names in the backup; --filter by the names after --suffix/--rename. Indexes are
 only rebuilt with --restore_index (alias --rebuild_index): without them a restored collection cannot be loaded.
 
-[b]Exit status[/b]: 0 success; 2 bad or contradicting flags; 10 no such backup; 29 the backup is incomplete;
-30 a target collection exists (nothing was changed); 26 the backup needs a newer Milvus; 14 Milvus imported fewer
-rows than the backup holds; 13/20 Milvus unreachable or refused. See docs/exit-codes.md.
+[b]Exit status[/b]: 0 success; 2 bad or contradicting flags; 10 no such backup; 12 the backup is incomplete;
+13 Milvus imported fewer rows than the backup holds; 14 the backup needs a newer Milvus; 31/32 Milvus unreachable
+or refused; 35 a target collection exists (nothing was changed). Codes 10-19 are backups, 20-29 storage, 30-39
+Milvus; see docs/exit-codes.md.
 """
 
 

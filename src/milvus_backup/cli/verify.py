@@ -19,7 +19,7 @@ EPILOG = """[b]Examples[/b]
 Re-reads every object and compares its size and checksum (MD5 or CRC32C) with the backup's manifest; --quick
 checks existence and size only. A backup made by the Go tool (no manifest) is checked by existence and size.
 
-[b]Exit status[/b]: 0 intact; 14 a problem was found (each is listed); 10 no such backup.
+[b]Exit status[/b]: 0 intact; 10 no such backup; 13 a problem was found (each is listed).
 """
 
 
