@@ -20,9 +20,10 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from bench.env import Side
 from milvus_backup.meta import layout
-from milvus_backup.service.catalog import delete_backup, get_backup
-from milvus_backup.service.create import CreateRequest, create_backup
-from milvus_backup.service.restore import RestoreRequest, restore_backup
+from milvus_backup.library import create_backup, delete_backup, get_backup, restore_backup
+from milvus_backup.service.create import CreateRequest
+from milvus_backup.service.mapping import Rename, parse_mapping
+from milvus_backup.service.restore import RestoreRequest
 from milvus_backup.service.selection import parse_selection
 
 TOOL = str(Path(sys.executable).parent / "milvus-backup")
@@ -134,7 +135,8 @@ class Restored(NamedTuple):
 
 
 def tool_restore(side: Side, backup: str, collection: str, target: str) -> Restored:
-    request = RestoreRequest(name=backup, collections=collection, rename=f"{collection}:{target}")
+    request = RestoreRequest(name=backup, selection=parse_selection(collection),
+                             mapping=parse_mapping(renames=[Rename(collection, target, "bench")]))
     started = time.perf_counter()
     result = restore_backup(side.config, request)
     return Restored(time.perf_counter() - started, sum(c.import_seconds for c in result.collections))

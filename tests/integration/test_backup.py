@@ -17,7 +17,7 @@ from milvus_backup.cli.app import main
 from milvus_backup.config import load_config
 from milvus_backup.meta import codec
 from milvus_backup.meta.model import BackupInfo
-from milvus_backup.service import wiring
+from milvus_backup import wiring
 from tests.integration.conftest import Deployment, unique
 
 pytestmark = pytest.mark.integration

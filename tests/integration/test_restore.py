@@ -174,7 +174,7 @@ def test_unknown_and_incomplete_backups_are_refused(deployment: Deployment, tmp_
     code, _, err = run(capsys, config, "restore", "-n", "never_made")
     assert code == 10
     from milvus_backup.config import load_config
-    from milvus_backup.service import wiring
+    from milvus_backup import wiring
 
     target = wiring.backup_storage(load_config(str(config), env={}).config)
     target.storage.put(target.root + "half/binlogs/insert_log/1/2/3/3/100/4", b"x")

@@ -6,12 +6,13 @@ import json
 
 from milvus_backup.api.schemas import CreateBackupRequest, RestoreBackupRequest
 from milvus_backup.service.create import CreateRequest, strategy_from_flags
+from milvus_backup.service.mapping import Rename, parse_mapping
 from milvus_backup.service.restore import RestoreRequest
 from milvus_backup.service.selection import parse_selection
 
 
 def _database_collections(value: str | dict[str, list[str]]) -> str:
-    """Upstream takes db_collections as a JSON string or an object; the service parses the string form."""
+    """Upstream takes db_collections as a JSON string or an object; one parser reads the string form."""
     return json.dumps(value) if isinstance(value, dict) else value
 
 
@@ -31,18 +32,21 @@ def _filter(body: CreateBackupRequest) -> str:
 
 def create_request(body: CreateBackupRequest) -> CreateRequest:
     selection = parse_selection(",".join(body.collection_names), "", _database_collections(body.db_collections),
-                                _filter(body))
+                                _filter(body), filter_label="filter", database_collections_label="db_collections")
     return CreateRequest(name=body.backup_name, selection=selection,
-                         strategy=strategy_from_flags(body.strategy, body.force, body.meta_only),
-                         rbac=body.rbac)  # type: ignore[arg-type]
+                         strategy=strategy_from_flags(body.strategy, body.force, body.meta_only,
+                                                      labels=("strategy", "force", "meta_only")),
+                         rbac=body.rbac)
 
 
 def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
-    renames = ",".join(f"{old}:{new}" for old, new in body.collection_renames.items())
+    renames = [Rename(old, new, f"collection_renames[{old!r}]") for old, new in body.collection_renames.items()]
     return RestoreRequest(
-        name=body.backup_name, collections=",".join(body.collection_names),
-        database_collections=_database_collections(body.db_collections), suffix=body.collection_suffix,
-        rename=renames, meta_only=body.metaOnly, restore_index=body.restoreIndex, use_auto_index=body.useAutoIndex,
+        name=body.backup_name,
+        selection=parse_selection(",".join(body.collection_names), "", _database_collections(body.db_collections),
+                                  database_collections_label="db_collections"),
+        mapping=parse_mapping(body.collection_suffix, renames, "collection_suffix", "collection_renames"),
+        meta_only=body.metaOnly, restore_index=body.restoreIndex, use_auto_index=body.useAutoIndex,
         drop_exist_collection=body.dropExistCollection, drop_exist_index=body.dropExistIndex,
         skip_create_collection=body.skipCreateCollection, rbac=body.rbac,
     )

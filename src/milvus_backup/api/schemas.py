@@ -33,6 +33,8 @@ class CreateBackupRequest(_Request):
     force: bool = Field(False, description="No flush (= strategy skip_flush).")
     meta_only: bool = Field(False, description="Schema and indexes only (= strategy meta_only).")
     rbac: bool = False
+    timeout: float | None = Field(None, gt=0, description="Seconds the job may take; past them it stops, cleans up "
+                                  "as after a failure and ends in state 4 (timeout). Ours.")
     run_async: bool = Field(False, alias="async", description="Answer at once; poll get_backup?backup_id=.")
 
 
@@ -53,6 +55,8 @@ class RestoreBackupRequest(_Request):
     dropExistIndex: bool = False
     skipCreateCollection: bool = False
     rbac: bool = False
+    timeout: float | None = Field(None, gt=0, description="Seconds the job may take; past them it stops, cleans up "
+                                  "as after a failure and ends in state 4 (timeout). Ours.")
     run_async: bool = Field(False, alias="async", description="Answer once the checks passed; poll get_restore.")
 
 
@@ -60,6 +64,8 @@ class VerifyBackupRequest(_Request):
     requestId: str = ""
     backup_name: str = BackupName
     quick: bool = Field(False, description="Existence and size only, no content read.")
+    timeout: float | None = Field(None, gt=0, description="Seconds the job may take; past them it stops, cleans up "
+                                  "as after a failure and ends in state 4 (timeout). Ours.")
     run_async: bool = Field(False, alias="async")
 
 

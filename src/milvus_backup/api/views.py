@@ -72,7 +72,7 @@ def backup_summary(summary: catalog.BackupSummary, last_verify: Job | None) -> s
 
 
 def create_result(result: CreateResult) -> dict[str, Any]:
-    return dict(result.__dict__)
+    return dataclasses.asdict(result)
 
 
 def restore_result(result: RestoreResult) -> dict[str, Any]:
@@ -81,4 +81,4 @@ def restore_result(result: RestoreResult) -> dict[str, Any]:
 
 def verify_result(report: VerifyReport) -> dict[str, Any]:
     return {"name": report.name, "mode": report.mode, "ok": report.ok,
-            "collections": [dataclasses.asdict(c) for c in report.collections]}
+            "collections": [dataclasses.asdict(c) for c in report.collections], "warnings": report.warnings}

@@ -28,7 +28,8 @@ def check(
 ) -> None:
     """Check that Milvus and both storages are reachable and that a backup copy works."""
     # Imported here so that `--help` does not pay for loading pymilvus and the storage SDKs.
-    from milvus_backup.service.check import CheckStep, run_check
+    from milvus_backup import library
+    from milvus_backup.service.check import CheckStep
 
     loaded = ctx.obj.load()
     steps: list[CheckStep] = []
@@ -40,7 +41,7 @@ def check(
             render.stdout.print(f"{mark} {step.name}: {step.detail}", highlight=False)
 
     try:
-        report = run_check(loaded.config, on_step)
+        report = library.check(loaded.config, on_step)
     finally:
         if json_output:
             render.print_json({"steps": [step.__dict__ for step in steps],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
 
-from milvus_backup.cli import render
+from milvus_backup.cli import render, runs
 
 EPILOG = """[b]Examples[/b]
 
@@ -39,25 +40,32 @@ def create(
         "--strategy", help="serial_flush (default on Milvus 2.3), skip_flush, meta_only or bulk_flush.")] = "",
     rbac: Annotated[bool, typer.Option("--rbac", help="Also back up users, roles and grants.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    timeout: runs.Timeout = None,
+    strict: runs.Strict = False,
 ) -> None:
     """Back up collections: flush, copy their binlogs to backup storage, write the meta last."""
+    from milvus_backup import library, wiring
     from milvus_backup.cli.progress import progress_for_stderr
-    from milvus_backup.service.create import CreateRequest, create_backup, strategy_from_flags
+    from milvus_backup.service.create import CreateRequest, strategy_from_flags
     from milvus_backup.service.selection import parse_selection
 
     request = CreateRequest(
         name=name,
         selection=parse_selection(colls, databases, database_collections, filter_),
-        strategy=strategy_from_flags(strategy, force, meta_only),  # type: ignore[arg-type]
+        strategy=strategy_from_flags(strategy, force, meta_only),
         rbac=rbac,
     )
     config = ctx.obj.load().config
-    result = create_backup(config, request, progress_for_stderr())
+    with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout,
+                        what=f"backup {name or '(unnamed)'}") as run:
+        result = library.create_backup(config, request, run)
     if json_output:
-        render.print_json(result.__dict__)
-        return
-    rate = result.bytes / 1e6 / result.seconds if result.seconds else 0.0
-    render.print_line(
-        f"create backup success: {result.name}: {result.collections} collection(s), {result.segments} segment(s), "
-        f"{result.objects} object(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s ({rate:.1f} MB/s)"
-    )
+        render.print_json(dataclasses.asdict(result))
+    else:
+        runs.print_warnings(result.warnings)
+        rate = result.bytes / 1e6 / result.seconds if result.seconds else 0.0
+        render.print_line(
+            f"create backup success: {result.name}: {result.collections} collection(s), {result.segments} "
+            f"segment(s), {result.objects} object(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s "
+            f"({rate:.1f} MB/s){runs.counted(result.warnings)}")
+    runs.enforce_strict(strict, result.warnings)

@@ -21,7 +21,7 @@ def delete(
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name.")],
 ) -> None:
     """Delete a backup and all of its objects."""
-    from milvus_backup.service.catalog import delete_backup
+    from milvus_backup.library import delete_backup
 
     removed = delete_backup(ctx.obj.load().config, name)
     render.print_line(f"delete backup success: {name} ({removed} objects)")

@@ -24,7 +24,7 @@ def list_(
     json_output: Annotated[bool, typer.Option("--json", help="Print the backups as JSON.")] = False,
 ) -> None:
     """List the backups in backup storage, complete or not."""
-    from milvus_backup.service.catalog import list_backups
+    from milvus_backup.library import list_backups
 
     backups = list_backups(ctx.obj.load().config)
     if json_output:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from milvus_backup.cli import render
+from milvus_backup.cli import render, runs
 
 EPILOG = """[b]Examples[/b]
 
@@ -59,25 +59,36 @@ def restore(
     skip_db_properties: Annotated[bool, typer.Option(
         "--skip_db_properties", help="Create missing databases without the backed-up properties.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    timeout: runs.Timeout = None,
+    strict: runs.Strict = False,
 ) -> None:
     """Restore collections from a backup into Milvus."""
+    from milvus_backup import library, wiring
     from milvus_backup.cli.progress import progress_for_stderr
-    from milvus_backup.service.restore import RestoreRequest, restore_backup
+    from milvus_backup.service.mapping import parse_mapping, split_renames
+    from milvus_backup.service.restore import RestoreRequest
+    from milvus_backup.service.selection import parse_filter, parse_selection
 
     request = RestoreRequest(
-        name=name, collections=collections, databases=databases, database_collections=database_collections,
-        filter=filter_, suffix=suffix, rename=rename, meta_only=meta_only, restore_index=restore_index,
-        use_auto_index=use_auto_index, drop_exist_collection=drop_exist_collection, drop_exist_index=drop_exist_index,
+        name=name, selection=parse_selection(collections, databases, database_collections),
+        target_filter=parse_filter(filter_) if filter_ else None,
+        mapping=parse_mapping(suffix, split_renames(rename, "--rename")),
+        meta_only=meta_only, restore_index=restore_index, use_auto_index=use_auto_index,
+        drop_exist_collection=drop_exist_collection, drop_exist_index=drop_exist_index,
         skip_create_collection=skip_create_collection, rbac=rbac, load=load, skip_aliases=skip_aliases,
         skip_db_properties=skip_db_properties,
     )
-    result = restore_backup(ctx.obj.load().config, request, progress_for_stderr())
+    config = ctx.obj.load().config
+    with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout, what=f"restore of {name}") as run:
+        result = library.restore_backup(config, request, run)
     if json_output:
         render.print_json(dataclasses.asdict(result))
-        return
-    for coll in result.collections:
-        imported = f" (imported by Milvus in {coll.import_seconds:.1f} s)" if coll.segments else ""
-        render.print_line(f"{coll.source} -> {coll.target}: {coll.rows} row(s) from {coll.segments} segment(s)"
-                          f"{imported}, {coll.indexes} index(es), aliases: {', '.join(coll.aliases) or '-'}")
-    render.print_line(f"restore backup success: {result.name}: {len(result.collections)} collection(s) in "
-                      f"{result.seconds:.1f} s")
+    else:
+        runs.print_warnings(result.warnings)
+        for coll in result.collections:
+            imported = f" (imported by Milvus in {coll.import_seconds:.1f} s)" if coll.segments else ""
+            render.print_line(f"{coll.source} -> {coll.target}: {coll.rows} row(s) from {coll.segments} segment(s)"
+                              f"{imported}, {coll.indexes} index(es), aliases: {', '.join(coll.aliases) or '-'}")
+        render.print_line(f"restore backup success: {result.name}: {len(result.collections)} collection(s) in "
+                          f"{result.seconds:.1f} s{runs.counted(result.warnings)}")
+    runs.enforce_strict(strict, result.warnings)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from milvus_backup.cli import render
+from milvus_backup.cli import render, runs
 from milvus_backup.errors import IntegrityError
 
 EPILOG = """[b]Examples[/b]
@@ -28,16 +28,22 @@ def verify(
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name.")],
     quick: Annotated[bool, typer.Option("--quick", help="Existence and size only, no content read.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    timeout: runs.Timeout = None,
+    strict: runs.Strict = False,
 ) -> None:
     """Check that every object of a backup is intact."""
+    from milvus_backup import library, wiring
     from milvus_backup.cli.progress import progress_for_stderr
-    from milvus_backup.service.verify import verify_backup
 
-    report = verify_backup(ctx.obj.load().config, name, quick, progress_for_stderr())
+    config = ctx.obj.load().config
+    with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout, what=f"verify of {name}") as run:
+        report = library.verify_backup(config, name, quick, run)
     if json_output:
         render.print_json({"name": report.name, "mode": report.mode, "ok": report.ok,
-                           "collections": [dataclasses.asdict(c) for c in report.collections]})
+                           "collections": [dataclasses.asdict(c) for c in report.collections],
+                           "warnings": report.warnings})
     else:
+        runs.print_warnings(report.warnings)
         for check in report.collections:
             state = "[green]ok[/green]  " if not check.problems else "[red]FAIL[/red]"
             render.stdout.print(f"{state} {check.collection}: {check.objects} object(s), "
@@ -48,4 +54,5 @@ def verify(
         problems = sum(len(c.problems) for c in report.collections)
         raise IntegrityError(name=name, detail=f"{problems} problem(s) found")
     if not json_output:
-        render.print_line(f"verify success: {name} is intact")
+        render.print_line(f"verify success: {name} is intact{runs.counted(report.warnings)}")
+    runs.enforce_strict(strict, report.warnings)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import grpc
@@ -22,8 +21,10 @@ from milvus_backup.errors import (
     MilvusError,
     MilvusUnavailableError,
 )
-from milvus_backup.meta.model import CollectionSchema, IndexInfo, KeyValue
+from milvus_backup.meta.model import IndexInfo, KeyValue
 from milvus_backup.milvus import convert
+from milvus_backup.milvus.protocol import CollectionDescription, FlushResult, Partition, Segment
+from milvus_backup.milvus.writer import MilvusWrites
 
 logger = logging.getLogger(__name__)
 
@@ -85,46 +86,6 @@ def _classify(address: str, detail: str, *, unavailable: bool) -> MilvusError:
     return MilvusError(address=address, detail=detail)
 
 
-@dataclass(frozen=True)
-class CollectionDescription:
-    collection_id: int
-    db_name: str
-    name: str
-    schema: CollectionSchema
-    shards_num: int
-    consistency_level: int
-    properties: list[KeyValue]
-    created_timestamp: int
-    virtual_channel_names: list[str]
-    physical_channel_names: list[str]
-    aliases: list[str]
-
-
-@dataclass(frozen=True)
-class Partition:
-    partition_id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class Segment:
-    segment_id: int
-    collection_id: int
-    partition_id: int
-    num_rows: int
-    state: str
-    is_l0: bool
-    storage_version: int
-    channel: str = ""
-
-
-@dataclass(frozen=True)
-class FlushResult:
-    segment_ids: list[int] = field(default_factory=list)
-    flush_ts: int = 0
-    seal_time: int = 0
-
-
 def _check(status: Any, address: str, what: str) -> None:
     code = getattr(status, "code", 0)
     error_code = getattr(status, "error_code", 0)
@@ -134,12 +95,12 @@ def _check(status: Any, address: str, what: str) -> None:
     raise MilvusError(address=address, detail=f"{what}: {reason}")
 
 
-class MilvusConnection:
-    """A connection to one Milvus proxy."""
+class MilvusConnection(MilvusWrites):
+    """A connection to one Milvus proxy (implements `protocol.MilvusClient`)."""
 
     def __init__(self, params: MilvusParams) -> None:
         self.params = params
-        self.address = params.endpoint
+        self._address = params.endpoint
         scheme = "https" if params.tls_mode != "disabled" else "http"
         tls: dict[str, object] = {}
         if params.tls_mode == "server":
@@ -173,6 +134,10 @@ class MilvusConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def address(self) -> str:
+        return self._address
 
     @property
     def server_version(self) -> str:
@@ -260,17 +225,16 @@ class MilvusConnection:
         _check(r.status, self.address, f"describe database {db}")
         return r.dbID, convert.key_values(r.properties)
 
-    def flush(self, db: str, collection: str, poll_seconds: float = 0.5) -> FlushResult:
-        """Seal and flush the collection's growing segments, then wait until they are persisted."""
+    def flush(self, db: str, collection: str) -> FlushResult:
         r = self.call("Flush", milvus_pb2.FlushRequest(db_name=db, collection_names=[collection]),
                        f"flush {db}.{collection}")
         segment_ids = list(r.coll_segIDs[collection].data) if collection in r.coll_segIDs else []
-        flush_ts = r.coll_flush_ts.get(collection, 0)
-        request = milvus_pb2.GetFlushStateRequest(segmentIDs=segment_ids, flush_ts=flush_ts, db_name=db,
+        return FlushResult(segment_ids, r.coll_flush_ts.get(collection, 0), r.coll_seal_times.get(collection, 0))
+
+    def flushed(self, db: str, collection: str, flush: FlushResult) -> bool:
+        request = milvus_pb2.GetFlushStateRequest(segmentIDs=flush.segment_ids, flush_ts=flush.flush_ts, db_name=db,
                                                   collection_name=collection)
-        while not self.call("GetFlushState", request, f"flush state of {db}.{collection}").flushed:
-            time.sleep(poll_seconds)
-        return FlushResult(segment_ids, flush_ts, r.coll_seal_times.get(collection, 0))
+        return bool(self.call("GetFlushState", request, f"flush state of {db}.{collection}").flushed)
 
     def rbac_meta(self) -> dict[str, Any]:
         """Users, roles, grants and privilege groups in upstream's RBACMeta shape.

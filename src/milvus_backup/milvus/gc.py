@@ -15,14 +15,12 @@ import urllib.request
 import grpc
 from pymilvus.grpc_gen import common_pb2
 
+from milvus_backup.milvus.protocol import GcUnsupported
+
 logger = logging.getLogger(__name__)
 
 _GC_CONTROL = "/milvus.proto.data.DataCoord/GcControl"
 _PAUSE, _RESUME = 1, 2  # datapb.GcCommand
-
-
-class GcUnsupported(Exception):
-    """This way of pausing GC does not exist on this Milvus (or is not configured)."""
 
 
 def _varint(value: int) -> bytes:

@@ -1,49 +1,40 @@
-"""The calls a restore makes: create databases, collections, partitions, indexes, aliases; import; load; RBAC."""
+"""The calls a restore makes: create databases, collections, partitions, indexes, aliases; import; load; RBAC.
+
+A mixin of `MilvusConnection`, which gives it `call` (one raw RPC, errors translated), `address` and
+`rbac_meta`."""
 
 from __future__ import annotations
 
 import json
-import logging
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
-from milvus_backup.errors import MilvusError
 from milvus_backup.meta.model import CollectionSchema, IndexInfo, KeyValue
 from milvus_backup.milvus import convert
-from milvus_backup.milvus.client import MilvusConnection
-
-logger = logging.getLogger(__name__)
+from milvus_backup.milvus.protocol import ImportOutcome, RbacRestored
 
 _IMPORT_DONE = (common_pb2.ImportCompleted, common_pb2.ImportFailed, common_pb2.ImportFailedAndCleaned)
-
-
-@dataclass(frozen=True)
-class ImportOutcome:
-    task_id: int
-    completed: bool
-    row_count: int
-    reason: str
 
 
 def _kv(pairs: dict[str, str]) -> list[common_pb2.KeyValuePair]:
     return [common_pb2.KeyValuePair(key=k, value=v) for k, v in pairs.items()]
 
 
-class MilvusWriter:
-    def __init__(self, milvus: MilvusConnection) -> None:
-        self.milvus = milvus
-        self.address = milvus.address
+class MilvusWrites:
+    def call(self, method: str, request: Any, what: str) -> Any:
+        raise NotImplementedError
+
+    def rbac_meta(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def create_database(self, db: str, properties: list[KeyValue]) -> None:
         request = milvus_pb2.CreateDatabaseRequest(db_name=db, properties=_kv({p.key: p.value for p in properties}))
-        self.milvus.call("CreateDatabase", request, f"create database {db}")
+        self.call("CreateDatabase", request, f"create database {db}")
 
     def drop_collection(self, db: str, name: str) -> None:
-        self.milvus.call("DropCollection", milvus_pb2.DropCollectionRequest(db_name=db, collection_name=name),
+        self.call("DropCollection", milvus_pb2.DropCollectionRequest(db_name=db, collection_name=name),
                           f"drop collection {db}.{name}")
 
     def create_collection(self, db: str, name: str, schema: CollectionSchema, *, shards_num: int,
@@ -53,15 +44,15 @@ class MilvusWriter:
             consistency_level=consistency_level, num_partitions=num_partitions,
             properties=_kv({kv.key: kv.value for kv in properties}),
         )
-        self.milvus.call("CreateCollection", request, f"create collection {db}.{name}")
+        self.call("CreateCollection", request, f"create collection {db}.{name}")
 
     def create_partition(self, db: str, collection: str, partition: str) -> None:
-        self.milvus.call("CreatePartition", milvus_pb2.CreatePartitionRequest(
+        self.call("CreatePartition", milvus_pb2.CreatePartitionRequest(
             db_name=db, collection_name=collection, partition_name=partition),
             f"create partition {partition} of {db}.{collection}")
 
     def drop_index(self, db: str, collection: str, index: IndexInfo) -> None:
-        self.milvus.call("DropIndex", milvus_pb2.DropIndexRequest(
+        self.call("DropIndex", milvus_pb2.DropIndexRequest(
             db_name=db, collection_name=collection, field_name=index.field_name, index_name=index.index_name),
             f"drop index {index.index_name} of {db}.{collection}")
 
@@ -72,87 +63,76 @@ class MilvusWriter:
         build = {k: v for k, v in params.items() if k not in extra}
         if build and "params" not in extra:
             extra["params"] = json.dumps({k: _number(v) for k, v in build.items()})
-        self.milvus.call("CreateIndex", milvus_pb2.CreateIndexRequest(
+        self.call("CreateIndex", milvus_pb2.CreateIndexRequest(
             db_name=db, collection_name=collection, field_name=field, index_name=index_name,
             extra_params=_kv(extra)), f"create index on {db}.{collection}.{field}")
 
     def create_alias(self, db: str, collection: str, alias: str) -> None:
-        self.milvus.call("CreateAlias", milvus_pb2.CreateAliasRequest(
+        self.call("CreateAlias", milvus_pb2.CreateAliasRequest(
             db_name=db, collection_name=collection, alias=alias), f"create alias {alias} of {db}.{collection}")
 
     def start_import(self, db: str, collection: str, partition: str, files: list[str],
                      options: dict[str, str]) -> list[int]:
-        response = self.milvus.call("Import", milvus_pb2.ImportRequest(
+        response = self.call("Import", milvus_pb2.ImportRequest(
             db_name=db, collection_name=collection, partition_name=partition, files=files,
             options=_kv(options)), f"import into {db}.{collection}/{partition}")
         return list(response.tasks)
 
-    def wait_import(self, task: int, max_poll_seconds: float = 0.1) -> ImportOutcome:
-        # Short imports are the common case: poll soon, then back off a little. A state query costs Milvus
-        # about a millisecond, and every poll interval is time a finished import waits to be noticed.
-        poll_seconds = 0.05
-        while True:
-            state = self.milvus.call("GetImportState", milvus_pb2.GetImportStateRequest(task=task),
-                                      f"state of import task {task}")
-            if state.state in _IMPORT_DONE:
-                infos = {kv.key: kv.value for kv in state.infos}
-                return ImportOutcome(task, state.state == common_pb2.ImportCompleted, state.row_count,
-                                     infos.get("failed_reason", ""))
-            time.sleep(poll_seconds)
-            poll_seconds = min(poll_seconds * 1.5, max_poll_seconds)
+    def import_state(self, task: int) -> ImportOutcome | None:
+        state = self.call("GetImportState", milvus_pb2.GetImportStateRequest(task=task), f"state of import task {task}")
+        if state.state not in _IMPORT_DONE:
+            return None
+        infos = {kv.key: kv.value for kv in state.infos}
+        return ImportOutcome(task, state.state == common_pb2.ImportCompleted, state.row_count,
+                             infos.get("failed_reason", ""))
 
     def row_count(self, db: str, collection: str) -> int:
-        response = self.milvus.call("GetCollectionStatistics", milvus_pb2.GetCollectionStatisticsRequest(
+        response = self.call("GetCollectionStatistics", milvus_pb2.GetCollectionStatisticsRequest(
             db_name=db, collection_name=collection), f"statistics of {db}.{collection}")
         stats = {kv.key: kv.value for kv in response.stats}
         return int(stats.get("row_count", 0))
 
-    def load(self, db: str, collection: str, timeout: float = 600.0, poll_seconds: float = 0.5) -> None:
-        self.milvus.call("LoadCollection", milvus_pb2.LoadCollectionRequest(db_name=db, collection_name=collection),
-                          f"load {db}.{collection}")
-        deadline = time.monotonic() + timeout
-        while True:
-            progress = self.milvus.call("GetLoadingProgress", milvus_pb2.GetLoadingProgressRequest(
-                db_name=db, collection_name=collection), f"loading progress of {db}.{collection}").progress
-            if progress >= 100:
-                return
-            if time.monotonic() > deadline:
-                raise MilvusError(address=self.address, detail=f"{db}.{collection} still loading after {timeout:.0f} s")
-            time.sleep(poll_seconds)
+    def load_collection(self, db: str, collection: str) -> None:
+        self.call("LoadCollection", milvus_pb2.LoadCollectionRequest(db_name=db, collection_name=collection),
+                  f"load {db}.{collection}")
 
-    def restore_rbac(self, meta: dict[str, Any]) -> dict[str, int]:
+    def loading_progress(self, db: str, collection: str) -> int:
+        return int(self.call("GetLoadingProgress", milvus_pb2.GetLoadingProgressRequest(
+            db_name=db, collection_name=collection), f"loading progress of {db}.{collection}").progress)
+
+    def restore_rbac(self, meta: dict[str, Any]) -> RbacRestored:
         """Create the roles, grants and user-role bindings of `meta` that the target lacks; existing ones stay as
         they are. Users themselves are not created: a backup holds no usable password for them."""
-        existing = self.milvus.rbac_meta()
+        existing = self.rbac_meta()
         have_roles = {r["name"] for r in existing.get("roles", [])}
         have_users = {u["user"]: {r["name"] for r in u.get("roles", [])} for u in existing.get("users", [])}
         have_grants = {_grant_key(g) for g in existing.get("grants", [])}
         done = {"roles": 0, "grants": 0, "bindings": 0}
+        not_created = []
         for role in meta.get("roles", []):
             if role["name"] not in have_roles:
-                self.milvus.call("CreateRole", milvus_pb2.CreateRoleRequest(
+                self.call("CreateRole", milvus_pb2.CreateRoleRequest(
                     entity=milvus_pb2.RoleEntity(name=role["name"])), f"create role {role['name']}")
                 done["roles"] += 1
         for grant in meta.get("grants", []):
             if _grant_key(grant) in have_grants:
                 continue
             entity = json_format.ParseDict(grant, milvus_pb2.GrantEntity(), ignore_unknown_fields=True)
-            self.milvus.call("OperatePrivilege", milvus_pb2.OperatePrivilegeRequest(
+            self.call("OperatePrivilege", milvus_pb2.OperatePrivilegeRequest(
                 entity=entity, type=milvus_pb2.Grant), f"grant {_grant_key(grant)}")
             done["grants"] += 1
         for user in meta.get("users", []):
             name = user["user"]
             if name not in have_users:
-                logger.warning("user %s does not exist in the target and is not created: a backup holds no usable "
-                               "password. Create it, then rerun the restore with --rbac to bind its roles.", name)
+                not_created.append(name)
                 continue
             for role in user.get("roles", []):
                 if role["name"] not in have_users[name]:
-                    self.milvus.call("OperateUserRole", milvus_pb2.OperateUserRoleRequest(
+                    self.call("OperateUserRole", milvus_pb2.OperateUserRoleRequest(
                         username=name, role_name=role["name"], type=milvus_pb2.AddUserToRole),
                         f"add user {name} to role {role['name']}")
                     done["bindings"] += 1
-        return done
+        return RbacRestored(done["roles"], done["grants"], done["bindings"], not_created)
 
 
 def _grant_key(grant: dict[str, Any]) -> tuple[str, ...]:

@@ -6,12 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from milvus_backup.config import Config
 from milvus_backup.errors import BackupIncompleteError, BackupNotFoundError, BackupToolError, ObjectNotFoundError
 from milvus_backup.meta import codec, layout
 from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo
-from milvus_backup.service import wiring
+from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.names import validate_backup_name
 
 logger = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ def hybrid_ts_to_iso(ts: int) -> str:
     return datetime.fromtimestamp((ts >> 18) / 1000, tz=timezone.utc).isoformat(timespec="seconds")
 
 
-def read_backup(target: wiring.StorageLocation, name: str) -> BackupInfo:
+def read_backup(target: StorageLocation, name: str) -> BackupInfo:
     """The backup's meta; BackupNotFoundError if nothing is there, BackupIncompleteError if its meta was never
     written."""
     validate_backup_name(name)
@@ -54,7 +53,7 @@ def read_backup(target: wiring.StorageLocation, name: str) -> BackupInfo:
     return codec.decode_files(files)
 
 
-def read_manifest(target: wiring.StorageLocation, name: str) -> Manifest | None:
+def read_manifest(target: StorageLocation, name: str) -> Manifest | None:
     """Our manifest, or None for a backup made by the Go tool."""
     try:
         raw = target.storage.get(layout.meta_key(target.root, name, layout.MANIFEST_FILE))
@@ -74,8 +73,7 @@ def summarize(info: BackupInfo) -> BackupSummary:
     )
 
 
-def list_backups(config: Config) -> list[BackupSummary]:
-    target = wiring.backup_storage(config)
+def list_backups(target: StorageLocation) -> list[BackupSummary]:
     target.storage.check_bucket()
     summaries = []
     for name in target.storage.list_dirs(target.root):
@@ -89,14 +87,13 @@ def list_backups(config: Config) -> list[BackupSummary]:
     return summaries
 
 
-def get_backup(config: Config, name: str) -> BackupInfo:
-    return read_backup(wiring.backup_storage(config), name)
+def get_backup(target: StorageLocation, name: str) -> BackupInfo:
+    return read_backup(target, name)
 
 
-def delete_backup(config: Config, name: str) -> int:
+def delete_backup(target: StorageLocation, name: str) -> int:
     """Delete every object of the backup, complete or not; returns how many were deleted."""
     validate_backup_name(name)
-    target = wiring.backup_storage(config)
     target.storage.check_bucket()
     removed = target.storage.delete_prefix(layout.backup_dir(target.root, name))
     if removed == 0:

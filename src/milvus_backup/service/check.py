@@ -8,10 +8,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from milvus_backup.config import Config
 from milvus_backup.errors import BackupToolError, CopyFailedError, MilvusRootEmptyError
 from milvus_backup.meta.layout import check_probe_keys
-from milvus_backup.service import wiring
+from milvus_backup.service.resources import Resources
 from milvus_backup.storage.transfer import copy_object
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ class CheckReport:
     steps: list[CheckStep]
 
 
-def run_check(config: Config, on_step: Callable[[CheckStep], None] = lambda step: None) -> CheckReport:
+def run_check(resources: Resources, on_step: Callable[[CheckStep], None] = lambda step: None) -> CheckReport:
     """Connect to Milvus, look at both storages, copy a probe object from one to the other.
 
     An empty Milvus storage root does not stop the other checks (they still tell the user something), but it
@@ -45,13 +44,13 @@ def run_check(config: Config, on_step: Callable[[CheckStep], None] = lambda step
         steps.append(step)
         on_step(step)
 
-    with wiring.connect_milvus(config) as milvus:
-        databases = milvus.list_databases()
-        version = milvus.server_version
-    report("milvus", True, f"connected to {config.milvus.grpc.address}:{config.milvus.grpc.port}, "
-           f"version {version}, {len(databases)} database(s)")
+    side = resources.need_milvus()
+    milvus = side.client
+    databases = milvus.list_databases()
+    version = milvus.server_version
+    report("milvus", True, f"connected to {milvus.address}, version {version}, {len(databases)} database(s)")
 
-    source = wiring.milvus_storage(config)
+    source = side.storage
     source.storage.check_bucket()
     milvus_root_empty = next(iter(source.storage.list(source.root)), None) is None
     if milvus_root_empty:
@@ -59,14 +58,14 @@ def run_check(config: Config, on_step: Callable[[CheckStep], None] = lambda step
     else:
         report("milvus storage", True, f"{source.describe()} holds Milvus data")
 
-    target = wiring.backup_storage(config)
+    target = resources.backup
     target.storage.check_bucket()
     backups = target.storage.list_dirs(target.root)
     report("backup storage", True, f"{target.describe()} is reachable, {len(backups)} folder(s) below the root")
 
     token = uuid.uuid4().hex
     src_key, dst_key = check_probe_keys(source.root, target.root, token)
-    mode = config.transfer.mode
+    mode = resources.settings.transfer_mode
     try:
         source.storage.put(src_key, PROBE)
         server_side = copy_object(source.storage, src_key, target.storage, dst_key, len(PROBE), mode).server_side

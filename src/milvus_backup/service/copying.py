@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from dataclasses import dataclass, field
 
 import google_crc32c
 
 from milvus_backup.errors import IntegrityError
 from milvus_backup.progress import Progress
+from milvus_backup.service.run import Run
 from milvus_backup.storage.base import Storage
 from milvus_backup.storage.transfer import TransferMode, copy_object, useful_concurrency
 
@@ -47,17 +47,19 @@ class CopyStats:
 
 
 def copy_all(src: Storage, dst: Storage, tasks: Iterable[CopyTask], mode: TransferMode, concurrency: int,
-             progress: Progress, *, checksums: bool = False) -> CopyStats:
-    """Copy every task, `concurrency` at a time (fewer where more would not help, see `useful_concurrency`); the
-    first failure stops the rest and is raised. Tasks start as `tasks` yields them, so a lazy `tasks` (a listing
-    being read) overlaps with the copies; a failure while yielding stops the copies too. With `checksums`, each
-    copy's checksum is the one the copy yielded, or else is taken right after the copy, while other copies run.
+             progress: Progress, *, checksums: bool = False, run: Run | None = None) -> CopyStats:
+    """Copy every task, `concurrency` at a time (fewer where more would not help, see `useful_concurrency`), on
+    the run's threads; the first failure stops the rest and is raised once the copies under way have ended (so
+    nothing lands after the caller cleans up). Tasks start as `tasks` yields them, so a lazy `tasks` (a listing
+    being read) overlaps with the copies; a failure while yielding stops the copies too. With `checksums`,
+    each copy's checksum is the one the copy yielded, or else is taken right after the copy.
 
     A copy is proven when its own answer shows the destination holds the task's `size` bytes: it states that
     size, or the new object's MD5 equals the one the source's listing stated (the same content as the object
     listed with that size). `verify_listing` need only check the others."""
+    limit = useful_concurrency(src, dst, mode, concurrency)
 
-    def one(task: CopyTask) -> tuple[bool, str, bool]:
+    def one(task: CopyTask) -> tuple[CopyTask, bool, str, bool]:
         copied = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
         proven = copied.size == task.size or (
             task.src_md5 is not None and copied.checksum == f"md5:{task.src_md5}")
@@ -65,26 +67,16 @@ def copy_all(src: Storage, dst: Storage, tasks: Iterable[CopyTask], mode: Transf
         if checksums:
             checksum = copied.checksum or checksum_of(dst, task.dst_key)
         progress.advance(task.size, task.part)
-        return copied.server_side, checksum, proven
+        return task, copied.server_side, checksum, proven
 
-    submitted: list[CopyTask] = []
-    futures = []
-    # Leaving the pool waits for running copies, also on failure: nothing lands after the caller cleans up.
-    with ThreadPoolExecutor(max_workers=useful_concurrency(src, dst, mode, concurrency),
-                            thread_name_prefix="copy") as pool:
-        try:
-            for task in tasks:
-                submitted.append(task)
-                futures.append(pool.submit(one, task))
-            results = [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    done = list(zip(submitted, results, strict=True))
-    sums = {task.dst_key: sum_ for task, (_, sum_, _) in done} if checksums else {}
-    unproven = frozenset(task.dst_key for task, (_, _, proven) in done if not proven)
-    return CopyStats(len(submitted), sum(t.size for t in submitted), sum(1 for _, (ok, _, _) in done if ok), sums,
+    if run is None:
+        with Run(threads=limit) as own_run:
+            done = own_run.map(one, tasks, limit=limit)
+    else:
+        done = run.map(one, tasks, limit=limit)
+    sums = {task.dst_key: sum_ for task, _, sum_, _ in done} if checksums else {}
+    unproven = frozenset(task.dst_key for task, _, _, proven in done if not proven)
+    return CopyStats(len(done), sum(task.size for task, *_ in done), sum(1 for _, ok, _, _ in done if ok), sums,
                      unproven)
 
 

@@ -7,11 +7,9 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-from milvus_backup.config import Config
 from milvus_backup.errors import BackupExistsError, BackupToolError, CollectionNotFoundError, UsageError
 from milvus_backup.meta import codec, layout
 from milvus_backup.meta.manifest import Manifest, ManifestCollection, ManifestObject
@@ -22,12 +20,12 @@ from milvus_backup.meta.model import (
     PartitionBackupInfo,
     SegmentBackupInfo,
 )
-from milvus_backup.milvus.client import MilvusConnection
-from milvus_backup.progress import NullProgress, Progress
-from milvus_backup.service import wiring
+from milvus_backup.milvus.protocol import MilvusClient
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
+from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
+from milvus_backup.service.run import Run
 from milvus_backup.service.segments import SourceSegment, describe_segments
 from milvus_backup.service.selection import Selection
 
@@ -35,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 Strategy = Literal["", "serial_flush", "skip_flush", "meta_only", "bulk_flush"]
 STRATEGIES = ("serial_flush", "skip_flush", "meta_only", "bulk_flush")
+FLUSH_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -57,9 +56,10 @@ class CreateResult:
     seconds: float
     milvus_version: str
     gc_paused: bool
+    warnings: list[str] = field(default_factory=list)
 
 
-def resolve_targets(milvus: MilvusConnection, selection: Selection) -> dict[str, list[str]]:
+def resolve_targets(milvus: MilvusClient, selection: Selection) -> dict[str, list[str]]:
     """Database -> collections to back up. Unknown databases and collections fail here, before any write."""
     databases = milvus.list_databases()
     wanted = {db: None for db in databases} if selection.everything else selection.databases
@@ -85,15 +85,20 @@ class _DataStats:
     gc_paused: bool = False
 
 
-def strategy_from_flags(strategy: str, force: bool, meta_only: bool) -> str:
-    """The seed's `force` (= skip_flush) and `meta_only` flags and the newer `strategy` as one strategy."""
+def strategy_from_flags(strategy: str, force: bool, meta_only: bool,
+                        labels: tuple[str, str, str] = ("--strategy", "--force", "--meta_only")) -> Strategy:
+    """The seed's `force` (= skip_flush) and `meta_only` flags and the newer `strategy` as one strategy; errors
+    name the three as the door calls them (`labels`: strategy, force, meta_only)."""
+    strategy_label, force_label, meta_only_label = labels
     if strategy and strategy not in STRATEGIES:
-        raise UsageError(detail=f"strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+        raise UsageError(detail=f"{strategy_label} {strategy!r}: use one of {', '.join(STRATEGIES)}")
     implied = {s for s, on in (("skip_flush", force), ("meta_only", meta_only)) if on}
     if len(implied) > 1 or (strategy and implied and strategy not in implied):
-        raise UsageError(detail="force (-f), meta_only and strategy contradict each other",
-                         hint="force is strategy skip_flush; meta_only is strategy meta_only. Give one.")
-    return strategy or next(iter(implied), "")
+        raise UsageError(detail=f"{force_label}, {meta_only_label} and {strategy_label} contradict each other",
+                         hint=f"{force_label} is strategy skip_flush; {meta_only_label} is strategy meta_only. "
+                              "Give one.")
+    chosen = strategy or next(iter(implied), "")
+    return chosen  # type: ignore[return-value]
 
 
 def _resolve_strategy(strategy: Strategy, version: str) -> str:
@@ -105,7 +110,7 @@ def _resolve_strategy(strategy: Strategy, version: str) -> str:
     return strategy or "serial_flush"
 
 
-def _describe(milvus: MilvusConnection, db: str, name: str, backup_id: str) -> CollectionBackupInfo:
+def _describe(milvus: MilvusClient, db: str, name: str, backup_id: str) -> CollectionBackupInfo:
     desc = milvus.describe_collection(db, name)
     indexes = milvus.describe_indexes(db, name)
     load_state = milvus.load_state(db, name)
@@ -150,87 +155,95 @@ def _copy_tasks(root: str, name: str, seg: SourceSegment, part: str) -> list[Cop
     return tasks
 
 
-def create_backup(config: Config, request: CreateRequest, progress: Progress | None = None) -> CreateResult:
-    progress = progress or NullProgress()
+def create_backup(resources: Resources, request: CreateRequest, run: Run | None = None) -> CreateResult:
+    if run is None:
+        with Run(what=f"backup {request.name or 'create'}") as own_run:
+            return create_backup(resources, request, own_run)
     started = time.monotonic()
     name = validate_backup_name(request.name) if request.name else default_backup_name()
-    target = wiring.backup_storage(config)
-    source = wiring.milvus_storage(config)
+    target, side = resources.backup, resources.need_milvus()
+    milvus = side.client
     target.storage.check_bucket()
     backup_dir = layout.backup_dir(target.root, name)
     if next(iter(target.storage.list(backup_dir)), None) is not None:
         raise BackupExistsError(name=name, location=target.describe())
+    targets = resolve_targets(milvus, request.selection)
+    strategy = _resolve_strategy(request.strategy, milvus.server_version)
+    if strategy != "meta_only":
+        side.storage.storage.check_bucket()
+    run.checks_passed()
+    backup_id = str(uuid.uuid4())
+    logger.info("creating backup %s of %d collection(s) with %s", name, sum(len(c) for c in targets.values()),
+                strategy)
+    # A hybrid timestamp (physical ms << 18) of now; a flush replaces it with the flush's own timestamp.
+    info = BackupInfo(id=backup_id, name=name, milvus_version=milvus.server_version,
+                      backup_timestamp=int(time.time() * 1000) << 18)
+    if request.rbac:
+        info.rbac_meta = milvus.rbac_meta()
+    for db in targets:
+        db_id, properties = milvus.describe_database(db)
+        info.database_backups.append(DatabaseBackupInfo(db_name=db, db_id=db_id, properties=properties))
+    run.progress.start(sum(len(names) for names in targets.values()), "collections", "describe")
 
-    with wiring.connect_milvus(config) as milvus:
-        targets = resolve_targets(milvus, request.selection)
-        strategy = _resolve_strategy(request.strategy, milvus.server_version)
-        backup_id = str(uuid.uuid4())
-        logger.info("creating backup %s of %d collection(s) with %s", name,
-                    sum(len(c) for c in targets.values()), strategy)
-        # A hybrid timestamp (physical ms << 18) of now; a flush replaces it with the flush's own timestamp.
-        info = BackupInfo(id=backup_id, name=name, milvus_version=milvus.server_version,
-                          backup_timestamp=int(time.time() * 1000) << 18)
-        if request.rbac:
-            info.rbac_meta = milvus.rbac_meta()
-        for db in targets:
-            db_id, properties = milvus.describe_database(db)
-            info.database_backups.append(DatabaseBackupInfo(db_name=db, db_id=db_id, properties=properties))
-        # Each phase reports progress, which is also where a job can be cancelled.
-        progress.start(sum(len(names) for names in targets.values()), "collections", "describe")
-        for db, names in targets.items():
-            for coll in names:
-                info.collection_backups.append(_describe(milvus, db, coll, backup_id))
-                progress.advance(1)
-        progress.finish()
-        if strategy != "meta_only":
-            source.storage.check_bucket()
-            try:
-                stats = _backup_data(config, milvus, info, strategy, source, target, progress)
-            except BaseException:
-                _discard(target, backup_dir, name)
-                raise
-        else:
-            stats = _DataStats()
-    manifest = Manifest(backup=name, objects=stats.manifest_objects,
-                        collections=[_rows(c) for c in info.collection_backups])
-    _write_meta(target, name, info, manifest)
+    def describe(pair: tuple[str, str]) -> CollectionBackupInfo:
+        described = _describe(milvus, pair[0], pair[1], backup_id)
+        run.progress.advance(1)
+        return described
+
+    pairs = [(db, coll) for db, names in targets.items() for coll in names]
+    info.collection_backups = run.map(describe, pairs, limit=resources.settings.backup_collections)
+    run.progress.finish()
+    try:
+        stats = _backup_data(side, resources.settings, info, strategy, target, run) if strategy != "meta_only" \
+            else _DataStats()
+        manifest = Manifest(backup=name, objects=stats.manifest_objects,
+                            collections=[_rows(c) for c in info.collection_backups])
+        _write_meta(target, name, info, manifest, run)
+    except BaseException:
+        _discard(target, backup_dir, name)
+        raise
     return CreateResult(name, len(info.collection_backups), stats.segments, stats.objects, info.size,
-                        stats.server_side, time.monotonic() - started, info.milvus_version, stats.gc_paused)
+                        stats.server_side, time.monotonic() - started, info.milvus_version, stats.gc_paused,
+                        run.warnings)
 
 
-def _backup_data(config: Config, milvus: MilvusConnection, info: BackupInfo, strategy: str,
-                 source: wiring.StorageLocation, target: wiring.StorageLocation,
-                 progress: Progress) -> _DataStats:
-    flushed_ts = 0
+def _flush(milvus: MilvusClient, coll: CollectionBackupInfo, run: Run) -> None:
+    """Flush and wait until Milvus has persisted the sealed segments (as long as the run may take)."""
+    result = milvus.flush(coll.db_name, coll.collection_name)
+    while not milvus.flushed(coll.db_name, coll.collection_name, result):
+        run.sleep(FLUSH_POLL_SECONDS)
+    coll.backup_timestamp = result.flush_ts
+    coll.backup_physical_timestamp = result.seal_time
+    run.progress.advance(1)
+
+
+def _backup_data(side: MilvusSide, settings: Settings, info: BackupInfo, strategy: str, target: StorageLocation,
+                 run: Run) -> _DataStats:
+    milvus, source = side.client, side.storage
     if strategy == "serial_flush":
-        progress.start(len(info.collection_backups), "collections", "flush")
-        for coll in info.collection_backups:
-            result = milvus.flush(coll.db_name, coll.collection_name)
-            coll.backup_timestamp = result.flush_ts
-            coll.backup_physical_timestamp = result.seal_time
-            flushed_ts = max(flushed_ts, result.flush_ts)
-            progress.advance(1)
-        progress.finish()
-    if flushed_ts:
-        info.backup_timestamp = flushed_ts
-    management = config.milvus.management.endpoint
-    with gc_paused(management, config.milvus.data_coord.address, config.backup.pause_gc) as paused:
+        run.progress.start(len(info.collection_backups), "collections", "flush")
+        run.map(lambda coll: _flush(milvus, coll, run), info.collection_backups, limit=settings.backup_collections)
+        run.progress.finish()
+        info.backup_timestamp = max((c.backup_timestamp for c in info.collection_backups), default=0) or \
+            info.backup_timestamp
+    pause = gc_paused(side.gc_controls, run.warn) if settings.pause_gc else contextlib.nullcontext(False)
+    with pause as paused:
         parts = {_part(coll): 0 for coll in info.collection_backups}
         # The total grows as the listings are read: copies start with the first segment listed.
-        progress.start(0, "bytes", f"backup {info.name}", parts)
+        run.progress.start(0, "bytes", f"backup {info.name}", parts)
         tasks: list[CopyTask] = []
 
         def listed_tasks() -> Iterator[CopyTask]:
             for coll in info.collection_backups:
-                for seg in _listed_segments(milvus, source, coll):
+                for seg in _listed_segments(milvus, source, coll, run):
                     for task in _copy_tasks(target.root, info.name, seg, _part(coll)):
                         tasks.append(task)
-                        progress.grow(task.size, task.part)
+                        run.progress.grow(task.size, task.part)
                         yield task
 
-        stats = copy_all(source.storage, target.storage, listed_tasks(), config.transfer.mode,
-                         config.transfer.concurrency, progress, checksums=True)
-        progress.finish()
+        stats = copy_all(source.storage, target.storage, listed_tasks(), settings.transfer_mode,
+                         settings.copy_concurrency, run.progress, checksums=True, run=run)
+        run.progress.finish()
     for coll in info.collection_backups:
         for part in coll.partition_backups:
             part.segment_backups.sort(key=lambda s: s.segment_id)
@@ -251,8 +264,8 @@ def _part(coll: CollectionBackupInfo) -> str:
     return f"{coll.db_name}.{coll.collection_name}"
 
 
-def _listed_segments(milvus: MilvusConnection, source: wiring.StorageLocation,
-                     coll: CollectionBackupInfo) -> Iterator[SourceSegment]:
+def _listed_segments(milvus: MilvusClient, source: StorageLocation, coll: CollectionBackupInfo,
+                     run: Run) -> Iterator[SourceSegment]:
     """The collection's flushed segments as its listing reaches them, each placed in its partition."""
     partitions = {p.partition_id: p for p in coll.partition_backups}
     persisted = milvus.persistent_segments(coll.db_name, coll.collection_name)
@@ -262,8 +275,8 @@ def _listed_segments(milvus: MilvusConnection, source: wiring.StorageLocation,
         elif seg.info.partition_id in partitions:
             partitions[seg.info.partition_id].segment_backups.append(seg.info)
         else:
-            logger.warning("segment %d of %s.%s belongs to no known partition %d; left out",
-                           seg.info.segment_id, coll.db_name, coll.collection_name, seg.info.partition_id)
+            run.warn(f"segment {seg.info.segment_id} of {coll.db_name}.{coll.collection_name} belongs to no known "
+                     f"partition ({seg.info.partition_id}); left out")
             continue
         yield seg
 
@@ -275,19 +288,17 @@ def _rows(coll: CollectionBackupInfo) -> ManifestCollection:
     return ManifestCollection(coll.db_name, coll.collection_name, sum(partitions.values()), partitions, segments)
 
 
-def _write_meta(target: wiring.StorageLocation, name: str, info: BackupInfo, manifest: Manifest) -> None:
+def _write_meta(target: StorageLocation, name: str, info: BackupInfo, manifest: Manifest, run: Run) -> None:
     """The manifest and the level files at once, then backup_meta.json: until that last one exists the backup
     is incomplete, for this tool and for the Go tool alike."""
     files = codec.encode_files(info)
     files[layout.MANIFEST_FILE] = manifest.to_json()
     commit = files.pop(layout.COMMIT_FILE)
-    with ThreadPoolExecutor(max_workers=len(files), thread_name_prefix="meta") as pool:
-        # list() waits for every write and raises the first failure.
-        list(pool.map(lambda file: target.storage.put(layout.meta_key(target.root, name, file), files[file]), files))
+    run.map(lambda file: target.storage.put(layout.meta_key(target.root, name, file), files[file]), files)
     target.storage.put(layout.meta_key(target.root, name, layout.COMMIT_FILE), commit)
 
 
-def _discard(target: wiring.StorageLocation, backup_dir: str, name: str) -> None:
+def _discard(target: StorageLocation, backup_dir: str, name: str) -> None:
     """A failed create removes what it wrote (the name was free, so everything below it is ours)."""
     with contextlib.suppress(BackupToolError):
         removed = target.storage.delete_prefix(backup_dir)

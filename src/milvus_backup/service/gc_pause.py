@@ -1,8 +1,8 @@
 """Keep Milvus GC paused for as long as a backup copies binlogs; resume it afterwards, also on failure.
 
 A pause is a lease: it is renewed in the background before it runs out, so a long copy stays protected and a
-killed backup stops protecting nothing for longer than one lease. A pause that cannot be made only warns:
-Milvus keeps dropped segments' files for `dataCoord.gc.dropTolerance` (3 h by default) anyway.
+killed backup stops protecting nothing for longer than one lease. A pause that cannot be made is a warning of
+the run, not a failure: Milvus keeps dropped segments' files for `dataCoord.gc.dropTolerance` (3 h by default).
 """
 
 from __future__ import annotations
@@ -10,25 +10,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
 
-from milvus_backup.milvus.gc import DataCoordGc, GcUnsupported, ManagementGc
+from milvus_backup.milvus.protocol import GcControl, GcUnsupported
 
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 600
 
 
-class GcControl(Protocol):
-    name: str
-
-    def pause(self, seconds: int) -> None: ...
-
-    def resume(self) -> None: ...
-
-
-def _first_working(controls: list[GcControl], seconds: int) -> GcControl | None:
+def _first_working(controls: list[GcControl], seconds: int, warn: Callable[[str], None]) -> GcControl | None:
     reasons = []
     for control in controls:
         try:
@@ -41,27 +32,17 @@ def _first_working(controls: list[GcControl], seconds: int) -> GcControl | None:
             continue
         logger.info("paused Milvus GC through the %s (lease %d s, renewed while the copy runs)", control.name, seconds)
         return control
-    logger.warning(
-        "could not pause Milvus GC; the backup continues, relying on Milvus keeping dropped files for "
-        "dataCoord.gc.dropTolerance. Set milvus.management.endpoint (Milvus >= 2.4) or milvus.dataCoord.address "
-        "(Milvus 2.3). Reasons: %s", "; ".join(reasons) or "no GC control configured",
-    )
+    warn("could not pause Milvus GC; the backup continued, relying on Milvus keeping dropped files for "
+         "dataCoord.gc.dropTolerance. Set milvus.management.endpoint (Milvus >= 2.4) or milvus.dataCoord.address "
+         f"(Milvus 2.3). Reasons: {'; '.join(reasons) or 'no GC control configured'}")
     return None
 
 
 @contextlib.contextmanager
-def gc_paused(management_endpoint: str, datacoord_address: str, enabled: bool = True,
+def gc_paused(controls: list[GcControl], warn: Callable[[str], None],
               lease_seconds: int = LEASE_SECONDS) -> Iterator[bool]:
     """Yields whether GC is paused."""
-    if not enabled:
-        yield False
-        return
-    controls: list[GcControl] = []
-    if management_endpoint:
-        controls.append(ManagementGc(management_endpoint))
-    with contextlib.suppress(GcUnsupported):
-        controls.append(DataCoordGc(datacoord_address))
-    control = _first_working(controls, lease_seconds)
+    control = _first_working(controls, lease_seconds, warn)
     if control is None:
         yield False
         return
@@ -85,4 +66,4 @@ def gc_paused(management_endpoint: str, datacoord_address: str, enabled: bool = 
             control.resume()
             logger.info("resumed Milvus GC through the %s", control.name)
         except Exception as exc:  # noqa: BLE001 - the lease ends by itself; say so instead of failing the run
-            logger.warning("resuming Milvus GC failed (%s); it resumes by itself within %d s", exc, lease_seconds)
+            warn(f"resuming Milvus GC failed ({exc}); it resumes by itself within {lease_seconds} s")

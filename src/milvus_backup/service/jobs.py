@@ -1,9 +1,10 @@
 """Durable jobs for the REST server: every backup, restore and verify started over HTTP is a row in a SQLite
 database, so its state, progress and outcome survive a server restart (the Go server keeps them in memory).
 
-A job runs in a worker thread and reports through the `Progress` protocol; `JobProgress` writes what it hears
-to the job's row (at most every `WRITE_INTERVAL` seconds) and raises `JobCancelledError` once the job has been
-cancelled, which unwinds the service call and lets it clean up after itself.
+A job runs in a worker thread with a `Run` of its own: `JobProgress` writes what the run's progress hears to the
+job's row (at most every `WRITE_INTERVAL` seconds); a cancel sets the run's cancel token and a `timeout` gives it
+a deadline, either of which unwinds the service call at its next unit of work and lets it clean up after itself.
+A job past its deadline ends in upstream's state 4 (timeout).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from milvus_backup.errors import BackupToolError, JobCancelledError, JobConflictError, JobNotFoundError
-from milvus_backup.progress import Progress
+from milvus_backup.errors import BackupToolError, DeadlineExceededError, JobConflictError, JobNotFoundError
+from milvus_backup.service.run import Run
 
 logger = logging.getLogger(__name__)
 
@@ -192,20 +193,14 @@ class JobListener(Protocol):
 
 
 class JobProgress:
-    """Progress that lands in the job's row; raises JobCancelledError once the job is cancelled."""
+    """Progress that lands in the job's row."""
 
-    def __init__(self, store: JobStore, job: Job, cancelled: threading.Event, started: threading.Event,
-                 listener: JobListener | None) -> None:
-        self._store, self._job, self._cancelled, self._started = store, job, cancelled, started
-        self._listener = listener
+    def __init__(self, store: JobStore, job: Job, listener: JobListener | None) -> None:
+        self._store, self._job, self._listener = store, job, listener
         self._lock = threading.Lock()
         self._unit, self._done, self._total = "", 0, 0
         self._parts: dict[str, list[int]] = {}
         self._written = 0.0
-
-    def _check_cancelled(self) -> None:
-        if self._cancelled.is_set():
-            raise JobCancelledError(job_id=self._job.id)
 
     def _write(self, force: bool) -> None:
         now = time.monotonic()
@@ -214,12 +209,10 @@ class JobProgress:
             self._store.set_progress(self._job.id, self._unit, self._done, self._total, self._parts)
 
     def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None:
-        self._check_cancelled()
         with self._lock:
             self._unit, self._done, self._total = unit, 0, total
             self._parts = {name: [0, share] for name, share in (parts or {}).items()}
             self._write(force=True)
-        self._started.set()
 
     def grow(self, amount: int, part: str = "") -> None:
         with self._lock:
@@ -227,7 +220,6 @@ class JobProgress:
             if part in self._parts:
                 self._parts[part][1] += amount
             self._write(force=False)
-        self._check_cancelled()
 
     def advance(self, amount: int, part: str = "") -> None:
         with self._lock:
@@ -237,21 +229,20 @@ class JobProgress:
             self._write(force=False)
         if self._listener is not None:
             self._listener.advanced(self._job.kind, self._unit, amount)
-        self._check_cancelled()
 
     def finish(self) -> None:
         with self._lock:
             self._write(force=True)
 
 
-#: The work of a job: called with the job's progress, returns the JSON-able result to keep.
-Work = Callable[[Progress], dict[str, Any]]
+#: The work of a job: called with the job's run, returns the JSON-able result to keep.
+Work = Callable[[Run], dict[str, Any]]
 
 
 @dataclass
 class _Running:
     cancelled: threading.Event = field(default_factory=threading.Event)
-    #: Set when the work reports its first progress (its checks have passed) or ends.
+    #: Set when the work's checks have passed (`Run.checks_passed`) or it ended.
     started: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -259,25 +250,27 @@ class _Running:
 class JobRunner:
     """Starts jobs, runs them (in the caller's thread or a worker thread) and records how they end."""
 
-    def __init__(self, store: JobStore, listener: JobListener | None = None) -> None:
+    def __init__(self, store: JobStore, listener: JobListener | None = None, threads: int = 16) -> None:
         self.store = store
         self._listener = listener
+        #: The thread bound of each job's run.
+        self.threads = threads
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
 
-    def run(self, job: Job, work: Work) -> Job:
+    def run(self, job: Job, work: Work, timeout: float | None = None) -> Job:
         """Run `work` now, in this thread; its BackupToolError is re-raised after the job is marked failed."""
         running = self._register(job)
-        self._execute(job, work, running)
+        self._execute(job, work, running, timeout)
         if running.error is not None:
             raise running.error
         return self.store.get(job.id)
 
-    def start(self, job: Job, work: Work, *, wait_for_checks: bool = False) -> Job:
-        """Run `work` in a worker thread. With `wait_for_checks`, return once it has reported progress for the
-        first time (the service starts reporting after its checks), so a refused request still fails here."""
+    def start(self, job: Job, work: Work, *, wait_for_checks: bool = False, timeout: float | None = None) -> Job:
+        """Run `work` in a worker thread. With `wait_for_checks`, return once its checks have passed (or it
+        ended), so a refused request still fails here."""
         running = self._register(job)
-        thread = threading.Thread(target=self._execute, args=(job, work, running), name=f"job-{job.id}",
+        thread = threading.Thread(target=self._execute, args=(job, work, running, timeout), name=f"job-{job.id}",
                                   daemon=True)
         thread.start()
         if wait_for_checks:
@@ -300,12 +293,19 @@ class JobRunner:
             self._running[job.id] = running
         return running
 
-    def _execute(self, job: Job, work: Work, running: _Running) -> None:
-        progress = JobProgress(self.store, job, running.cancelled, running.started, self._listener)
+    def _execute(self, job: Job, work: Work, running: _Running, timeout: float | None) -> None:
+        run = Run(progress=JobProgress(self.store, job, self._listener), threads=self.threads, timeout=timeout,
+                  cancel=running.cancelled, what=f"{job.kind} job {job.id}", job_id=job.id,
+                  on_checks_passed=running.started.set)
         try:
-            result = work(progress)
+            with run:
+                result = work(run)
             ended = self.store.finish(job.id, SUCCESS, result=result)
             logger.info("%s job %s (%s) succeeded", job.kind, job.id, job.name)
+        except DeadlineExceededError as exc:
+            running.error = exc
+            ended = self.store.finish(job.id, TIMEOUT, error=exc.message)
+            logger.warning("%s job %s (%s) timed out: %s", job.kind, job.id, job.name, exc.message)
         except BackupToolError as exc:
             running.error = exc
             ended = self.store.finish(job.id, FAIL, error=exc.message)

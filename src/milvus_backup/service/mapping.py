@@ -30,20 +30,42 @@ class NameMapping:
         return self.databases.get(db, db), collection + self.suffix
 
 
-def parse_mapping(suffix: str = "", rename: str = "") -> NameMapping:
-    if suffix and rename:
-        raise UsageError(detail="--suffix and --rename cannot be combined", hint="Give the new names with --rename.")
+@dataclass(frozen=True)
+class Rename:
+    old: str
+    new: str
+    #: How the door that received it names this item, for errors: `--rename 'a:b'`, `collection_renames['a']`.
+    label: str
+
+
+def split_renames(text: str, label: str = "--rename") -> list[Rename]:
+    """The CLI's `db1.c1:db2.c2,c1:c2` form."""
+    renames = []
+    for pair in (p.strip() for p in text.split(",") if p.strip()):
+        old, sep, new = pair.partition(":")
+        if not sep or ":" in new:
+            raise UsageError(detail=f"{label} {pair!r}: expected OLD:NEW", hint="e.g. -r db1.c1:db2.c1_new,c2:c3")
+        renames.append(Rename(old, new, f"{label} {pair!r}"))
+    return renames
+
+
+def parse_mapping(suffix: str = "", renames: list[Rename] | None = None, suffix_label: str = "--suffix",
+                  rename_label: str = "--rename") -> NameMapping:
+    """Errors name the options as the door calls them (`suffix_label`, `rename_label`, each rename's label)."""
+    renames = renames or []
+    if suffix and renames:
+        raise UsageError(detail=f"{suffix_label} and {rename_label} cannot be combined",
+                         hint=f"Give the new names with {rename_label}.")
     if suffix and not _SUFFIX.fullmatch(suffix):
-        raise UsageError(detail=f"--suffix {suffix!r}: only letters, digits and '_' are allowed")
+        raise UsageError(detail=f"{suffix_label} {suffix!r}: only letters, digits and '_' are allowed")
     collections: dict[tuple[str, str], tuple[str, str]] = {}
     databases: dict[str, str] = {}
-    for pair in (p for p in rename.split(",") if p.strip()):
-        old, sep, new = pair.partition(":")
-        if not sep or not old.strip() or not new.strip():
-            raise UsageError(detail=f"--rename {pair!r}: expected OLD:NEW", hint="e.g. -r db1.c1:db2.c1_new,c2:c3")
-        (old_db, old_coll), (new_db, new_coll) = _qualified(old), _qualified(new)
+    for rename in renames:
+        if not rename.old.strip() or not rename.new.strip():
+            raise UsageError(detail=f"{rename.label}: both the old and the new name are needed")
+        (old_db, old_coll), (new_db, new_coll) = _qualified(rename.old), _qualified(rename.new)
         if (old_coll == "*") != (new_coll == "*"):
-            raise UsageError(detail=f"--rename {pair!r}: map a whole database as db1.*:db2.*")
+            raise UsageError(detail=f"{rename.label}: map a whole database as db1.* to db2.*")
         if old_coll == "*":
             databases[old_db] = new_db
         else:

@@ -4,13 +4,13 @@ check every row count, rebuild indexes, clean up."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from milvus_backup.config import Config
 from milvus_backup.errors import (
+    BackupToolError,
     CollectionExistsError,
     CollectionNotFoundError,
     IntegrityError,
@@ -18,30 +18,32 @@ from milvus_backup.errors import (
     UsageError,
 )
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
-from milvus_backup.milvus.client import MilvusConnection
-from milvus_backup.milvus.writer import MilvusWriter
-from milvus_backup.progress import NullProgress, Progress
-from milvus_backup.service import wiring
+from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
 from milvus_backup.service.catalog import read_backup
 from milvus_backup.service.compat import VECTOR_TYPES, check_restorable
-from milvus_backup.service.mapping import NameMapping, parse_mapping
-from milvus_backup.service.selection import DEFAULT_DB, Selection, parse_filter, parse_selection
+from milvus_backup.service.mapping import NameMapping
+from milvus_backup.service.resources import Resources, Settings
+from milvus_backup.service.run import Run
+from milvus_backup.service.selection import DEFAULT_DB, Selection
 from milvus_backup.service.staging import Staging, open_staging
 
 logger = logging.getLogger(__name__)
 
+IMPORT_POLL_SECONDS = (0.05, 0.1)  # first poll soon (short imports are common), then every 0.1 s
+LOAD_POLL_SECONDS = 0.5
+LOAD_TIMEOUT_SECONDS = 600.0
+
 
 @dataclass
 class RestoreRequest:
+    """What to restore, parsed by the door that received it (CLI flags, REST fields, Python)."""
+
     name: str
-    #: Source-side selection (names in the backup): -c, -d, -a.
-    collections: str = ""
-    databases: str = ""
-    database_collections: str = ""
-    #: Target-side selection (names after suffix/rename): --filter.
-    filter: str = ""
-    suffix: str = ""
-    rename: str = ""
+    #: Source-side selection (names in the backup): the CLI's -c, -d, -a.
+    selection: Selection = field(default_factory=lambda: Selection({}, everything=True))
+    #: Target-side selection (names after suffix/rename): the CLI's --filter.
+    target_filter: Selection | None = None
+    mapping: NameMapping = field(default_factory=NameMapping)
     meta_only: bool = False
     restore_index: bool = False
     use_auto_index: bool = False
@@ -73,6 +75,7 @@ class RestoreResult:
     collections: list[CollectionResult]
     seconds: float
     staged_objects: int
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,12 @@ class _Plan:
     name: str
 
 
-def _check_flags(request: RestoreRequest) -> NameMapping:
+def _check_options(request: RestoreRequest) -> None:
     if request.drop_exist_collection and request.skip_create_collection:
-        raise UsageError(detail="--drop_exist_collection and --skip_create_collection cannot be combined",
+        raise UsageError(detail="drop_exist_collection and skip_create_collection cannot be combined",
                          hint="Drop and recreate the collection, or keep it and add data: choose one.")
     if request.use_auto_index and not request.restore_index:
-        raise UsageError(detail="--use_auto_index changes how indexes are rebuilt; it needs --restore_index")
-    return parse_mapping(request.suffix, request.rename)
+        raise UsageError(detail="use_auto_index changes how indexes are rebuilt; it needs restore_index")
 
 
 def _selected(info: BackupInfo, selection: Selection) -> list[CollectionBackupInfo]:
@@ -111,14 +113,13 @@ def _selected(info: BackupInfo, selection: Selection) -> list[CollectionBackupIn
     return chosen
 
 
-def plan_restore(info: BackupInfo, request: RestoreRequest, mapping: NameMapping) -> list[_Plan]:
-    source_selection = parse_selection(request.collections, request.databases, request.database_collections)
+def plan_restore(info: BackupInfo, request: RestoreRequest) -> list[_Plan]:
     plans = []
-    for coll in _selected(info, source_selection):
-        db, name = mapping.target(coll.db_name, coll.collection_name)
+    for coll in _selected(info, request.selection):
+        db, name = request.mapping.target(coll.db_name, coll.collection_name)
         plans.append(_Plan(coll, db, name))
-    if request.filter:
-        wanted = parse_filter(request.filter).databases
+    if request.target_filter is not None:
+        wanted = request.target_filter.databases
         plans = [p for p in plans if p.db in wanted and (wanted[p.db] is None or p.name in (wanted[p.db] or []))]
     targets = [(p.db, p.name) for p in plans]
     if len(set(targets)) != len(targets):
@@ -128,32 +129,63 @@ def plan_restore(info: BackupInfo, request: RestoreRequest, mapping: NameMapping
     return plans
 
 
-def restore_backup(config: Config, request: RestoreRequest, progress: Progress | None = None) -> RestoreResult:
-    progress = progress or NullProgress()
+class _Created:
+    """The collections this restore created, dropped again if it fails: a failed restore leaves no half-filled
+    collection behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.collections: list[tuple[str, str]] = []
+
+    def add(self, db: str, name: str) -> None:
+        with self._lock:
+            self.collections.append((db, name))
+
+    def drop_all(self, milvus: MilvusClient) -> None:
+        for db, name in self.collections:
+            try:
+                milvus.drop_collection(db, name)
+                logger.info("restore failed: dropped %s.%s, which it had created", db, name)
+            except BackupToolError as exc:
+                logger.warning("restore failed, and dropping %s.%s, which it had created, failed too: %s", db, name,
+                               exc)
+
+
+def restore_backup(resources: Resources, request: RestoreRequest, run: Run | None = None) -> RestoreResult:
+    if run is None:
+        with Run(what=f"restore of {request.name}") as own_run:
+            return restore_backup(resources, request, own_run)
     started = time.monotonic()
-    mapping = _check_flags(request)
-    backup = wiring.backup_storage(config)
-    info = read_backup(backup, request.name)  # refuses an incomplete backup
-    plans = plan_restore(info, request, mapping)
-    with wiring.connect_milvus(config) as milvus:
-        for plan in plans:
-            check_restorable(plan.source, milvus.server_version)
-        _check_targets(milvus, plans, request)
-        writer = MilvusWriter(milvus)
-        if request.rbac and info.rbac_meta:
-            logger.info("RBAC restored: %s", writer.restore_rbac(info.rbac_meta))
-        existing_dbs = set(milvus.list_databases())
-        for db in sorted({p.db for p in plans} - existing_dbs):
-            writer.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
-        restore_id = uuid.uuid4().hex[:12]
-        staging = None if request.meta_only else open_staging(config, backup, info.name, restore_id)
-        try:
-            results = _restore_all(config, milvus, writer, plans, request, staging, progress)
-        finally:
-            if staging is not None:
-                staging.cleanup(keep=config.restore.keep_temp_files)
+    _check_options(request)
+    info = read_backup(resources.backup, request.name)  # refuses an incomplete backup
+    plans = plan_restore(info, request)
+    milvus = resources.need_milvus().client
+    for plan in plans:
+        check_restorable(plan.source, milvus.server_version)
+    _check_targets(milvus, plans, request)
+    staging = None if request.meta_only else open_staging(resources, info.name, uuid.uuid4().hex[:12])
+    run.checks_passed()
+    if request.rbac and info.rbac_meta:
+        restored = milvus.restore_rbac(info.rbac_meta)
+        logger.info("RBAC restored: %d role(s), %d grant(s), %d binding(s)", restored.roles, restored.grants,
+                    restored.bindings)
+        for user in restored.users_not_created:
+            run.warn(f"user {user} does not exist in the target and was not created (a backup holds no usable "
+                     "password); create it, then restore again with --rbac to bind its roles")
+    existing_dbs = set(milvus.list_databases())
+    for db in sorted({p.db for p in plans} - existing_dbs):
+        milvus.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
+    created = _Created()
+    try:
+        results = _restore_all(resources.settings, milvus, plans, request, staging, run, created)
+    except BaseException:
+        created.drop_all(milvus)
+        raise
+    finally:
+        if staging is not None:
+            staging.cleanup(keep=resources.settings.keep_temp_files)
     staged = staging.staged_objects if staging is not None else 0
-    return RestoreResult(info.name, results, time.monotonic() - started, staged)
+    return RestoreResult(info.name, results, time.monotonic() - started, staged, run.warnings)
 
 
 def _db_properties(info: BackupInfo, plans: list[_Plan], db: str) -> list[KeyValue]:
@@ -165,7 +197,7 @@ def _db_properties(info: BackupInfo, plans: list[_Plan], db: str) -> list[KeyVal
     return []
 
 
-def _check_targets(milvus: MilvusConnection, plans: list[_Plan], request: RestoreRequest) -> None:
+def _check_targets(milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest) -> None:
     """Every conflict is found before anything changes."""
     databases = set(milvus.list_databases())
     for plan in plans:
@@ -178,21 +210,13 @@ def _check_targets(milvus: MilvusConnection, plans: list[_Plan], request: Restor
                 hint="--skip_create_collection restores into an existing collection; leave it out to create one.")
 
 
-def _restore_all(config: Config, milvus: MilvusConnection, writer: MilvusWriter, plans: list[_Plan],
-                 request: RestoreRequest, staging: Staging | None, progress: Progress) -> list[CollectionResult]:
-    workers = max(1, min(config.restore.concurrency.collections, len(plans)))
+def _restore_all(settings: Settings, milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest,
+                 staging: Staging | None, run: Run, created: _Created) -> list[CollectionResult]:
     parts = {f"{p.db}.{p.name}": 0 if request.meta_only else len(_segments(p.source)) for p in plans}
-    progress.start(sum(parts.values()), "segments", "restore", parts)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool:
-        futures = [pool.submit(_restore_one, config, milvus, writer, plan, request, staging, progress)
-                   for plan in plans]
-        try:
-            results = [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-    progress.finish()
+    run.progress.start(sum(parts.values()), "segments", "restore", parts)
+    results = run.map(lambda plan: _restore_one(settings, milvus, plan, request, staging, run, created), plans,
+                      limit=settings.restore_collections)
+    run.progress.finish()
     return results
 
 
@@ -200,68 +224,79 @@ def _segments(coll: CollectionBackupInfo) -> list[SegmentBackupInfo]:
     return [s for p in coll.partition_backups for s in p.segment_backups]
 
 
-def _restore_one(config: Config, milvus: MilvusConnection, writer: MilvusWriter, plan: _Plan,
-                 request: RestoreRequest, staging: Staging | None, progress: Progress) -> CollectionResult:
+def _restore_one(settings: Settings, milvus: MilvusClient, plan: _Plan, request: RestoreRequest,
+                 staging: Staging | None, run: Run, created: _Created) -> CollectionResult:
     src, db, name = plan.source, plan.db, plan.name
     result = CollectionResult(f"{src.db_name or DEFAULT_DB}.{src.collection_name}", f"{db}.{name}")
     logger.info("restoring %s as %s", result.source, result.target)
+    run.check()
     if request.drop_exist_collection and milvus.has_collection(db, name):
-        writer.drop_collection(db, name)
+        milvus.drop_collection(db, name)
     has_partition_key = any(f.is_partition_key for f in src.schema.fields)
     if not request.skip_create_collection:
-        writer.create_collection(
+        milvus.create_collection(
             db, name, src.schema, shards_num=src.shards_num or 1, consistency_level=src.consistency_level,
             num_partitions=len(src.partition_backups) if has_partition_key else 0, properties=src.properties)
+        created.add(db, name)
     if not has_partition_key:
         existing = {p.name for p in milvus.list_partitions(db, name)}
         for part in src.partition_backups:
             if part.partition_name not in existing:
-                writer.create_partition(db, name, part.partition_name)
+                milvus.create_partition(db, name, part.partition_name)
     if request.drop_exist_index:
         for index in milvus.describe_indexes(db, name):
-            writer.drop_index(db, name, index)
+            milvus.drop_index(db, name, index)
     if request.restore_index:
-        result.indexes = _rebuild_indexes(writer, src, db, name, request.use_auto_index)
+        result.indexes = _rebuild_indexes(milvus, src, db, name, request.use_auto_index)
     if not request.meta_only and staging is not None:
-        before = writer.row_count(db, name)
-        result.segments, result.rows, result.import_seconds = _import_data(config, writer, src, db, name, staging,
-                                                                            progress)
-        after = writer.row_count(db, name)
+        before = milvus.row_count(db, name)
+        result.segments, result.rows, result.import_seconds = _import_data(settings, milvus, src, db, name, staging,
+                                                                            run)
+        after = milvus.row_count(db, name)
         if after - before != result.rows:
             raise IntegrityError(name=src.collection_name, detail=(
                 f"{result.target} holds {after - before} new rows after the import, but the imports reported "
                 f"{result.rows}"))
     if not request.skip_aliases:
-        result.aliases = _restore_aliases(milvus, writer, src, db, name)
+        result.aliases = _restore_aliases(milvus, src, db, name, run)
     if request.load:
-        writer.load(db, name)
+        _load(milvus, db, name, run)
     logger.info("restored %s as %s: %d segment(s), %d row(s)", result.source, result.target, result.segments,
                 result.rows)
     return result
 
 
-def _rebuild_indexes(writer: MilvusWriter, src: CollectionBackupInfo, db: str, name: str, auto: bool) -> int:
+def _rebuild_indexes(milvus: MilvusClient, src: CollectionBackupInfo, db: str, name: str, auto: bool) -> int:
     """Indexes are created before the import, so Milvus builds them on the imported segments."""
     types = {f.name: f.data_type for f in src.schema.fields}
     for index in src.index_infos:
         params = dict(index.params)
         if auto and types.get(index.field_name) in VECTOR_TYPES:
             params = {"index_type": "AUTOINDEX", "metric_type": params.get("metric_type", "")}
-        writer.create_index(db, name, index.field_name, index.index_name, params)
+        milvus.create_index(db, name, index.field_name, index.index_name, params)
     return len(src.index_infos)
 
 
-def _restore_aliases(milvus: MilvusConnection, writer: MilvusWriter, src: CollectionBackupInfo, db: str,
-                     name: str) -> list[str]:
+def _restore_aliases(milvus: MilvusClient, src: CollectionBackupInfo, db: str, name: str, run: Run) -> list[str]:
     restored = []
     for alias in src.aliases:
         try:
-            writer.create_alias(db, name, alias)
+            milvus.create_alias(db, name, alias)
             restored.append(alias)
         except MilvusError as exc:
             # The alias may still point at the original collection (same instance, restored under a suffix).
-            logger.warning("alias %s was not restored for %s.%s: %s", alias, db, name, exc)
+            run.warn(f"alias {alias} was not restored for {db}.{name}: {exc}")
     return restored
+
+
+def _load(milvus: MilvusClient, db: str, name: str, run: Run) -> None:
+    milvus.load_collection(db, name)
+    gives_up = time.monotonic() + LOAD_TIMEOUT_SECONDS
+    while milvus.loading_progress(db, name) < 100:
+        if time.monotonic() > gives_up:
+            raise MilvusError(address=milvus.address,
+                              detail=f"{db}.{name} still loading after {LOAD_TIMEOUT_SECONDS:.0f} s")
+        run.sleep(LOAD_POLL_SECONDS)
 
 
 @dataclass
@@ -280,28 +315,37 @@ def _import_jobs(src: CollectionBackupInfo) -> list[_ImportJob]:
             for part in src.partition_backups if part.segment_backups]
 
 
-def _import_data(config: Config, writer: MilvusWriter, src: CollectionBackupInfo, db: str, name: str,
-                 staging: Staging, progress: Progress) -> tuple[int, int, float]:
+def _wait_import(milvus: MilvusClient, task: int, run: Run) -> ImportOutcome:
+    """Poll soon, then a little less often: a state query costs Milvus about a millisecond, and every poll
+    interval is time a finished import waits to be noticed."""
+    first, then = IMPORT_POLL_SECONDS
+    poll = first
+    while (outcome := milvus.import_state(task)) is None:
+        run.sleep(poll)
+        poll = then
+    return outcome
+
+
+def _import_data(settings: Settings, milvus: MilvusClient, src: CollectionBackupInfo, db: str, name: str,
+                 staging: Staging, run: Run) -> tuple[int, int, float]:
     """(segments, rows, seconds) of the collection's imports."""
     jobs = _import_jobs(src)
-    workers = max(1, min(config.restore.concurrency.import_jobs, len(jobs) or 1))
 
-    def run(job: _ImportJob) -> int:
-        files = staging.import_files(src.collection_id, job.partition_id, job.segments)
+    def import_one(job: _ImportJob) -> int:
+        files = staging.import_files(src.collection_id, job.partition_id, job.segments, run)
         rows = 0
-        for task in writer.start_import(db, name, job.partition, files, {"backup": "true"}):
-            outcome = writer.wait_import(task)
+        for task in milvus.start_import(db, name, job.partition, files, {"backup": "true"}):
+            outcome = _wait_import(milvus, task, run)
             if not outcome.completed:
-                raise MilvusError(address=writer.address, detail=(
+                raise MilvusError(address=milvus.address, detail=(
                     f"import of {files[0]} into {db}.{name} failed: {outcome.reason or 'no reason given'}"))
             rows += outcome.row_count
         _check_rows(job.segments, rows, f"{db}.{name}", files[0])
-        progress.advance(len(job.segments), f"{db}.{name}")
+        run.progress.advance(len(job.segments), f"{db}.{name}")
         return rows
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
-        rows = list(pool.map(run, jobs))
+    rows = run.map(import_one, jobs, limit=settings.import_jobs)
     return sum(len(job.segments) for job in jobs), sum(rows), time.monotonic() - started
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from milvus_backup.errors import SourceDataError, StorageError
 from milvus_backup.meta import layout
 from milvus_backup.meta.model import Binlog, FieldBinlog, SegmentBackupInfo
-from milvus_backup.milvus.client import Segment
-from milvus_backup.service.wiring import StorageLocation
+from milvus_backup.milvus.protocol import Segment
+from milvus_backup.service.resources import StorageLocation
 from milvus_backup.storage.base import ObjectInfo
 
 #: (partition id, segment id)

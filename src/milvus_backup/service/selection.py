@@ -33,7 +33,7 @@ def _add(selection: dict[str, list[str] | None], db: str, collection: str | None
             names.append(collection)
 
 
-def parse_filter(text: str) -> Selection:
+def parse_filter(text: str, label: str = "--filter") -> Selection:
     """`coll` (default database), `db.coll`, `db.*` (the whole database), `db.` (the database, no collections)."""
     selection: dict[str, list[str] | None] = {}
     for item in _split(text):
@@ -41,7 +41,7 @@ def parse_filter(text: str) -> Selection:
         if not dot:
             _add(selection, DEFAULT_DB, item)
         elif not db:
-            raise UsageError(detail=f"--filter {item!r}: expected coll, db.coll, db.* or db.")
+            raise UsageError(detail=f"{label} {item!r}: expected coll, db.coll, db.* or db.")
         elif coll == "*":
             _add(selection, db, None)
         else:
@@ -49,19 +49,19 @@ def parse_filter(text: str) -> Selection:
     return Selection(selection)
 
 
-def parse_database_collections(text: str) -> Selection:
+def parse_database_collections(text: str, label: str = "--database_collections") -> Selection:
     """`-a '{"db1":["c1","c2"],"db2":[]}'`: an empty list means the whole database."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
-            detail=f"--database_collections is not valid JSON: {exc.msg} at character {exc.pos}",
+            detail=f"{label} is not valid JSON: {exc.msg} at character {exc.pos}",
             hint='Example: -a \'{"db1":["c1","c2"],"db2":[]}\'',
         ) from exc
     if not isinstance(data, dict) or not all(
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in data.values()
     ):
-        raise UsageError(detail="--database_collections must map database names to lists of collection names",
+        raise UsageError(detail=f"{label} must map database names to lists of collection names",
                          hint='Example: -a \'{"db1":["c1","c2"],"db2":[]}\'')
     selection: dict[str, list[str] | None] = {}
     for db, names in data.items():
@@ -70,14 +70,15 @@ def parse_database_collections(text: str) -> Selection:
     return Selection(selection)
 
 
-def parse_selection(colls: str = "", databases: str = "", database_collections: str = "",
-                    filter_: str = "") -> Selection:
+def parse_selection(colls: str = "", databases: str = "", database_collections: str = "", filter_: str = "", *,
+                    filter_label: str = "--filter", database_collections_label: str = "--database_collections"
+                    ) -> Selection:
     """The seed flags and --filter into one selection. Precedence as upstream: --filter, then -a, then -c/-d
-    (which combine)."""
+    (which combine). Errors name the options by the door's labels."""
     if filter_:
-        return parse_filter(filter_)
+        return parse_filter(filter_, filter_label)
     if database_collections:
-        return parse_database_collections(database_collections)
+        return parse_database_collections(database_collections, database_collections_label)
     if not colls and not databases:
         return Selection({}, everything=True)
     selection: dict[str, list[str] | None] = {}

@@ -12,21 +12,21 @@ import logging
 import threading
 from collections.abc import Callable
 
-from milvus_backup.config import Config
 from milvus_backup.errors import BackupToolError
 from milvus_backup.meta import layout
 from milvus_backup.meta.model import SegmentBackupInfo
 from milvus_backup.progress import NullProgress
-from milvus_backup.service import wiring
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
+from milvus_backup.service.resources import Resources, Settings, StorageLocation
+from milvus_backup.service.run import Run
 
 logger = logging.getLogger(__name__)
 
 
 class Staging:
-    def __init__(self, config: Config, backup: wiring.StorageLocation, target: wiring.StorageLocation, name: str,
+    def __init__(self, settings: Settings, backup: StorageLocation, target: StorageLocation, name: str,
                  restore_id: str, *, copy: bool, import_path: Callable[[str], str]) -> None:
-        self.config = config
+        self.settings = settings
         self.backup = backup
         self.target = target
         self.name = name
@@ -37,7 +37,8 @@ class Staging:
         self.staged_objects = 0
         self._lock = threading.Lock()
 
-    def import_files(self, collection_id: int, partition_id: int, segments: list[SegmentBackupInfo]) -> list[str]:
+    def import_files(self, collection_id: int, partition_id: int, segments: list[SegmentBackupInfo],
+                     run: Run) -> list[str]:
         """[insert folder, delta folder or ""] of one partition's import (every group folder below them), staged
         first if Milvus cannot read the backup."""
         insert_dir, delta_dir = layout.backup_import_dirs(self.backup.root, self.name, collection_id, partition_id,
@@ -51,8 +52,8 @@ class Staging:
             for info in self.backup.storage.list(prefix):
                 tasks.append(CopyTask(info.key, self.prefix + info.key[len(backup_dir):], info.size,
                                       src_md5=info.md5))
-        stats = copy_all(self.backup.storage, self.target.storage, tasks, self.config.transfer.mode,
-                         self.config.transfer.concurrency, NullProgress())
+        stats = copy_all(self.backup.storage, self.target.storage, tasks, self.settings.transfer_mode,
+                         self.settings.copy_concurrency, NullProgress(), run=run)
         staged_insert = self.prefix + insert_dir[len(backup_dir):]
         staged_delta = self.prefix + delta_dir[len(backup_dir):]
         verify_listing(self.target.storage, [staged_insert, staged_delta] if has_deltas else [staged_insert],
@@ -77,20 +78,21 @@ class Staging:
                            self.prefix, exc)
 
 
-def open_staging(config: Config, backup: wiring.StorageLocation, name: str, restore_id: str) -> Staging:
-    milvus = wiring.milvus_storage(config)
+def open_staging(resources: Resources, name: str, restore_id: str) -> Staging:
+    side = resources.need_milvus()
+    backup, milvus, settings = resources.backup, side.storage, resources.settings
     milvus.storage.check_bucket()
-    streaming = config.transfer.mode == "streaming"
-    seen_by_milvus = config.milvus.storage.local_path.rstrip("/")
-    if milvus.storage.local_path("") is not None:
+    streaming = settings.transfer_mode == "streaming"
+    seen_by_milvus = side.local_path_seen_by_milvus.rstrip("/")
+    if milvus.storage.is_local_directory:
         # Local Milvus imports absolute paths, as the Milvus process sees them (localPath, e.g. a container mount).
-        if backup.storage.local_path("") is not None and not seen_by_milvus and not streaming:
-            return Staging(config, backup, milvus, name, restore_id, copy=False,
+        if backup.storage.is_local_directory and not seen_by_milvus and not streaming:
+            return Staging(settings, backup, milvus, name, restore_id, copy=False,
                            import_path=lambda key: str(backup.storage.local_path(key)) + "/")
         to_path: Callable[[str], str] = (
             (lambda key: f"{seen_by_milvus}/{key}") if seen_by_milvus
             else (lambda key: str(milvus.storage.local_path(key)) + "/"))
-        return Staging(config, backup, milvus, name, restore_id, copy=True, import_path=to_path)
+        return Staging(settings, backup, milvus, name, restore_id, copy=True, import_path=to_path)
     same_bucket = milvus.storage.location == backup.storage.location and milvus.storage.can_copy_from(backup.storage)
-    return Staging(config, backup, milvus, name, restore_id, copy=streaming or not same_bucket,
+    return Staging(settings, backup, milvus, name, restore_id, copy=streaming or not same_bucket,
                    import_path=lambda key: key)

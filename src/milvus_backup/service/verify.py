@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from milvus_backup.config import Config
 from milvus_backup.meta import layout
 from milvus_backup.meta.model import BackupInfo, Binlog
-from milvus_backup.progress import NullProgress, Progress
-from milvus_backup.service import wiring
 from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.copying import checksum_of
+from milvus_backup.service.resources import StorageLocation
+from milvus_backup.service.run import Run
 
 FULL, QUICK, SIZES_ONLY = "checksums", "sizes", "sizes (no manifest: made by another tool)"
 
@@ -29,6 +28,7 @@ class VerifyReport:
     name: str
     mode: str
     collections: list[CollectionCheck]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,11 +59,13 @@ def _expected_from_meta(info: BackupInfo) -> dict[str, int]:
     return expected
 
 
-def verify_backup(config: Config, name: str, quick: bool = False, progress: Progress | None = None) -> VerifyReport:
-    progress = progress or NullProgress()
-    target = wiring.backup_storage(config)
+def verify_backup(target: StorageLocation, name: str, quick: bool = False, run: Run | None = None) -> VerifyReport:
+    if run is None:
+        with Run(what=f"verify of {name}") as own_run:
+            return verify_backup(target, name, quick, own_run)
     info = read_backup(target, name)
     manifest = read_manifest(target, name)
+    run.checks_passed()
     if manifest is not None:
         expected = {o.key: (o.size, o.checksum) for o in manifest.objects}
         mode = QUICK if quick else FULL
@@ -80,20 +82,28 @@ def verify_backup(config: Config, name: str, quick: bool = False, progress: Prog
         checks.setdefault(coll, CollectionCheck(coll))
     backup_dir = layout.backup_dir(target.root, name)
     found = {i.key[len(backup_dir):]: i.size for i in target.storage.list(backup_dir + layout.BINLOG_DIR + "/")}
-    progress.start(sum(size for size, _ in expected.values()), "bytes", f"verify {name}")
+    run.progress.start(sum(size for size, _ in expected.values()), "bytes", f"verify {name}")
+
+    def problem(key: str) -> str | None:
+        size, checksum = expected[key]
+        found_size = found.get(key)
+        found_problem = None
+        if found_size is None:
+            found_problem = f"{key}: missing"
+        elif found_size != size:
+            found_problem = f"{key}: {found_size} bytes, expected {size}"
+        elif mode == FULL and checksum_of(target.storage, backup_dir + key, trust_service=False,
+                                         algorithm=checksum.split(":", 1)[0]) != checksum:
+            found_problem = f"{key}: content differs (checksum mismatch)"
+        run.progress.advance(size)
+        return found_problem
+
     for coll, keys in by_collection.items():
         check = checks[coll]
-        for key in sorted(keys):
-            size, checksum = expected[key]
-            check.objects += 1
-            check.bytes += size
-            if key not in found:
-                check.problems.append(f"{key}: missing")
-            elif found[key] != size:
-                check.problems.append(f"{key}: {found[key]} bytes, expected {size}")
-            elif mode == FULL and checksum_of(target.storage, backup_dir + key, trust_service=False,
-                                              algorithm=checksum.split(":", 1)[0]) != checksum:
-                check.problems.append(f"{key}: content differs (checksum mismatch)")
-            progress.advance(size)
-    progress.finish()
-    return VerifyReport(name, mode, sorted(checks.values(), key=lambda c: c.collection))
+        keys.sort()
+        check.objects += len(keys)
+        check.bytes += sum(expected[key][0] for key in keys)
+        # Reading every byte is the slow part: the run's threads share it.
+        check.problems.extend(p for p in run.map(problem, keys) if p is not None)
+    run.progress.finish()
+    return VerifyReport(name, mode, sorted(checks.values(), key=lambda c: c.collection), run.warnings)

@@ -20,12 +20,10 @@ from milvus_backup.errors import (
     UsageError,
 )
 from milvus_backup.meta.model import BackupInfo
-from milvus_backup.progress import Progress
-from milvus_backup.service import catalog, wiring
-from milvus_backup.service.create import create_backup
+from milvus_backup import library, wiring
 from milvus_backup.service.jobs import BACKUP, SUCCESS, VERIFY, Job
 from milvus_backup.service.names import validate_backup_name
-from milvus_backup.service.verify import verify_backup
+from milvus_backup.service.run import Run
 
 router = APIRouter(prefix="/api/v1", tags=["backups"], responses=ERROR_RESPONSES)
 
@@ -37,7 +35,7 @@ SHOWN_PROBLEMS = 5
 def _refuse_taken_name(config: Config, name: str) -> None:
     """A name is taken by a complete backup and by an incomplete one alike (create refuses both)."""
     try:
-        catalog.get_backup(config, name)
+        library.get_backup(config, name)
     except BackupNotFoundError:
         return
     except BackupIncompleteError:
@@ -54,15 +52,15 @@ def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) ->
     job = ctx.runner.store.add(new_request_id(request, body.requestId), BACKUP, body.backup_name,
                                body.model_dump(by_alias=True))
 
-    def work(progress: Progress) -> dict[str, Any]:
-        return views.create_result(create_backup(ctx.config, service_request, progress))
+    def work(run: Run) -> dict[str, Any]:
+        return views.create_result(library.create_backup(ctx.config, service_request, run))
 
     if body.run_async:
-        job = ctx.runner.start(job, work)
+        job = ctx.runner.start(job, work, timeout=body.timeout)
         return schemas.BackupInfoResponse(requestId=job.id, msg="create backup is executing asynchronously",
                                           data=views.backup_brief(job, None))
-    job = ctx.runner.run(job, work)
-    return schemas.BackupInfoResponse(requestId=job.id, data=views.backup_brief(job, catalog.get_backup(
+    job = ctx.runner.run(job, work, timeout=body.timeout)
+    return schemas.BackupInfoResponse(requestId=job.id, data=views.backup_brief(job, library.get_backup(
         ctx.config, job.name)))
 
 
@@ -70,14 +68,14 @@ def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) ->
 def list_backups(request: Request, ctx: Context) -> schemas.ListBackupsResponse:
     """Every backup in backup storage, complete or not, with the latest verify job of each."""
     summaries = [views.backup_summary(s, ctx.runner.store.latest(VERIFY, s.name))
-                 for s in catalog.list_backups(ctx.config)]
+                 for s in library.list_backups(ctx.config)]
     return schemas.ListBackupsResponse(requestId=new_request_id(request), data=summaries)
 
 
 def _meta_if_complete(config: Config, name: str, job: Job | None) -> BackupInfo | None:
     """The meta, or None while the job that writes it runs or after it failed."""
     try:
-        return catalog.get_backup(config, name)
+        return library.get_backup(config, name)
     except (BackupNotFoundError, BackupIncompleteError):
         if job is None or job.state == SUCCESS:
             raise
@@ -109,7 +107,7 @@ def delete(request: Request, ctx: Context, backup_name: Annotated[str, Query(min
     if job is not None and job.running:
         raise JobConflictError(detail=f"backup {backup_name!r} is being created by job {job.id!r}",
                                hint="Cancel it first (POST /api/v1/cancel?id=...) or wait for it to end.")
-    removed = catalog.delete_backup(ctx.config, backup_name)
+    removed = library.delete_backup(ctx.config, backup_name)
     return schemas.DeleteBackupResponse(requestId=new_request_id(request), data={"objects": removed})
 
 
@@ -121,8 +119,8 @@ def verify(body: schemas.VerifyBackupRequest, request: Request, ctx: Context) ->
     job = ctx.runner.store.add(new_request_id(request, body.requestId), VERIFY, body.backup_name,
                                body.model_dump(by_alias=True))
 
-    def work(progress: Progress) -> dict[str, Any]:
-        report = verify_backup(ctx.config, body.backup_name, body.quick, progress)
+    def work(run: Run) -> dict[str, Any]:
+        report = library.verify_backup(ctx.config, body.backup_name, body.quick, run)
         if not report.ok:
             problems = [p for c in report.collections for p in c.problems]
             shown = "; ".join(problems[:SHOWN_PROBLEMS])
@@ -131,7 +129,7 @@ def verify(body: schemas.VerifyBackupRequest, request: Request, ctx: Context) ->
         return views.verify_result(report)
 
     if body.run_async:
-        job = ctx.runner.start(job, work, wait_for_checks=True)
+        job = ctx.runner.start(job, work, wait_for_checks=True, timeout=body.timeout)
         return schemas.JobResponse(requestId=job.id, msg="verify is executing asynchronously",
                                    data=views.job_view(job))
-    return schemas.JobResponse(requestId=job.id, data=views.job_view(ctx.runner.run(job, work)))
+    return schemas.JobResponse(requestId=job.id, data=views.job_view(ctx.runner.run(job, work, timeout=body.timeout)))

@@ -10,10 +10,10 @@ from milvus_backup.api import schemas, views
 from milvus_backup.api.context import ServerContext, new_request_id, server_context
 from milvus_backup.api.mapping import restore_request
 from milvus_backup.api.routes import ERROR_RESPONSES
-from milvus_backup.progress import Progress
+from milvus_backup import library
 from milvus_backup.service.jobs import RESTORE
 from milvus_backup.service.names import default_backup_name, validate_backup_name
-from milvus_backup.service.restore import restore_backup
+from milvus_backup.service.run import Run
 
 router = APIRouter(prefix="/api/v1", tags=["restores"], responses=ERROR_RESPONSES)
 
@@ -34,15 +34,15 @@ def restore(body: schemas.RestoreBackupRequest, request: Request, ctx: Context) 
     job = ctx.runner.store.add(body.id or _default_restore_id(), RESTORE, body.backup_name,
                                body.model_dump(by_alias=True))
 
-    def work(progress: Progress) -> dict[str, Any]:
-        return views.restore_result(restore_backup(ctx.config, service_request, progress))
+    def work(run: Run) -> dict[str, Any]:
+        return views.restore_result(library.restore_backup(ctx.config, service_request, run))
 
     request_id = new_request_id(request, body.requestId)
     if body.run_async:
-        job = ctx.runner.start(job, work, wait_for_checks=True)
+        job = ctx.runner.start(job, work, wait_for_checks=True, timeout=body.timeout)
         return schemas.RestoreBackupResponse(requestId=request_id, msg="restore backup is executing asynchronously",
                                              data=views.restore_task(job))
-    job = ctx.runner.run(job, work)
+    job = ctx.runner.run(job, work, timeout=body.timeout)
     return schemas.RestoreBackupResponse(requestId=request_id, data=views.restore_task(job))
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from milvus_backup.api import schemas
 from milvus_backup.api.context import ServerContext, new_request_id, server_context
 from milvus_backup.api.routes import ERROR_RESPONSES
-from milvus_backup.service.check import run_check
+from milvus_backup.library import check as run_check
 
 router = APIRouter(tags=["system"])
 

@@ -1,36 +1,29 @@
-"""The only place that turns configuration into storage backends and a Milvus connection.
+"""The only place that turns configuration into what the service works with: storage backends, a Milvus
+connection, GC controls, settings, and a run's thread bound.
 
-The CLI and the REST API both get their resources from here, so the two doors can never be wired apart.
+The CLI, the REST API and the library all get their resources from here, so the doors can never be wired apart,
+and the service never sees the configuration.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from milvus_backup.config import Config, StorageConfig
-from milvus_backup.meta.layout import join, root_prefix
-from milvus_backup.milvus.client import MilvusConnection, MilvusParams
+from milvus_backup.meta.layout import root_prefix
+from milvus_backup.milvus.protocol import GcControl, GcUnsupported, MilvusClient
+from milvus_backup.progress import Progress
+from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
+from milvus_backup.service.run import Run
 from milvus_backup.storage.base import Storage
 
 S3_FAMILY = ("minio", "s3", "aws", "gcp", "aliyun", "tencent", "hwc")
 GCS_SERVICE_HOST = "storage.googleapis.com"
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class StorageLocation:
-    """A storage and the key prefix the tool works under in it (`files/`, `backup/`, or '')."""
-
-    storage: Storage
-    root: str
-
-    def key(self, *parts: str) -> str:
-        return join(self.root, *parts)
-
-    def describe(self) -> str:
-        return f"{self.storage.location}/{self.root}".rstrip("/")
 
 
 def open_storage(
@@ -110,9 +103,31 @@ def _gcs_endpoint(cfg: StorageConfig) -> str | None:
     return f"{scheme}://{cfg.address}:{cfg.port}"
 
 
-def milvus_params(config: Config) -> MilvusParams:
+def settings(config: Config) -> Settings:
+    return Settings(
+        transfer_mode=config.transfer.mode,
+        copy_concurrency=config.transfer.concurrency,
+        backup_collections=config.backup.concurrency.collections,
+        restore_collections=config.restore.concurrency.collections,
+        import_jobs=config.restore.concurrency.import_jobs,
+        pause_gc=config.backup.pause_gc,
+        keep_temp_files=config.restore.keep_temp_files,
+    )
+
+
+def new_run(config: Config, *, progress: Progress | None = None, timeout: float | None = None,
+            cancel: threading.Event | None = None, what: str = "the run",
+            on_checks_passed: Callable[[], None] | None = None) -> Run:
+    """A run whose threads are bounded by transfer.concurrency: the copies are what needs the most of them."""
+    return Run(progress=progress, threads=config.transfer.concurrency, timeout=timeout, cancel=cancel, what=what,
+               on_checks_passed=on_checks_passed)
+
+
+def connect_milvus(config: Config) -> MilvusClient:
+    from milvus_backup.milvus.client import MilvusConnection, MilvusParams
+
     grpc = config.milvus.grpc
-    return MilvusParams(
+    return MilvusConnection(MilvusParams(
         address=grpc.address,
         port=grpc.port,
         user=config.milvus.user,
@@ -122,11 +137,19 @@ def milvus_params(config: Config) -> MilvusParams:
         server_name=grpc.server_name,
         mtls_cert_path=grpc.mtls_cert_path,
         mtls_key_path=grpc.mtls_key_path,
-    )
+    ))
 
 
-def connect_milvus(config: Config) -> MilvusConnection:
-    return MilvusConnection(milvus_params(config))
+def gc_controls(config: Config) -> list[GcControl]:
+    """The management API first (Milvus >= 2.4), then DataCoord's GcControl (Milvus 2.3) when configured."""
+    from milvus_backup.milvus.gc import DataCoordGc, ManagementGc
+
+    controls: list[GcControl] = []
+    if config.milvus.management.endpoint:
+        controls.append(ManagementGc(config.milvus.management.endpoint))
+    with contextlib.suppress(GcUnsupported):
+        controls.append(DataCoordGc(config.milvus.data_coord.address))
+    return controls
 
 
 def milvus_storage(config: Config) -> StorageLocation:
@@ -139,3 +162,19 @@ def backup_storage(config: Config) -> StorageLocation:
         multipart_copy_threshold_mib=config.transfer.multipart_copy_threshold_mib,
         create_local_root=True,
     )
+
+
+@contextlib.contextmanager
+def open_resources(config: Config, *, milvus: bool) -> Iterator[Resources]:
+    """The backup storage and the settings; with `milvus`, also a connection to Milvus (closed on leaving), its
+    storage and its GC controls."""
+    backup = backup_storage(config)
+    if not milvus:
+        yield Resources(backup, settings(config))
+        return
+    client = connect_milvus(config)
+    try:
+        side = MilvusSide(client, milvus_storage(config), config.milvus.storage.local_path, gc_controls(config))
+        yield Resources(backup, settings(config), side)
+    finally:
+        client.close()
