@@ -47,15 +47,46 @@ class AppState:
 
     def load(self) -> LoadedConfig:
         if self._loaded is None:
-            self._loaded = load_config(self.config_name, self.overrides, explicit=self.config_given)
-            if not self.debug:
-                logging.getLogger("milvus_backup").setLevel(_log_level(self._loaded.config.log.level))
+            with _HeldLogs() as held:  # what loading logs (unknown keys...) waits for log.console
+                self._loaded = load_config(self.config_name, self.overrides, explicit=self.config_given)
+                log = self._loaded.config.log
+                if not self.debug:
+                    logging.getLogger("milvus_backup").setLevel(_log_level(log.level))
+                held.show = log.console or self.debug
+            # log.console: false keeps every log record off stderr (results go to stdout); --debug still logs.
+            logging.disable(logging.NOTSET if held.show else logging.CRITICAL)
         return self._loaded
 
 
 def _log_level(name: str) -> int:
     return {"debug": logging.DEBUG, "warn": logging.WARNING, "panic": logging.CRITICAL,
             "fatal": logging.CRITICAL}.get(name, getattr(logging, name.upper(), logging.INFO))
+
+
+class _HeldLogs(logging.Handler):
+    """Holds the package's log records while the config loads; on leaving, passes them on when `show` (still
+    True if loading failed) and drops them otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.show = True
+        self.records: list[logging.LogRecord] = []
+        self._logger = logging.getLogger("milvus_backup")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> _HeldLogs:
+        self._propagate, self._logger.propagate = self._logger.propagate, False
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.propagate = self._propagate
+        for record in self.records if self.show else ():
+            if record.levelno >= self._logger.getEffectiveLevel():
+                logging.getLogger(record.name).handle(record)
 
 
 @app.callback()
