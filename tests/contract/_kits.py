@@ -1,4 +1,5 @@
-"""Backends for the storage contract suite, each on a real local server started by tests/conftest.py.
+"""Backends for the storage contract suite, each on a real local server started by tests/conftest.py (and the
+in-memory test double, `tests/fakes/memory_storage.py`, which every other test suite may lean on).
 
 A `Kit` makes storages of one backend: on a fresh bucket, on a bucket that does not exist, with wrong
 credentials. Every bucket name is unique, so tests never see each other's objects.
@@ -17,7 +18,9 @@ import pytest
 
 from milvus_backup.storage.base import Storage
 
-BACKENDS = ["local", "s3", "azure", "gcs"]
+#: "memory-unordered" is the in-memory storage listing in descending key order, two keys a page: the base
+#: class must hand out its listings sorted all the same.
+BACKENDS = ["local", "memory", "memory-unordered", "s3", "azure", "gcs"]
 
 
 def unique_name(prefix: str = "t") -> str:
@@ -55,6 +58,15 @@ def local_kit(tmp_path: Path) -> Kit:
         return LocalStorage(root, **kwargs)
 
     return Kit("local", new=new, missing=lambda: LocalStorage(tmp_path / unique_name("missing")))
+
+
+def memory_kit(name: str, **options: Any) -> Kit:
+    from tests.fakes.memory_storage import MemoryStorage
+
+    def new(**kwargs: Any) -> Storage:
+        return MemoryStorage(unique_name("bucket"), **{**options, **kwargs})
+
+    return Kit(name, new=new, missing=lambda: MemoryStorage(unique_name("missing"), missing=True, **options))
 
 
 def s3_kit(server: Any) -> Kit:
@@ -172,6 +184,10 @@ def make_kit(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Kit:
     """Servers are requested lazily, so a test of the local backend starts none."""
     if name == "local":
         return local_kit(tmp_path)
+    if name == "memory":
+        return memory_kit(name)
+    if name == "memory-unordered":
+        return memory_kit(name, unordered=True, page_size=2)
     if name == "s3":
         return s3_kit(request.getfixturevalue("seaweedfs"))
     if name == "azure":

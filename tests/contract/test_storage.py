@@ -1,5 +1,6 @@
 """The storage contract: one suite, every backend (local; S3 on SeaweedFS; Azure on Azurite; GCS on
-fake-gcs-server). A backend passes when it behaves like the others, errors included."""
+fake-gcs-server; and the in-memory test double). A backend passes when it behaves like the others, errors
+included."""
 
 from __future__ import annotations
 
@@ -140,6 +141,8 @@ def test_list_dirs(storage: Storage) -> None:
     assert storage.list_dirs("backup/one/") == ["meta"]
     assert storage.list_dirs("backup/two/") == []
     assert storage.list_dirs("absent/") == []
+    with pytest.raises(StorageError, match="ending in '/'"):
+        storage.list_dirs("backup")
 
 
 # -- deleting ---------------------------------------------------------------------------------------------
@@ -207,6 +210,9 @@ def test_invalid_keys_are_refused_before_the_service_is_asked(kit: Kit, key: str
         lambda: storage.put_stream(key, PatternStream(1), 1),
         lambda: storage.delete(key),
         lambda: storage.exists(key),
+        lambda: storage.reported_md5(key),
+        lambda: storage.copy_from(storage, key, "fine", 1),
+        lambda: storage.copy_from(storage, "fine", key, 1),
     ]
     for call in calls:
         with pytest.raises(InvalidKeyError):
@@ -222,6 +228,8 @@ def test_invalid_prefixes_are_refused(kit: Kit, prefix: str) -> None:
         storage.list_dirs(prefix)
     with pytest.raises(InvalidKeyError):
         storage.delete_prefix(prefix)
+    with pytest.raises(InvalidKeyError):
+        storage.local_path(prefix)
 
 
 def test_check_bucket(kit: Kit) -> None:
@@ -282,15 +290,17 @@ def test_server_side_copy_across_buckets(kit: Kit) -> None:
     assert copied.server_side is True
     assert dst.get("to/obj") == data
     # S3 and GCS answer a copy with the new object's MD5 (sparing a HEAD), a local copy takes a CRC32C of what
-    # it writes, Azure's answer has none.
-    expected = {"s3": f"md5:{hashlib.md5(data).hexdigest()}", "gcs": f"md5:{hashlib.md5(data).hexdigest()}",
+    # it writes, Azure's answer has none. (The in-memory double answers like GCS.)
+    md5 = f"md5:{hashlib.md5(data).hexdigest()}"
+    expected = {"s3": md5, "gcs": md5, "memory": md5,
                 "local": checksum_of(dst, "to/obj", trust_service=False), "azure": None}
     assert copied.checksum == expected[src.kind]
     # What proves the copy without listing it: a stated size (GCS, local), or an MD5 equal to the one the
     # source's listing states (S3). Azure's answer proves nothing, so its copies are listed.
-    assert copied.size == {"s3": None, "gcs": len(data), "local": len(data), "azure": None}[src.kind]
+    sizes = {"s3": None, "gcs": len(data), "local": len(data), "memory": len(data), "azure": None}
+    assert copied.size == sizes[src.kind]
     [listed] = src.list("from/")
-    assert listed.md5 == (hashlib.md5(data).hexdigest() if src.kind == "s3" else None)
+    assert listed.md5 == (hashlib.md5(data).hexdigest() if src.kind in ("s3", "memory") else None)
     stats = copy_all(src, dst, [CopyTask("from/obj", "to/proven", len(data), src_md5=listed.md5)], "auto", 2,
                      NullProgress())
     assert stats.unproven == (frozenset({"to/proven"}) if src.kind == "azure" else frozenset())
@@ -317,6 +327,31 @@ def test_a_copy_of_a_multipart_object_reports_its_true_checksum_or_none(storage:
         assert copied.checksum == true_checksum["crc32c"]
 
 
+def test_copy_from_is_refused_where_it_cannot_copy(storage: Storage) -> None:
+    from tests.fakes.memory_storage import MemoryStorage
+
+    elsewhere = MemoryStorage("elsewhere", service="a service no backend copies from")
+    elsewhere.put("k", b"x")
+    assert not storage.can_copy_from(elsewhere)
+    with pytest.raises(StorageError, match="cannot copy server-side"):
+        storage.copy_from(elsewhere, "k", "k", 1)
+    assert not storage.exists("k")
+
+
+def test_local_path_only_where_keys_are_local_files(storage: Storage) -> None:
+    storage.put("dir/file", b"on disk?")
+    if not storage.is_local_directory:
+        assert storage.local_path("dir/file") is None
+        assert storage.local_path("") is None
+        return
+    path = storage.local_path("dir/file")
+    assert path is not None and Path(path).is_absolute()
+    assert Path(path).read_bytes() == b"on disk?"
+    assert storage.local_path("dir/") == str(Path(path).parent)
+    root = storage.local_path("")
+    assert root is not None and Path(root, "dir", "file") == Path(path)
+
+
 def test_server_side_copy_within_a_bucket(storage: Storage) -> None:
     storage.put("a/src", b"same bucket")
     assert copy_object(storage, "a/src", storage, "b/dst", 11).server_side is True
@@ -338,7 +373,8 @@ def test_s3_multipart_server_side_copy(kits: Callable[[str], Kit]) -> None:
         copy_object(src, "absent", dst, "copied-absent", size, mode="direct")
 
 
-PAIRS = [("s3", "azure"), ("gcs", "local"), ("local", "s3"), ("azure", "gcs")]
+PAIRS = [("s3", "azure"), ("gcs", "local"), ("local", "s3"), ("azure", "gcs"), ("memory", "local"),
+         ("local", "memory")]
 
 
 @pytest.mark.parametrize(("src_name", "dst_name"), PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])

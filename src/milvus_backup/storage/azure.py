@@ -33,7 +33,7 @@ from milvus_backup.errors import (
     StorageUnavailableError,
 )
 from milvus_backup.storage._streams import Part, TranslatingReader, bounded_map, iter_parts, read_whole
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
 
 Auth = Literal["sharedKey", "default"]
 
@@ -146,44 +146,33 @@ class AzureStorage(Storage):
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def stat(self, key: str) -> ObjectInfo:
-        validate_key(key)
-        with self._translate_errors(key):
-            props = self._client.get_blob_client(key).get_blob_properties()
+    def _stat(self, key: str) -> ObjectInfo:
+        props = self._client.get_blob_client(key).get_blob_properties()
         return ObjectInfo(key=key, size=int(props.size))
 
-    def reported_md5(self, key: str) -> str | None:
+    def _reported_md5(self, key: str) -> str | None:
         """Content-MD5, which the service records for single-request uploads (not for committed block lists)."""
-        validate_key(key)
-        with self._translate_errors(key):
-            props = self._client.get_blob_client(key).get_blob_properties()
+        props = self._client.get_blob_client(key).get_blob_properties()
         md5 = props.content_settings.content_md5
         return bytes(md5).hex() if md5 else None
 
-    def get(self, key: str) -> bytes:
-        validate_key(key)
-        with self._translate_errors(key):
-            return self._client.get_blob_client(key).download_blob(max_concurrency=1).readall()
+    def _get(self, key: str) -> bytes:
+        return self._client.get_blob_client(key).download_blob(max_concurrency=1).readall()
 
-    def open_read(self, key: str) -> BinaryIO:
-        validate_key(key)
-        with self._translate_errors(key):
-            downloader = self._client.get_blob_client(key).download_blob(max_concurrency=1)
+    def _open_read(self, key: str) -> BinaryIO:
+        downloader = self._client.get_blob_client(key).download_blob(max_concurrency=1)
         reader = TranslatingReader(downloader.read, lambda: self._translate_errors(key))
         return reader  # type: ignore[return-value]
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def put(self, key: str, data: bytes) -> None:
-        validate_key(key)
-        with self._translate_errors(key):
-            self._client.get_blob_client(key).upload_blob(data, overwrite=True, length=len(data), max_concurrency=1)
+    def _put(self, key: str, data: bytes) -> None:
+        self._client.get_blob_client(key).upload_blob(data, overwrite=True, length=len(data), max_concurrency=1)
 
-    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+    def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """Stage blocks of `block_size` (at most `upload_concurrency + 1` in memory), then commit the list."""
-        validate_key(key)
         if size <= self._block_size:
-            self.put(key, read_whole(stream, size, self.location, key))
+            self._put(key, read_whole(stream, size, self.location, key))
             return
         blob = self._client.get_blob_client(key)
         upload = uuid.uuid4().hex  # block ids of one blob must all have the same length
@@ -197,46 +186,33 @@ class AzureStorage(Storage):
 
         blocks = enumerate(iter_parts(stream, size, self._block_size, self.location, key))
         staged = bounded_map(stage, blocks, self._upload_concurrency, "azure-block")
-        with self._translate_errors(key):
-            blob.commit_block_list(staged)
+        blob.commit_block_list(staged)
 
     # -- listing and deleting ------------------------------------------------------------------------
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        validate_key(prefix, prefix=True)
-        with self._translate_errors(prefix, bucket_op=True):
-            for props in self._client.list_blobs(name_starts_with=prefix or None):
-                yield ObjectInfo(key=props.name, size=int(props.size))
+    def _list(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+        for page in self._client.list_blobs(name_starts_with=prefix or None).by_page():
+            yield [ObjectInfo(key=props.name, size=int(props.size)) for props in page]
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def _list_dirs(self, prefix: str) -> list[str]:
         """Prefixes that hold an object (an account with a hierarchical namespace keeps empty directories)."""
-        validate_key(prefix, prefix=True)
-        if prefix and not prefix.endswith("/"):
-            raise StorageError(location=self.location, detail=f"list_dirs needs a prefix ending in '/', got {prefix!r}")
         names: list[str] = []
-        with self._translate_errors(prefix, bucket_op=True):
-            for item in self._client.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
-                if item.name.endswith("/"):  # a BlobPrefix
-                    name = item.name[len(prefix) :].rstrip("/")
-                    if name and self._holds_objects(item.name):
-                        names.append(name)
-        return sorted(names)
+        for item in self._client.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+            if item.name.endswith("/"):  # a BlobPrefix
+                name = item.name[len(prefix) :].rstrip("/")
+                if name and self._holds_objects(item.name):
+                    names.append(name)
+        return names
 
     def _holds_objects(self, prefix: str) -> bool:
         blobs = self._client.list_blobs(name_starts_with=prefix, include=["metadata"], results_per_page=100)
         return any(not (props.metadata or {}).get("hdi_isfolder") for props in blobs)
 
-    def delete(self, key: str) -> None:
-        validate_key(key)
-        try:
-            with self._translate_errors(key):
-                self._client.delete_blob(key)
-        except ObjectNotFoundError:
-            pass
+    def _delete(self, key: str) -> None:
+        self._client.delete_blob(key)
 
-    def check_bucket(self) -> None:
-        with self._translate_errors("", bucket_op=True):
-            self._client.get_container_properties()
+    def _check_bucket(self) -> None:
+        self._client.get_container_properties()
 
     # -- server-side copy ----------------------------------------------------------------------------
 
@@ -248,33 +224,30 @@ class AzureStorage(Storage):
             and source._account_name == self._account_name
         )
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
+    def _copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """Copy Blob from the source's URL with a read-only SAS, then wait until the service has finished. Its
-        answer carries neither Content-MD5 nor size, so the receipt is empty."""
-        if not isinstance(source, AzureStorage) or not self.can_copy_from(source):
+        answer carries neither Content-MD5 nor size, so the receipt is empty. (The base translates errors with
+        src_key and both locations.)"""
+        if not isinstance(source, AzureStorage):  # a subclass may widen can_copy_from
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
-        validate_key(src_key)
-        validate_key(dst_key)
-        where = f"{source.location} -> {self.location}"
         with source._translate_errors(src_key):
             src_url = source._read_url(src_key)
         blob = self._client.get_blob_client(dst_key)
-        with self._translate_errors(src_key, location=where):
-            started = blob.start_copy_from_url(src_url)
-            status = started.get("copy_status")
-            delay = 0.05
-            while status == "pending":
-                time.sleep(delay)
-                delay = min(delay * 2, _COPY_POLL_MAX_SECONDS)
-                copy = blob.get_blob_properties().copy
-                status = copy.status
-                if status not in ("pending", "success"):
-                    raise CopyFailedError(
-                        src=f"{source.location}/{src_key}",
-                        dst=f"{self.location}/{dst_key}",
-                        location=self.location,
-                        detail=f"copy {status}: {copy.status_description or 'no reason given'}",
-                    )
+        started = blob.start_copy_from_url(src_url)
+        status = started.get("copy_status")
+        delay = 0.05
+        while status == "pending":
+            time.sleep(delay)
+            delay = min(delay * 2, _COPY_POLL_MAX_SECONDS)
+            copy = blob.get_blob_properties().copy
+            status = copy.status
+            if status not in ("pending", "success"):
+                raise CopyFailedError(
+                    src=f"{source.location}/{src_key}",
+                    dst=f"{self.location}/{dst_key}",
+                    location=self.location,
+                    detail=f"copy {status}: {copy.status_description or 'no reason given'}",
+                )
         if status != "success":
             raise CopyFailedError(
                 src=f"{source.location}/{src_key}",

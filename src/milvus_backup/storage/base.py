@@ -3,16 +3,25 @@
 A backend moves bytes and knows nothing of Milvus or of backups. Every backend raises only the errors of
 `milvus_backup.errors` (`ObjectNotFoundError` for a missing object, whatever the service calls it), translated
 once at its boundary.
+
+`Storage` applies the contract once for every backend: its public methods validate keys and prefixes, run the
+backend's raw operation (`_stat`, `_get`, `_list`, ...) inside the backend's `_translate_errors`, and do what
+every backend must do alike (a delete of a missing object is no error, listings come in key order, a
+server-side copy only where `can_copy_from`). A backend writes only the raw operations.
 """
 
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from milvus_backup.errors import InvalidKeyError, ObjectNotFoundError
+from milvus_backup.errors import InvalidKeyError, ObjectNotFoundError, StorageError
+
+logger = logging.getLogger(__name__)
 
 # Streaming copies move data in pieces of this size, so memory stays bounded whatever the object size.
 STREAM_CHUNK_BYTES = 8 * 1024 * 1024
@@ -57,7 +66,12 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
 
 
 class Storage(abc.ABC):
-    """One bucket (for local storage: one directory) of one storage service."""
+    """One bucket (for local storage: one directory) of one storage service.
+
+    The public methods are the contract and are not overridden by backends; a backend implements the raw
+    operations below them (the abstract `_...` methods, plus `_delete_prefix`, `_copy_from`, `_reported_md5`
+    and `_local_path` where it has something better than the default) and one `_translate_errors`.
+    """
 
     #: Provider family, e.g. "local", "s3", "azure", "gcs".
     kind: str
@@ -66,72 +80,111 @@ class Storage(abc.ABC):
     #: How many `copy_from` calls into this storage are worth running at once; None when the service does the
     #: work and the wait is the network's, so transfer.concurrency decides.
     copy_parallelism: int | None = None
+    #: Keys are files of a directory on this machine; `local_path` gives their paths.
+    is_local_directory: bool = False
+    #: Set once a listing of this storage came back out of key order: its listings are then read whole and
+    #: sorted. (Per instance; starts False.)
+    _lists_out_of_order: bool = False
 
-    @abc.abstractmethod
+    # -- the contract --------------------------------------------------------------------------------
+
     def stat(self, key: str) -> ObjectInfo:
         """Size of one object; `ObjectNotFoundError` if it is missing."""
+        validate_key(key)
+        with self._translate_errors(key):
+            return self._stat(key)
 
-    @abc.abstractmethod
     def get(self, key: str) -> bytes:
         """Whole content of one (small) object."""
+        validate_key(key)
+        with self._translate_errors(key):
+            return self._get(key)
 
-    @abc.abstractmethod
     def open_read(self, key: str) -> BinaryIO:
         """A stream over one object's content, for objects too big to hold in memory."""
+        validate_key(key)
+        with self._translate_errors(key):
+            return self._open_read(key)
 
-    @abc.abstractmethod
     def put(self, key: str, data: bytes) -> None:
         """Write one (small) object, replacing it if it exists."""
+        validate_key(key)
+        with self._translate_errors(key):
+            self._put(key, data)
 
-    @abc.abstractmethod
     def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
-        """Write one object from a stream of `size` bytes with bounded memory."""
+        """Write one object from a stream of `size` bytes with bounded memory: exactly `size` bytes, or fail
+        (`StorageError` when the stream ends early) and write nothing."""
+        validate_key(key)
+        with self._translate_errors(key):
+            self._put_stream(key, stream, size)
 
-    @abc.abstractmethod
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with `prefix`, recursively, in key order."""
+        """Every object whose key starts with `prefix`, recursively, in key (plain string) order.
 
-    @abc.abstractmethod
+        Streamed page by page while the service lists in key order. A service found listing out of order has
+        its listing read whole and sorted, this one and every later one; if a later page breaks the order
+        after objects were already handed out, the listing fails with `StorageError` (and the next one is
+        read whole and sorted).
+        """
+        validate_key(prefix, prefix=True)
+        return self._ordered_listing(prefix)
+
     def list_dirs(self, prefix: str) -> list[str]:
-        """Names of the immediate 'folders' below `prefix` (which is '' or ends with '/'), sorted."""
+        """Names of the immediate 'folders' below `prefix` (which is '' or ends with '/') that still hold an
+        object, sorted."""
+        validate_key(prefix, prefix=True)
+        if prefix and not prefix.endswith("/"):
+            raise StorageError(location=self.location, detail=f"list_dirs needs a prefix ending in '/', got {prefix!r}")
+        with self._translate_errors(prefix, bucket_op=True):
+            return sorted(self._list_dirs(prefix))
 
-    @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Delete one object; deleting a missing object is not an error."""
+        validate_key(key)
+        try:
+            with self._translate_errors(key):
+                self._delete(key)
+        except ObjectNotFoundError:
+            pass
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object below `prefix`; returns how many were deleted."""
-        keys = [info.key for info in self.list(prefix)]
-        for key in keys:
-            self.delete(key)
-        return len(keys)
+        validate_key(prefix, prefix=True)
+        with self._translate_errors(prefix):
+            return self._delete_prefix(prefix)
 
-    @abc.abstractmethod
     def check_bucket(self) -> None:
         """Raise `BucketNotFoundError`, `StorageAccessDeniedError` or `StorageUnavailableError` if the
         bucket cannot be used; return quietly if it can."""
+        with self._translate_errors("", bucket_op=True):
+            self._check_bucket()
 
     def can_copy_from(self, source: Storage) -> bool:
         """True when this service can copy an object of `source` without the bytes passing through us."""
         return False
 
     def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
-        """Server-side copy of `source`'s `src_key` into `dst_key` here. Only called when
-        `can_copy_from(source)` is true.
+        """Server-side copy of `source`'s `src_key` into `dst_key` here; `StorageError` unless
+        `can_copy_from(source)`.
 
         The receipt holds what the copy's answer tells for free: a checksum (an MD5 in the service's answer, see
         `reported_md5`; a CRC32C of the bytes a local copy writes) spares reading the object again, and a stated
         size spares listing it."""
-        raise NotImplementedError(f"{self.kind} storage has no server-side copy")
-
-    def local_path(self, key: str) -> str | None:
-        """The absolute file-system path of `key` for backends that are a directory on this machine; else None."""
-        return None
+        validate_key(src_key)
+        validate_key(dst_key)
+        if not self.can_copy_from(source):
+            raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
+        with self._translate_errors(src_key, location=f"{source.location} -> {self.location}"):
+            return self._copy_from(source, src_key, dst_key, size)
 
     def reported_md5(self, key: str) -> str | None:
         """The MD5 (hex) of the object's content as the service itself records it, when it does (an S3
-        single-part ETag, Azure Content-MD5, GCS md5Hash), without reading the content; else None."""
-        return None
+        single-part ETag, Azure Content-MD5, GCS md5Hash), without reading the content; else None.
+        `ObjectNotFoundError` if the object is missing."""
+        validate_key(key)
+        with self._translate_errors(key):
+            return self._reported_md5(key)
 
     def exists(self, key: str) -> bool:
         try:
@@ -139,3 +192,149 @@ class Storage(abc.ABC):
         except ObjectNotFoundError:
             return False
         return True
+
+    def local_path(self, key: str) -> str | None:
+        """The absolute file-system path of `key` (or of the folder `key` names; `""` is the root) when this
+        storage `is_local_directory`; else None."""
+        validate_key(key, prefix=True)
+        if not self.is_local_directory:
+            return None
+        return self._local_path(key)
+
+    # -- listing order -------------------------------------------------------------------------------
+
+    def _ordered_listing(self, prefix: str) -> Iterator[ObjectInfo]:
+        pages = self._raw_pages(prefix)
+        if self._lists_out_of_order:
+            yield from _sorted(pages)
+            return
+        page = next(pages, None)
+        if page is None:
+            return
+        if broken := _order_break(page, ""):
+            self._learn_out_of_order(broken)
+            yield from _sorted(pages, page)
+            return
+        last = ""
+        while True:
+            if page:
+                yield from page
+                last = page[-1].key
+            page = next(pages, None)
+            if page is None:
+                return
+            if broken := _order_break(page, last):
+                self._learn_out_of_order(broken)
+                raise StorageError(
+                    location=self.location,
+                    detail=f"the listing of {prefix!r} came back out of key order ({broken}) after part of it "
+                    "was used; later listings by this storage object are read whole and sorted",
+                )
+
+    def _raw_pages(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+        """The backend's pages in the service's order, each fetched inside the error translation (and not the
+        consumer's work between two pages)."""
+        pages = self._list(prefix)
+        while True:
+            with self._translate_errors(prefix, bucket_op=True):
+                page = next(pages, None)
+            if page is None:
+                return
+            yield page
+
+    def _raw_listing(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object below `prefix` in the service's order (for work that needs no order, e.g. deleting)."""
+        for page in self._raw_pages(prefix):
+            yield from page
+
+    def _learn_out_of_order(self, example: str) -> None:
+        """Remember that this service lists out of key order; say so once."""
+        if not self._lists_out_of_order:
+            self._lists_out_of_order = True
+            logger.info("%s lists keys out of key order (%s): its listings are read whole and sorted from now on",
+                        self.location, example)
+
+    # -- what a backend implements -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _translate_errors(
+        self, key: str, *, bucket_op: bool = False, location: str | None = None
+    ) -> AbstractContextManager[None]:
+        """A context manager that turns the SDK's (or the file system's) exceptions into those of
+        `milvus_backup.errors` (`raise ... from exc`), naming `key`; `bucket_op`: a not-found means the bucket;
+        `location`: the location to report instead of `self.location` (a copy names both sides). Errors of
+        `milvus_backup.errors` pass through unchanged."""
+
+    @abc.abstractmethod
+    def _stat(self, key: str) -> ObjectInfo:
+        """Size of one object; raise the SDK's not-found (or `ObjectNotFoundError`) if it is missing."""
+
+    @abc.abstractmethod
+    def _get(self, key: str) -> bytes: ...
+
+    @abc.abstractmethod
+    def _open_read(self, key: str) -> BinaryIO:
+        """A stream whose reads raise only our errors (see `_streams.TranslatingReader`); a missing object
+        should fail here, not at the first read."""
+
+    @abc.abstractmethod
+    def _put(self, key: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+        """Bounded memory whatever `size`; exactly `size` bytes or fail and leave no object (see
+        `_streams.iter_parts` and `read_whole`)."""
+
+    @abc.abstractmethod
+    def _list(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+        """Every object whose key starts with `prefix` (a plain string prefix), as pages in the service's own
+        order. The base checks the order and sorts where needed."""
+
+    @abc.abstractmethod
+    def _list_dirs(self, prefix: str) -> list[str]:
+        """Names (without '/') of the immediate folders below `prefix` ('' or ending in '/') that hold at least
+        one object, in any order."""
+
+    @abc.abstractmethod
+    def _delete(self, key: str) -> None:
+        """Delete one object; raising the service's not-found for a missing one is fine (the base ignores it)."""
+
+    def _delete_prefix(self, prefix: str) -> int:
+        """One delete per listed object; a backend with batch deletes overrides this."""
+        keys = [info.key for info in self._raw_listing(prefix)]
+        for key in keys:
+            self.delete(key)
+        return len(keys)
+
+    @abc.abstractmethod
+    def _check_bucket(self) -> None: ...
+
+    def _copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
+        """Server-side copy; only called when `can_copy_from(source)` is true."""
+        raise NotImplementedError(f"{self.kind} storage has no server-side copy")
+
+    def _reported_md5(self, key: str) -> str | None:
+        """A service that records no MD5 still reports a missing object."""
+        self._stat(key)
+        return None
+
+    def _local_path(self, key: str) -> str:
+        """Only called when `is_local_directory`."""
+        raise NotImplementedError(f"{self.kind} storage is no local directory")
+
+
+def _order_break(page: list[ObjectInfo], last: str) -> str | None:
+    """Where `page` breaks the key order of a listing whose last key so far was `last`; None if it does not."""
+    for info in page:
+        if info.key < last:
+            return f"{info.key!r} after {last!r}"
+        last = info.key
+    return None
+
+
+def _sorted(pages: Iterator[list[ObjectInfo]], first: list[ObjectInfo] | None = None) -> list[ObjectInfo]:
+    infos = list(first or ())
+    for page in pages:
+        infos.extend(page)
+    infos.sort(key=lambda info: info.key)
+    return infos

@@ -29,7 +29,7 @@ from milvus_backup.errors import (
     StorageUnavailableError,
 )
 from milvus_backup.storage._streams import TranslatingReader, read_exact, short_stream
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
 
 _GCS_CHUNK_ALIGN = 256 * 1024  # resumable upload chunks are multiples of 256 KiB
 _SCOPES = ["https://www.googleapis.com/auth/devstorage.full_control"]
@@ -124,86 +124,64 @@ class GcsStorage(Storage):
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def stat(self, key: str) -> ObjectInfo:
-        validate_key(key)
-        with self._translate_errors(key):
-            blob = self._bucket.get_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
+    def _stat(self, key: str) -> ObjectInfo:
+        blob = self._bucket.get_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
         if blob is None:
             raise ObjectNotFoundError(key=key, location=self.location)
         return ObjectInfo(key=key, size=int(blob.size or 0))
 
-    def reported_md5(self, key: str) -> str | None:
+    def _reported_md5(self, key: str) -> str | None:
         """md5Hash, which GCS records for every object except composite ones."""
-        validate_key(key)
-        with self._translate_errors(key):
-            blob = self._bucket.get_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
+        blob = self._bucket.get_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
         if blob is None:
             raise ObjectNotFoundError(key=key, location=self.location)
         return _md5_hex(blob)
 
-    def get(self, key: str) -> bytes:
-        validate_key(key)
-        with self._translate_errors(key):
-            return self._bucket.blob(key).download_as_bytes(timeout=self._timeout, retry=DEFAULT_RETRY)
+    def _get(self, key: str) -> bytes:
+        return self._bucket.blob(key).download_as_bytes(timeout=self._timeout, retry=DEFAULT_RETRY)
 
-    def open_read(self, key: str) -> BinaryIO:
-        validate_key(key)
+    def _open_read(self, key: str) -> BinaryIO:
         blob = self._bucket.blob(key)
-        with self._translate_errors(key):
-            # Fetching the metadata first reports a missing object now, not at the first read, and pins every
-            # ranged read to this generation of the object.
-            blob.reload(timeout=self._timeout, retry=DEFAULT_RETRY)
-            reader = blob.open("rb", chunk_size=self._chunk_size, retry=DEFAULT_RETRY, timeout=self._timeout)
+        # Fetching the metadata first reports a missing object now, not at the first read, and pins every
+        # ranged read to this generation of the object.
+        blob.reload(timeout=self._timeout, retry=DEFAULT_RETRY)
+        reader = blob.open("rb", chunk_size=self._chunk_size, retry=DEFAULT_RETRY, timeout=self._timeout)
         stream = TranslatingReader(reader.read, lambda: self._translate_errors(key), reader.close)
         return stream  # type: ignore[return-value]
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def put(self, key: str, data: bytes) -> None:
-        validate_key(key)
-        with self._translate_errors(key):
-            self._bucket.blob(key).upload_from_string(data, timeout=self._timeout, retry=DEFAULT_RETRY)
+    def _put(self, key: str, data: bytes) -> None:
+        self._bucket.blob(key).upload_from_string(data, timeout=self._timeout, retry=DEFAULT_RETRY)
 
-    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+    def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """A resumable upload in chunks of `chunk_size`; one chunk is in memory at a time."""
-        validate_key(key)
         blob = self._bucket.blob(key, chunk_size=self._chunk_size)
-        with self._translate_errors(key):
-            blob.upload_from_file(
-                _Rewindable(stream, size, self.location, key),
-                size=size,
-                rewind=False,
-                timeout=self._timeout,
-                retry=DEFAULT_RETRY,
-            )
+        blob.upload_from_file(
+            _Rewindable(stream, size, self.location, key),
+            size=size,
+            rewind=False,
+            timeout=self._timeout,
+            retry=DEFAULT_RETRY,
+        )
 
     # -- listing and deleting ------------------------------------------------------------------------
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        validate_key(prefix, prefix=True)
-        with self._translate_errors(prefix, bucket_op=True):
-            for blob in self._client.list_blobs(
-                self._bucket, prefix=prefix or None, timeout=self._timeout, retry=DEFAULT_RETRY
-            ):
-                yield ObjectInfo(key=blob.name, size=int(blob.size or 0))
+    def _list(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+        blobs = self._client.list_blobs(
+            self._bucket, prefix=prefix or None, timeout=self._timeout, retry=DEFAULT_RETRY
+        )
+        for page in blobs.pages:
+            yield [ObjectInfo(key=blob.name, size=int(blob.size or 0)) for blob in page]
 
-    def list_dirs(self, prefix: str) -> list[str]:
-        validate_key(prefix, prefix=True)
-        if prefix and not prefix.endswith("/"):
-            raise StorageError(location=self.location, detail=f"list_dirs needs a prefix ending in '/', got {prefix!r}")
-        with self._translate_errors(prefix, bucket_op=True):
-            pages = self._client.list_blobs(
-                self._bucket, prefix=prefix or None, delimiter="/", timeout=self._timeout, retry=DEFAULT_RETRY
-            )
-            for _ in pages:  # the prefixes are collected while the pages are read
-                pass
-            # A bucket with hierarchical namespace keeps empty folders: report only those holding an object.
-            names = [
-                name
-                for p in pages.prefixes
-                if (name := p[len(prefix) :].rstrip("/")) and self._holds_objects(p)
-            ]
-        return sorted(names)
+    def _list_dirs(self, prefix: str) -> list[str]:
+        pages = self._client.list_blobs(
+            self._bucket, prefix=prefix or None, delimiter="/", timeout=self._timeout, retry=DEFAULT_RETRY
+        )
+        for _ in pages:  # the prefixes are collected while the pages are read
+            pass
+        # A bucket with hierarchical namespace keeps empty folders: report only those holding an object.
+        return [name for p in pages.prefixes if (name := p[len(prefix) :].rstrip("/")) and self._holds_objects(p)]
 
     def _holds_objects(self, prefix: str) -> bool:
         blobs = self._client.list_blobs(
@@ -211,17 +189,11 @@ class GcsStorage(Storage):
         )
         return any(True for _ in blobs)
 
-    def delete(self, key: str) -> None:
-        validate_key(key)
-        try:
-            with self._translate_errors(key):
-                self._bucket.delete_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
-        except ObjectNotFoundError:
-            pass
+    def _delete(self, key: str) -> None:
+        self._bucket.delete_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
 
-    def check_bucket(self) -> None:
-        with self._translate_errors("", bucket_op=True):
-            self._bucket.reload(timeout=self._timeout, retry=DEFAULT_RETRY)
+    def _check_bucket(self) -> None:
+        self._bucket.reload(timeout=self._timeout, retry=DEFAULT_RETRY)
 
     # -- server-side copy ----------------------------------------------------------------------------
 
@@ -232,24 +204,19 @@ class GcsStorage(Storage):
             and source._credentials_file == self._credentials_file
         )
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
+    def _copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """Objects: rewrite, called again with the returned token until the service reports it done. The last
-        answer holds the new object's resource, md5Hash and size included."""
-        if not isinstance(source, GcsStorage) or not self.can_copy_from(source):
+        answer holds the new object's resource, md5Hash and size included. (The base translates errors with
+        src_key and both locations.)"""
+        if not isinstance(source, GcsStorage):  # a subclass may widen can_copy_from
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
-        validate_key(src_key)
-        validate_key(dst_key)
-        where = f"{source.location} -> {self.location}"
         src_blob = source._bucket.blob(src_key)
         dst_blob = self._bucket.blob(dst_key)
-        with self._translate_errors(src_key, location=where):
-            token: str | None = None
-            while True:
-                token, _done, _total = dst_blob.rewrite(
-                    src_blob, token=token, timeout=self._timeout, retry=DEFAULT_RETRY
-                )
-                if token is None:
-                    break
+        token: str | None = None
+        while True:
+            token, _done, _total = dst_blob.rewrite(src_blob, token=token, timeout=self._timeout, retry=DEFAULT_RETRY)
+            if token is None:
+                break
         md5 = _md5_hex(dst_blob)
         return CopyReceipt(checksum=f"md5:{md5}" if md5 else None,
                            size=int(dst_blob.size) if dst_blob.size is not None else None)

@@ -19,7 +19,7 @@ from milvus_backup.errors import (
     StorageError,
 )
 from milvus_backup.storage._streams import iter_parts
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
 
 #: Local copies move data in pieces this big. google_crc32c releases the GIL only for `bytes` of 1 MiB or more;
 #: below that, taking the checksum holds the GIL while the other copying threads wait for it.
@@ -28,10 +28,13 @@ COPY_CHUNK_BYTES = 1024 * 1024
 # Files being written are named `<name><TMP_MARK><random>` next to their final name and renamed into place,
 # so a reader never sees half an object. Listings skip them.
 _TMP_MARK = ".milvus-backup-tmp-"
+# Listings hand out the walk's objects in pages of this many.
+_LIST_PAGE = 1000
 
 
 class LocalStorage(Storage):
     kind = "local"
+    is_local_directory = True
     #: A local copy passes through this process and keeps a core busy. More copies at once than cores only make
     #: threads queue for the GIL: on two cores, 16 at once took 1.30x the raw copy's time and one per core 0.99x
     #: (`python -m bench.copy_paths`). This also caps their memory at one chunk per core, whatever
@@ -49,9 +52,6 @@ class LocalStorage(Storage):
     def root(self) -> Path:
         return self._root
 
-    def local_path(self, key: str) -> str | None:
-        return str(self._path(validate_key(key, prefix=True)))
-
     # -- helpers -------------------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:
@@ -61,7 +61,11 @@ class LocalStorage(Storage):
         return BucketNotFoundError(bucket=str(self._root), location=self.location)
 
     @contextmanager
-    def _translate_errors(self, key: str, *, writing: bool = False) -> Iterator[None]:
+    def _translate_errors(
+        self, key: str, *, bucket_op: bool = False, location: str | None = None, writing: bool = False
+    ) -> Iterator[None]:
+        """`bucket_op` changes nothing here: a missing root is told from a missing file by looking at the root.
+        `location` is not used either: a local error names the directory it happened in."""
         try:
             yield
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
@@ -116,54 +120,52 @@ class LocalStorage(Storage):
                 tmp.unlink(missing_ok=True)
                 raise
 
-    # -- the contract --------------------------------------------------------------------------------
+    # -- the raw operations --------------------------------------------------------------------------
 
-    def stat(self, key: str) -> ObjectInfo:
-        validate_key(key)
+    def _local_path(self, key: str) -> str:
+        return str(self._path(key))
+
+    def _stat(self, key: str) -> ObjectInfo:
         path = self._path(key)
-        with self._translate_errors(key):
-            st = path.stat()
-            if not path.is_file():
-                raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        st = path.stat()
+        if not path.is_file():
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         return ObjectInfo(key=key, size=st.st_size)
 
-    def reported_md5(self, key: str) -> str | None:
-        """A file system records no checksum (and computing one would read the file)."""
-        self.stat(key)
-        return None
+    # `_reported_md5`: the base's None after a stat. A file system records no checksum (and computing one
+    # would read the file).
 
-    def get(self, key: str) -> bytes:
-        validate_key(key)
-        with self._translate_errors(key):
-            return self._path(key).read_bytes()
+    def _get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
 
-    def open_read(self, key: str) -> BinaryIO:
-        validate_key(key)
-        with self._translate_errors(key):
-            return open(self._path(key), "rb")
+    def _open_read(self, key: str) -> BinaryIO:
+        return open(self._path(key), "rb")
 
-    def put(self, key: str, data: bytes) -> None:
-        validate_key(key)
+    def _put(self, key: str, data: bytes) -> None:
         self._write_atomically(key, lambda out: out.write(data))
 
-    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
-        validate_key(key)
-
+    def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         def write(out: BinaryIO) -> None:
             for part in iter_parts(stream, size, STREAM_CHUNK_BYTES, self.location, key):
                 out.writelines(part.pieces)
 
         self._write_atomically(key, write)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        validate_key(prefix, prefix=True)
+    def _list(self, prefix: str) -> Iterator[list[ObjectInfo]]:
         if not self._root.is_dir():
             raise self._bucket_missing()
         # Walk the deepest directory that can hold matches; keys below it are filtered by plain string prefix
         # (so "a/b" matches "a/b", "a/bc/x" and "a/b/x", exactly like an object store).
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
         start = self._path(base.rstrip("/")) if base else self._root
-        yield from self._walk(start, base, prefix)
+        page: list[ObjectInfo] = []
+        for info in self._walk(start, base, prefix):
+            page.append(info)
+            if len(page) == _LIST_PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
 
     def _walk(self, directory: Path, key_prefix: str, wanted: str) -> Iterator[ObjectInfo]:
         """Objects below `directory` in key order.
@@ -196,40 +198,23 @@ class LocalStorage(Storage):
                     size = entry.stat().st_size
                 yield ObjectInfo(key=key, size=size)
 
-    def list_dirs(self, prefix: str) -> list[str]:
-        validate_key(prefix, prefix=True)
-        if prefix and not prefix.endswith("/"):
-            raise StorageError(location=self.location, detail=f"list_dirs needs a prefix ending in '/', got {prefix!r}")
+    def _list_dirs(self, prefix: str) -> list[str]:
         if not self._root.is_dir():
             raise self._bucket_missing()
         directory = self._path(prefix.rstrip("/")) if prefix else self._root
         try:
             with os.scandir(directory) as it:
-                names = [e.name for e in it if e.is_dir(follow_symlinks=False) and _has_objects(Path(e.path))]
+                return [e.name for e in it if e.is_dir(follow_symlinks=False) and _has_objects(Path(e.path))]
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:
             with self._translate_errors(prefix):
                 raise exc
-        return sorted(names)
 
-    def delete(self, key: str) -> None:
-        validate_key(key)
+    def _delete(self, key: str) -> None:
         path = self._path(key)
-        try:
-            with self._translate_errors(key):
-                path.unlink()
-        except ObjectNotFoundError:
-            return
+        path.unlink()  # a missing file raises here, before any folder is pruned
         self._prune_empty_parents(path.parent)
-
-    def delete_prefix(self, prefix: str) -> int:
-        validate_key(prefix, prefix=True)
-        count = 0
-        for info in list(self.list(prefix)):
-            self.delete(info.key)
-            count += 1
-        return count
 
     def _prune_empty_parents(self, directory: Path) -> None:
         """Object stores have no empty folders; remove the directories a delete left empty (never the root)."""
@@ -240,7 +225,7 @@ class LocalStorage(Storage):
                 return
             directory = directory.parent
 
-    def check_bucket(self) -> None:
+    def _check_bucket(self) -> None:
         if not self._root.is_dir():
             raise self._bucket_missing()
         if not os.access(self._root, os.R_OK | os.W_OK | os.X_OK):
@@ -249,13 +234,11 @@ class LocalStorage(Storage):
     def can_copy_from(self, source: Storage) -> bool:
         return isinstance(source, LocalStorage)
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
+    def _copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """A real copy, never a hard link (Milvus may later delete or rewrite its own file), checksummed and
         counted on the way: a CRC32C of the bytes written costs less than reading the copy again."""
-        if not isinstance(source, LocalStorage):
+        if not isinstance(source, LocalStorage):  # a subclass may widen can_copy_from
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
-        validate_key(src_key)
-        validate_key(dst_key)
         src_path = source._path(src_key)
         with source._translate_errors(src_key):
             if not src_path.is_file():

@@ -6,7 +6,6 @@ Retries with backoff are botocore's ("standard" mode); this module has no retry 
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import math
 import re
@@ -32,7 +31,7 @@ from milvus_backup.errors import (
     StorageUnavailableError,
 )
 from milvus_backup.storage._streams import Part, TranslatingReader, bounded_map, iter_parts, read_whole
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage, validate_key
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +132,6 @@ class S3Storage(Storage):
         self._multipart_copy_threshold = multipart_copy_threshold
         self._part_size = part_size
         self._upload_concurrency = max(1, upload_concurrency)
-        self._warned_order = False
 
         endpoint = endpoint or _DEFAULT_ENDPOINTS.get(provider)
         if endpoint is None and provider not in _AWS:
@@ -224,48 +222,37 @@ class S3Storage(Storage):
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def stat(self, key: str) -> ObjectInfo:
-        validate_key(key)
-        with self._translate_errors(key):
-            head = self._client.head_object(Bucket=self._bucket, Key=key)
+    def _stat(self, key: str) -> ObjectInfo:
+        head = self._client.head_object(Bucket=self._bucket, Key=key)
         return ObjectInfo(key=key, size=int(head["ContentLength"]))
 
-    def reported_md5(self, key: str) -> str | None:
+    def _reported_md5(self, key: str) -> str | None:
         """The ETag, when it is the content's MD5: a single-part upload without SSE-KMS or SSE-C."""
-        validate_key(key)
-        with self._translate_errors(key):
-            head = self._client.head_object(Bucket=self._bucket, Key=key)
+        head = self._client.head_object(Bucket=self._bucket, Key=key)
         return _md5_of_etag(head, head.get("ETag", ""))
 
-    def get(self, key: str) -> bytes:
-        validate_key(key)
-        with self._translate_errors(key):
-            body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
-            try:
-                return body.read()
-            finally:
-                body.close()
+    def _get(self, key: str) -> bytes:
+        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+        try:
+            return body.read()
+        finally:
+            body.close()
 
-    def open_read(self, key: str) -> BinaryIO:
-        validate_key(key)
-        with self._translate_errors(key):
-            body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+    def _open_read(self, key: str) -> BinaryIO:
+        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
         reader = TranslatingReader(body.read, lambda: self._translate_errors(key), body.close)
         return reader  # type: ignore[return-value]
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def put(self, key: str, data: bytes) -> None:
-        validate_key(key)
-        with self._translate_errors(key):
-            self._client.put_object(Bucket=self._bucket, Key=key, Body=data)
+    def _put(self, key: str, data: bytes) -> None:
+        self._client.put_object(Bucket=self._bucket, Key=key, Body=data)
 
-    def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
+    def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """Multipart upload in parts of `part_size`; at most `upload_concurrency + 1` parts are in memory."""
-        validate_key(key)
         part_size = max(self._part_size, math.ceil(size / _MAX_PARTS))
         if size <= part_size:
-            self.put(key, read_whole(stream, size, self.location, key))
+            self._put(key, read_whole(stream, size, self.location, key))
             return
 
         def upload(upload_id: str, number: int, part: Part) -> dict[str, Any]:
@@ -304,77 +291,39 @@ class S3Storage(Storage):
 
     # -- listing and deleting ------------------------------------------------------------------------
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Objects in key order, streamed page by page as S3 returns them.
-
-        SeaweedFS (known by its `Server` header) lists folder by folder instead ("a/b/x" before "a/b-1"), so
-        its listing is read whole and sorted. Any other server found out of order is logged and passed on as is.
-        """
-        validate_key(prefix, prefix=True)
+    def _list(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+        """ListObjectsV2 pages as the server sends them (SeaweedFS, for one, lists folder by folder: "a/b/x"
+        before "a/b-1"; the base sorts such listings)."""
         paginator = self._client.get_paginator("list_objects_v2")
-        with self._translate_errors(prefix, bucket_op=True):
-            pages = iter(paginator.paginate(Bucket=self._bucket, Prefix=prefix))
-            first = next(pages, None)
-            if first is None:
-                return
-            server = str(first.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("server", ""))
-            if server.startswith("SeaweedFS"):
-                infos = [info for page in itertools.chain([first], pages) for info in _page_objects(page)]
-                infos.sort(key=lambda info: info.key)
-                yield from infos
-                return
-            last = ""
-            for page in itertools.chain([first], pages):
-                for info in _page_objects(page):
-                    if info.key < last and not self._warned_order:
-                        self._warned_order = True
-                        logger.warning("%s (server %r) lists keys out of order: %r after %r", self.location,
-                                       server, info.key, last)
-                    last = info.key
-                    yield info
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            yield list(_page_objects(page))
 
-    def _iter_objects(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Objects in the server's order, page by page."""
-        paginator = self._client.get_paginator("list_objects_v2")
-        with self._translate_errors(prefix, bucket_op=True):
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
-                yield from _page_objects(page)
-
-    def list_dirs(self, prefix: str) -> list[str]:
+    def _list_dirs(self, prefix: str) -> list[str]:
         """Common prefixes that still hold an object: some servers (SeaweedFS) keep a folder after its last
         object is deleted and report it as a common prefix, so each one is checked with a one-key listing."""
-        validate_key(prefix, prefix=True)
-        if prefix and not prefix.endswith("/"):
-            raise StorageError(location=self.location, detail=f"list_dirs needs a prefix ending in '/', got {prefix!r}")
         paginator = self._client.get_paginator("list_objects_v2")
         names: list[str] = []
-        with self._translate_errors(prefix, bucket_op=True):
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
-                for common in page.get("CommonPrefixes", ()):
-                    name = common["Prefix"][len(prefix) :].rstrip("/")
-                    if name and self._holds_objects(common["Prefix"]):
-                        names.append(name)
-        return sorted(names)
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", ()):
+                name = common["Prefix"][len(prefix) :].rstrip("/")
+                if name and self._holds_objects(common["Prefix"]):
+                    names.append(name)
+        return names
 
     def _holds_objects(self, prefix: str) -> bool:
         listing = self._client.list_objects_v2(Bucket=self._bucket, Prefix=prefix, MaxKeys=1)
         return bool(listing.get("KeyCount", len(listing.get("Contents", ()))))
 
-    def delete(self, key: str) -> None:
-        validate_key(key)
-        try:
-            with self._translate_errors(key):
-                self._client.delete_object(Bucket=self._bucket, Key=key)
-        except ObjectNotFoundError:
-            pass
+    def _delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=key)
 
-    def delete_prefix(self, prefix: str) -> int:
-        validate_key(prefix, prefix=True)
+    def _delete_prefix(self, prefix: str) -> int:
+        """DeleteObjects in batches of 1000, as the listing (in the server's order) goes."""
         if self._provider == "gcp":  # the GCS XML API has no multi-object delete
-            return super().delete_prefix(prefix)
+            return super()._delete_prefix(prefix)
         count = 0
         batch: list[str] = []
-        for info in self._iter_objects(prefix):
+        for info in self._raw_listing(prefix):
             batch.append(info.key)
             if len(batch) == _DELETE_BATCH:
                 count += self._delete_batch(batch)
@@ -400,29 +349,25 @@ class S3Storage(Storage):
             raise StorageError(location=self.location, detail=detail)
         return len(keys)
 
-    def check_bucket(self) -> None:
-        with self._translate_errors("", bucket_op=True):
-            self._client.head_bucket(Bucket=self._bucket)
+    def _check_bucket(self) -> None:
+        self._client.head_bucket(Bucket=self._bucket)
 
     # -- server-side copy ----------------------------------------------------------------------------
 
     def can_copy_from(self, source: Storage) -> bool:
         return isinstance(source, S3Storage) and source._service_identity == self._service_identity
 
-    def copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
+    def _copy_from(self, source: Storage, src_key: str, dst_key: str, size: int) -> CopyReceipt:
         """CopyObject, or UploadPartCopy in parts above `multipart_copy_threshold` (never for GCS, whose XML API
         has no UploadPartCopy but copies any size in one request). A CopyObject answer carries the new ETag, the
         content's MD5 for a single-part object, but no size; a multipart copy's size is the sum of its parts."""
-        if not isinstance(source, S3Storage) or not self.can_copy_from(source):
+        if not isinstance(source, S3Storage):  # a subclass may widen can_copy_from
             raise StorageError(location=self.location, detail=f"cannot copy server-side from {source.location}")
-        validate_key(src_key)
-        validate_key(dst_key)
         copy_source = {"Bucket": source.bucket, "Key": src_key}
         where = f"{source.location} -> {self.location}"
         multipart = self._provider != "gcp" and (size >= self._multipart_copy_threshold or size > _MAX_SINGLE_COPY)
-        if not multipart:
-            with self._translate_errors(src_key, location=where):
-                response = self._client.copy_object(Bucket=self._bucket, Key=dst_key, CopySource=copy_source)
+        if not multipart:  # (the base translates errors with src_key and both locations)
+            response = self._client.copy_object(Bucket=self._bucket, Key=dst_key, CopySource=copy_source)
             md5 = _md5_of_etag(response, response.get("CopyObjectResult", {}).get("ETag", ""))
             return CopyReceipt(checksum=f"md5:{md5}" if md5 else None)
         # The source's own size (a missing source fails here, before an upload is created): parts cut from a
