@@ -10,6 +10,8 @@ The programmatic interface (see docs/library.md)::
     for backup in milvus_backup.list_backups(config): ...
     info = milvus_backup.get_backup(config, "nightly")
     report = milvus_backup.verify_backup(config, "nightly")
+    restored = milvus_backup.restore_backup(config, milvus_backup.RestoreRequest(
+        name="nightly", mapping=milvus_backup.parse_mapping(suffix="_restored")))
     milvus_backup.delete_backup(config, "nightly")
 
 Errors are `milvus_backup.errors.BackupToolError` subclasses. Names load lazily, so importing the package does
@@ -24,15 +26,26 @@ from typing import Any
 _EXPORTS = {
     "load_config": "milvus_backup.config",
     "Config": "milvus_backup.config",
+    "check": "milvus_backup.library",
+    "create_backup": "milvus_backup.library",
+    "restore_backup": "milvus_backup.library",
+    "verify_backup": "milvus_backup.library",
+    "list_backups": "milvus_backup.library",
+    "get_backup": "milvus_backup.library",
+    "delete_backup": "milvus_backup.library",
+    "new_run": "milvus_backup.wiring",
+    "Run": "milvus_backup.service.run",
     "CreateRequest": "milvus_backup.service.create",
     "CreateResult": "milvus_backup.service.create",
-    "create_backup": "milvus_backup.service.create",
+    "RestoreRequest": "milvus_backup.service.restore",
+    "RestoreResult": "milvus_backup.service.restore",
+    "VerifyReport": "milvus_backup.service.verify",
+    "BackupSummary": "milvus_backup.service.catalog",
+    "CheckReport": "milvus_backup.service.check",
     "parse_selection": "milvus_backup.service.selection",
-    "list_backups": "milvus_backup.service.catalog",
-    "get_backup": "milvus_backup.service.catalog",
-    "delete_backup": "milvus_backup.service.catalog",
-    "verify_backup": "milvus_backup.service.verify",
-    "run_check": "milvus_backup.service.check",
+    "parse_filter": "milvus_backup.service.selection",
+    "parse_mapping": "milvus_backup.service.mapping",
+    "Rename": "milvus_backup.service.mapping",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from milvus_backup import wiring
 from milvus_backup.cli.app import main
 from milvus_backup.config import load_config
 from milvus_backup.meta import codec
 from milvus_backup.meta.model import BackupInfo
-from milvus_backup import wiring
 from tests.integration.conftest import Deployment, unique
 
 pytestmark = pytest.mark.integration
@@ -251,9 +251,9 @@ def test_list_get_delete_and_name_conflicts(deployment: Deployment, tmp_path, ca
         (["-n", "x" * 200], 2, "at most 128"),
         (["-n", "ok", "-a", '{"db1": ["c1"'], 2, "not valid JSON"),
         (["-n", "ok", "-a", '["c1"]'], 2, "must map database names"),
-        (["-n", "ok", "-c", "nosuchcoll"], 22, "'nosuchcoll' does not exist in database 'default'"),
-        (["-n", "ok", "-d", "nosuchdb"], 23, "Database 'nosuchdb' does not exist"),
-        (["-n", "ok", "--filter", "db1.nope"], 22, "'nope' does not exist in database 'db1'"),
+        (["-n", "ok", "-c", "nosuchcoll"], 34, "'nosuchcoll' does not exist in database 'default'"),
+        (["-n", "ok", "-d", "nosuchdb"], 33, "Database 'nosuchdb' does not exist"),
+        (["-n", "ok", "--filter", "db1.nope"], 34, "'nope' does not exist in database 'db1'"),
         (["-n", "ok", "-f", "--meta_only"], 2, "contradict"),
         (["-n", "ok", "--strategy", "bulk_flush"], 2, "FlushAll"),
     ],
@@ -272,10 +272,10 @@ def test_wrong_credentials_fail_clearly_and_write_nothing(deployment: Deployment
         data["milvus"]["storage"]["auth"]["secretAccessKey"] = "wrong-secret"
         data["backup"]["storage"] = {**data["backup"]["storage"], "auth": {"type": "static", "accessKeyID": "x",
                                                                            "secretAccessKey": "wrong-secret"}}
-        expected = 16
+        expected = 22
     else:
         data["milvus"]["grpc"]["port"] = 1
-        expected = 13
+        expected = 31
     config.write_text(yaml.safe_dump(data))
     got, _, err = run(capsys, config, "create", "-n", "creds", "-c", "c1")
     assert got == expected, err

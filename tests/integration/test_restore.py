@@ -152,9 +152,9 @@ def test_meta_only_then_data_then_drop_exist_index_with_auto_index(deployment: D
         (["-s", "_x", "-r", "c1:c9"], 2, "cannot be combined"),
         (["-s", "bad-suffix"], 2, "only letters"),
         (["-r", "c1"], 2, "expected OLD:NEW"),
-        (["--use_auto_index"], 2, "needs --restore_index"),
+        (["--use_auto_index"], 2, "needs restore_index"),
         (["-c", "nope", "-s", "_x"], 2, "holds no collection default.nope"),
-        (["-s", "_x", "--skip_create_collection"], 22, "does not exist"),
+        (["-s", "_x", "--skip_create_collection"], 34, "does not exist"),
     ],
 )
 def test_bad_restore_flags_change_nothing(deployment: Deployment, tmp_path, capsys, flags, code, message):
@@ -173,8 +173,8 @@ def test_unknown_and_incomplete_backups_are_refused(deployment: Deployment, tmp_
     config = deployment.config(tmp_path)
     code, _, err = run(capsys, config, "restore", "-n", "never_made")
     assert code == 10
-    from milvus_backup.config import load_config
     from milvus_backup import wiring
+    from milvus_backup.config import load_config
 
     target = wiring.backup_storage(load_config(str(config), env={}).config)
     target.storage.put(target.root + "half/binlogs/insert_log/1/2/3/3/100/4", b"x")

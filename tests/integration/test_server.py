@@ -29,7 +29,7 @@ from tests.rig.milvus import MilvusInstance
 pytestmark = pytest.mark.integration
 
 API = "/api/v1"
-SUCCESS, FAIL = 2, 3
+SUCCESS, FAIL, TIMEOUT = 2, 3, 4
 
 
 def server_config(milvus: MilvusInstance, folder: Path, **server: Any) -> Path:
@@ -63,7 +63,7 @@ def restore_job(client: httpx.Client, job_id: str) -> dict[str, Any]:
 
 
 def ended(data: dict[str, Any]) -> bool:
-    return data["state_code"] in (SUCCESS, FAIL)
+    return data["state_code"] in (SUCCESS, FAIL, TIMEOUT)
 
 
 def collections(data: dict[str, Any]) -> set[str]:
@@ -188,6 +188,13 @@ def test_bad_requests_answer_4xx_with_a_clear_message(served):
     error(client.delete(f"{API}/delete"), 400, "UsageError", "backup_name")
     error(client.post(f"{API}/restore", json={"backup_name": "never_made"}), 404, "BackupNotFoundError",
           "never_made")
+    # Errors name the JSON fields the request used, not the command line's flags.
+    error(client.post(f"{API}/restore", json={"backup_name": "never_made", "collection_suffix": "bad-suffix"}), 400,
+          "UsageError", "collection_suffix 'bad-suffix'")
+    error(client.post(f"{API}/restore", json={"backup_name": "never_made", "collection_renames": {"db1.*": "c2"}}),
+          400, "UsageError", "collection_renames['db1.*']")
+    error(client.post(f"{API}/create", json={"backup_name": "x", "db_collections": "{not json"}), 400,
+          "UsageError", "db_collections is not valid JSON")
 
     name = unique("conflict_")
     assert client.post(f"{API}/create", json={"backup_name": name, "collection_names": ["db1.c3"],
@@ -216,10 +223,38 @@ def test_cancel_stops_a_running_backup_and_leaves_nothing_complete(served):
 
     data = poll(lambda: backup_job(client, job_id), ended)
     assert data["state_code"] == FAIL and "cancelled" in data["errorMessage"], data
-    listed = {b["name"]: b for b in client.get(f"{API}/list").json()["data"]}
-    assert listed.get(name, {}).get("state") != "complete"
+    assert name not in {b["name"] for b in client.get(f"{API}/list").json()["data"]}  # nothing left at all
     assert client.get(f"{API}/get_backup", params={"backup_name": name}).json()["data"]["state_code"] == FAIL
     error(client.post(f"{API}/cancel", params={"id": job_id}), 409, "JobConflictError", "already ended")
+
+
+def test_a_job_past_its_timeout_ends_in_state_4_and_leaves_nothing_behind(served, milvus_local):
+    client, config = served
+    backups = config.parent / "backups"
+    name = unique("timed_out_")
+    # Every collection, flushed one by one: far longer than a tenth of a second.
+    answer = client.post(f"{API}/create", json={"backup_name": name, "async": True, "timeout": 0.1})
+    assert answer.status_code == 200, answer.text
+    data = poll(lambda: backup_job(client, answer.json()["requestId"]), ended)
+    assert data["state_code"] == TIMEOUT and "timeout of 0.1 s" in data["errorMessage"], data
+    assert not (backups / name).exists()
+    assert name not in {b["name"] for b in client.get(f"{API}/list").json()["data"]}
+
+    # A restore's imports take Milvus 2.3 at least one 2-second tick: the deadline falls inside them.
+    source = unique("for_timeout_")
+    assert client.post(f"{API}/create", json={"backup_name": source, "collection_names": ["c1"]}).status_code == 200
+    suffix = unique("_t")
+    answer = client.post(f"{API}/restore", json={"backup_name": source, "collection_suffix": suffix,
+                                                  "timeout": 1.0, "async": True})
+    assert answer.status_code == 200, answer.text
+    data = poll(lambda: restore_job(client, answer.json()["data"]["id"]), ended)
+    assert data["state_code"] == TIMEOUT and "timeout of 1 s" in data["errorMessage"], data
+    milvus = milvus_local.client()
+    try:
+        assert not milvus.has_collection("c1" + suffix)  # created by the restore, dropped when it timed out
+    finally:
+        milvus.close()
+    assert sorted(p.name for p in (backups / source).iterdir()) == ["binlogs", "meta"]  # the backup is untouched
 
 
 def test_killed_server_shows_its_job_failed_and_runs_new_ones(milvus_local, dataset_local, tmp_path):

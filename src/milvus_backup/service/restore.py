@@ -3,6 +3,7 @@ check every row count, rebuild indexes, clean up."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 IMPORT_POLL_SECONDS = (0.05, 0.1)  # first poll soon (short imports are common), then every 0.1 s
 LOAD_POLL_SECONDS = 0.5
 LOAD_TIMEOUT_SECONDS = 600.0
+#: How long a failed restore waits for the imports it started to end before it drops what it created.
+SETTLE_SECONDS = 120.0
+SETTLE_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -129,19 +133,34 @@ def plan_restore(info: BackupInfo, request: RestoreRequest) -> list[_Plan]:
     return plans
 
 
-class _Created:
-    """The collections this restore created, dropped again if it fails: a failed restore leaves no half-filled
-    collection behind."""
+class _Undo:
+    """What a failed restore takes back: the collections it created are dropped, so no half-filled collection is
+    left behind; first the imports it started are given time to end, because Milvus cannot cancel an import and
+    dropping a collection under a running import is asking for trouble."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.collections: list[tuple[str, str]] = []
+        self.imports: set[int] = set()
 
-    def add(self, db: str, name: str) -> None:
+    def created(self, db: str, name: str) -> None:
         with self._lock:
             self.collections.append((db, name))
 
-    def drop_all(self, milvus: MilvusClient) -> None:
+    def started(self, tasks: list[int]) -> None:
+        with self._lock:
+            self.imports.update(tasks)
+
+    def ended(self, task: int) -> None:
+        with self._lock:
+            self.imports.discard(task)
+
+    def undo(self, milvus: MilvusClient) -> None:
+        gives_up = time.monotonic() + SETTLE_SECONDS
+        for task in sorted(self.imports):
+            with contextlib.suppress(BackupToolError):
+                while milvus.import_state(task) is None and time.monotonic() < gives_up:
+                    time.sleep(SETTLE_POLL_SECONDS)
         for db, name in self.collections:
             try:
                 milvus.drop_collection(db, name)
@@ -175,11 +194,11 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     existing_dbs = set(milvus.list_databases())
     for db in sorted({p.db for p in plans} - existing_dbs):
         milvus.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
-    created = _Created()
+    undo = _Undo()
     try:
-        results = _restore_all(resources.settings, milvus, plans, request, staging, run, created)
+        results = _restore_all(resources.settings, milvus, plans, request, staging, run, undo)
     except BaseException:
-        created.drop_all(milvus)
+        undo.undo(milvus)
         raise
     finally:
         if staging is not None:
@@ -211,10 +230,10 @@ def _check_targets(milvus: MilvusClient, plans: list[_Plan], request: RestoreReq
 
 
 def _restore_all(settings: Settings, milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest,
-                 staging: Staging | None, run: Run, created: _Created) -> list[CollectionResult]:
+                 staging: Staging | None, run: Run, undo: _Undo) -> list[CollectionResult]:
     parts = {f"{p.db}.{p.name}": 0 if request.meta_only else len(_segments(p.source)) for p in plans}
     run.progress.start(sum(parts.values()), "segments", "restore", parts)
-    results = run.map(lambda plan: _restore_one(settings, milvus, plan, request, staging, run, created), plans,
+    results = run.map(lambda plan: _restore_one(settings, milvus, plan, request, staging, run, undo), plans,
                       limit=settings.restore_collections)
     run.progress.finish()
     return results
@@ -225,7 +244,7 @@ def _segments(coll: CollectionBackupInfo) -> list[SegmentBackupInfo]:
 
 
 def _restore_one(settings: Settings, milvus: MilvusClient, plan: _Plan, request: RestoreRequest,
-                 staging: Staging | None, run: Run, created: _Created) -> CollectionResult:
+                 staging: Staging | None, run: Run, undo: _Undo) -> CollectionResult:
     src, db, name = plan.source, plan.db, plan.name
     result = CollectionResult(f"{src.db_name or DEFAULT_DB}.{src.collection_name}", f"{db}.{name}")
     logger.info("restoring %s as %s", result.source, result.target)
@@ -237,7 +256,7 @@ def _restore_one(settings: Settings, milvus: MilvusClient, plan: _Plan, request:
         milvus.create_collection(
             db, name, src.schema, shards_num=src.shards_num or 1, consistency_level=src.consistency_level,
             num_partitions=len(src.partition_backups) if has_partition_key else 0, properties=src.properties)
-        created.add(db, name)
+        undo.created(db, name)
     if not has_partition_key:
         existing = {p.name for p in milvus.list_partitions(db, name)}
         for part in src.partition_backups:
@@ -251,7 +270,7 @@ def _restore_one(settings: Settings, milvus: MilvusClient, plan: _Plan, request:
     if not request.meta_only and staging is not None:
         before = milvus.row_count(db, name)
         result.segments, result.rows, result.import_seconds = _import_data(settings, milvus, src, db, name, staging,
-                                                                            run)
+                                                                            run, undo)
         after = milvus.row_count(db, name)
         if after - before != result.rows:
             raise IntegrityError(name=src.collection_name, detail=(
@@ -309,8 +328,8 @@ class _ImportJob:
 def _import_jobs(src: CollectionBackupInfo) -> list[_ImportJob]:
     """One import per partition, of the partition's folder: Milvus 2.3 imports every segment (group) folder
     below it in one task. Its DataNode runs one import task at a time, each with its own scheduling delays, so
-    this is about twice as fast as one import per segment (8.3 s against 17 s for 5 segments of 100k rows,
-    docs/benchmarks.md), and the same path the Go tool takes for backups without group ids."""
+    this is much faster than one import per segment (docs/benchmarks.md), and the same path the Go tool takes
+    for backups without group ids."""
     return [_ImportJob(part.partition_name, part.partition_id, list(part.segment_backups))
             for part in src.partition_backups if part.segment_backups]
 
@@ -327,15 +346,18 @@ def _wait_import(milvus: MilvusClient, task: int, run: Run) -> ImportOutcome:
 
 
 def _import_data(settings: Settings, milvus: MilvusClient, src: CollectionBackupInfo, db: str, name: str,
-                 staging: Staging, run: Run) -> tuple[int, int, float]:
+                 staging: Staging, run: Run, undo: _Undo) -> tuple[int, int, float]:
     """(segments, rows, seconds) of the collection's imports."""
     jobs = _import_jobs(src)
 
     def import_one(job: _ImportJob) -> int:
         files = staging.import_files(src.collection_id, job.partition_id, job.segments, run)
         rows = 0
-        for task in milvus.start_import(db, name, job.partition, files, {"backup": "true"}):
+        tasks = milvus.start_import(db, name, job.partition, files, {"backup": "true"})
+        undo.started(tasks)
+        for task in tasks:
             outcome = _wait_import(milvus, task, run)
+            undo.ended(task)
             if not outcome.completed:
                 raise MilvusError(address=milvus.address, detail=(
                     f"import of {files[0]} into {db}.{name} failed: {outcome.reason or 'no reason given'}"))
