@@ -91,7 +91,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| figure | " + " | ".join(results["sides"]) + " | goal |", "|---|" + "---|" * len(results["sides"]) + "---|"]
+    lines = [
+        "| figure | " + " | ".join(results["sides"]) + " | goal |",
+        "|---|" + "---|" * len(results["sides"]) + "---|",
+    ]
 
     def row(label: str, pick: Any, fmt: str = "{:.2f}") -> None:
         cells = []

@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from milvus_backup.progress import NullProgress
@@ -99,7 +100,7 @@ def main() -> None:
         for run in range(args.runs):
             for name, way in ways.items():
                 dst = work / f"{name}-{run}"
-                times[name].append(_timed(lambda: way(dst)))
+                times[name].append(_timed(partial(way, dst)))
                 shutil.rmtree(dst, ignore_errors=True)
     raw_s = statistics.median(times["raw"])
     print(f"{args.files} files x {args.size_mb} MB, concurrency {args.concurrency}, median of {args.runs} runs\n")

@@ -8,7 +8,7 @@ from pymilvus import DataType, MilvusClient
 BATCH = 10_000
 
 
-def _schema(client: MilvusClient, dim: int):  # noqa: ANN202 - pymilvus's schema type
+def _schema(client: MilvusClient, dim: int):  # returns pymilvus's schema type
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("price", DataType.DOUBLE)

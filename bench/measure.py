@@ -19,8 +19,8 @@ from pymilvus import MilvusClient
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from bench.env import Side
-from milvus_backup.meta import layout
 from milvus_backup.library import create_backup, delete_backup, get_backup, restore_backup
+from milvus_backup.meta import layout
 from milvus_backup.service.create import CreateRequest
 from milvus_backup.service.mapping import Rename, parse_mapping
 from milvus_backup.service.restore import RestoreRequest

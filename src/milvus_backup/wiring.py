@@ -153,7 +153,9 @@ def gc_controls(config: Config) -> list[GcControl]:
 
 
 def milvus_storage(config: Config) -> StorageLocation:
-    return open_storage(config.milvus.storage, multipart_copy_threshold_mib=config.transfer.multipart_copy_threshold_mib)
+    return open_storage(
+        config.milvus.storage, multipart_copy_threshold_mib=config.transfer.multipart_copy_threshold_mib
+    )
 
 
 def backup_storage(config: Config) -> StorageLocation:

@@ -31,6 +31,7 @@ from milvus_backup.errors import BackupToolError, BucketNotFoundError, ObjectNot
 from milvus_backup.storage._streams import iter_parts
 from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
 
+
 class MemoryStorage(Storage):
     """A thread-safe dict of key -> bytes (with each object's MD5, which it reports like an object store)."""
 

@@ -52,5 +52,6 @@ def test_copy_paths_smoke():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "seconds" not in line]
-    assert [row.split("|")[1].strip() for row in rows] == ["raw", "crc_only", "tool", "tool_all_threads", "raw_then_crc"]
+    ways = ["raw", "crc_only", "tool", "tool_all_threads", "raw_then_crc"]
+    assert [row.split("|")[1].strip() for row in rows] == ways
     assert all(float(row.split("|")[2]) > 0 for row in rows)

@@ -89,7 +89,7 @@ def test_local_empty_root_directory_exits_36(filled_milvus_local, tmp_path, caps
     data = local_config(filled_milvus_local, tmp_path / "backups")
     (tmp_path / "empty").mkdir()
     data["milvus"]["storage"]["rootPath"] = str(tmp_path / "empty")
-    code, _, err = run(capsys, write_config(tmp_path, data))
+    code, _, _ = run(capsys, write_config(tmp_path, data))
     assert code == 36
 
 

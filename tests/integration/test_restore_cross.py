@@ -143,7 +143,7 @@ def test_restore_interrupted_by_killing_milvus(milvus_s3, dataset_s3, seaweedfs,
         assert time.monotonic() < deadline
         time.sleep(0.05)
     target.kill()
-    out, err = proc.communicate(timeout=180)
+    _, err = proc.communicate(timeout=180)
     assert proc.returncode in (31, 30), err
     assert "Error: " in err and "Milvus at 127.0.0.1" in err
     assert staged_keys(seaweedfs, target_bucket) == []  # no staging files left behind

@@ -15,6 +15,7 @@ The bundled binaries are unpacked once into a shared cache
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -264,10 +265,8 @@ def _remove_run_files(alias: str, pid: int) -> None:
     # and a killed process leaves both behind.
     for run_dir in (Path("/run/milvus"), Path("/tmp/milvus")):
         for stale in (run_dir / f"standalone-{alias}.pid", run_dir / f"server_id_{pid}"):
-            try:
+            with contextlib.suppress(OSError):
                 stale.unlink(missing_ok=True)
-            except OSError:
-                pass
 
 
 def bin_dir() -> Path:

@@ -12,6 +12,7 @@ main thread (pytest fixtures and tests run there), not from short-lived threads.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -62,15 +63,11 @@ def kill(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
     """
     if proc is None:
         return
-    try:
-        # The group outlives its leader if a child survived; kill it regardless.
+    # The group outlives its leader if a child survived; kill it regardless.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # a process in D state does not end
         proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:  # pragma: no cover - a D-state process
-        pass
     with _lock:
         _live.pop(proc.pid, None)
 

@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, the details behind --debug
+    except Exception as exc:  # the last line of defence: one line, the details behind --debug
         typer.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         logger.debug("traceback", exc_info=exc)
         sys.exit(1)

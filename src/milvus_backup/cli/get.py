@@ -24,8 +24,8 @@ def get(
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name.")],
 ) -> None:
     """Print everything a backup's meta says, as JSON."""
-    from milvus_backup.meta.codec import to_dict
     from milvus_backup.library import get_backup
+    from milvus_backup.meta.codec import to_dict
 
     info = get_backup(ctx.obj.load().config, name)
     render.stdout.out(json.dumps(to_dict(info), indent=2, ensure_ascii=False), highlight=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from milvus_backup.config.model import PROVIDER_ALIASES
-from milvus_backup.config.source import Setting, Source, as_bool
+from milvus_backup.config.source import Setting, as_bool
 from milvus_backup.errors import ConfigError
 
 # v1 key -> v2 key, for the keys that only moved.
@@ -153,7 +153,9 @@ def _tls_mode(values: dict[str, Setting], warnings: list[str]) -> Setting:
     try:
         mode = _TLS_MODES[int(setting.value)]
     except (KeyError, TypeError, ValueError):
-        raise ConfigError(detail=f"{setting.source.describe()}: tlsMode must be 0, 1 or 2, not {setting.value!r}")
+        raise ConfigError(
+            detail=f"{setting.source.describe()}: tlsMode must be 0, 1 or 2, not {setting.value!r}"
+        ) from None
     if mode == "mutual" and not (_text(values, "milvus.mtlsCertPath") and _text(values, "milvus.mtlsKeyPath")):
         warnings.append("milvus.tlsMode is 2 but mtlsCertPath/mtlsKeyPath are not both set: using one-way TLS (1).")
         mode = "server"

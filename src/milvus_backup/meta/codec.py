@@ -142,10 +142,7 @@ def encode_files(info: BackupInfo) -> dict[str, bytes]:
 
 def decode_files(files: dict[str, bytes]) -> BackupInfo:
     """The backup tree from its meta files: full_meta.json when present, else rebuilt from the level files."""
-    if "full_meta.json" in files:
-        info = loads(BackupInfo, files["full_meta.json"])
-    else:
-        info = _rebuild(files)
+    info = loads(BackupInfo, files["full_meta.json"]) if "full_meta.json" in files else _rebuild(files)
     if info.format not in SUPPORTED_FORMATS:
         raise UnsupportedFormatError(
             detail=f"backup {info.name!r} has format {info.format!r}; this tool reads binlog backups only",

@@ -15,7 +15,10 @@ def join(prefix: str, *parts: str) -> str:
 
 def check_probe_keys(milvus_root: str, backup_root: str, token: str) -> tuple[str, str]:
     """The probe object `check` writes into Milvus storage and its copy in backup storage (upstream's names)."""
-    return (join(milvus_root, f"milvus_backup_check_src_{token}"), join(backup_root, f"milvus_backup_check_dst_{token}"))
+    return (
+        join(milvus_root, f"milvus_backup_check_src_{token}"),
+        join(backup_root, f"milvus_backup_check_dst_{token}"),
+    )
 
 
 META_DIR = "meta"

@@ -1,7 +1,7 @@
 """`meta/manifest.json`: ours, beyond upstream (which ignores unknown files).
 
-Every object of the backup with its size and a content checksum, and the row counts Milvus reported per segment, partition and
-collection, so that `verify` can prove a backup is intact and a restore can prove it is complete.
+Every object of the backup with its size and a content checksum, and the row counts Milvus reported per segment,
+partition and collection, so that `verify` can prove a backup is intact and a restore can prove it is complete.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Manifest:
                                for o in self.objects)
         collections = ",\n  ".join(json.dumps(asdict(c)) for c in self.collections)
         return (f'{{"backup": {json.dumps(self.backup)},\n "objects": [\n  {objects}],\n'
-                f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}}}\n').encode("utf-8")
+                f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}}}\n').encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:

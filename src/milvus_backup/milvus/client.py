@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import grpc
+from google.protobuf import json_format
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
-from google.protobuf import json_format
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from milvus_backup.errors import (
@@ -164,7 +164,9 @@ class MilvusConnection(MilvusWrites):
     def list_collections(self, db: str) -> list[str]:
         if db not in self.list_databases():
             raise DatabaseNotFoundError(database=db, address=self.address)
-        response = self.call("ShowCollections", milvus_pb2.ShowCollectionsRequest(db_name=db), f"list collections of {db}")
+        response = self.call(
+            "ShowCollections", milvus_pb2.ShowCollectionsRequest(db_name=db), f"list collections of {db}"
+        )
         return sorted(response.collection_names)
 
     def has_collection(self, db: str, name: str) -> bool:

@@ -7,7 +7,6 @@ where that answers 404 (Milvus 2.3), DataCoord's internal `GcControl` gRPC call.
 from __future__ import annotations
 
 import logging
-
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -58,7 +57,7 @@ class ManagementGc:
         if params:
             url += "?" + urllib.parse.urlencode(params)
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310 - configured endpoint
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # the configured endpoint
                 body = response.read(4096).decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
             if exc.code == 404:

@@ -136,8 +136,13 @@ class MilvusWrites:
 
 
 def _grant_key(grant: dict[str, Any]) -> tuple[str, ...]:
-    return (grant.get("object", {}).get("name", ""), grant.get("object_name", ""), grant.get("role", {}).get("name", ""),
-            grant.get("grantor", {}).get("privilege", {}).get("name", ""), grant.get("db_name", ""))
+    return (
+        grant.get("object", {}).get("name", ""),
+        grant.get("object_name", ""),
+        grant.get("role", {}).get("name", ""),
+        grant.get("grantor", {}).get("privilege", {}).get("name", ""),
+        grant.get("db_name", ""),
+    )
 
 
 def _number(value: str) -> Any:

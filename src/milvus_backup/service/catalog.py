@@ -10,8 +10,8 @@ from milvus_backup.errors import BackupIncompleteError, BackupNotFoundError, Bac
 from milvus_backup.meta import codec, layout
 from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo
-from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.names import validate_backup_name
+from milvus_backup.service.resources import StorageLocation
 
 logger = logging.getLogger(__name__)
 

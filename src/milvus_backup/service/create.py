@@ -18,7 +18,6 @@ from milvus_backup.meta.model import (
     CollectionBackupInfo,
     DatabaseBackupInfo,
     PartitionBackupInfo,
-    SegmentBackupInfo,
 )
 from milvus_backup.milvus.protocol import MilvusClient
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing

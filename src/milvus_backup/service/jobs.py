@@ -310,7 +310,7 @@ class JobRunner:
             running.error = exc
             ended = self.store.finish(job.id, FAIL, error=exc.message)
             logger.warning("%s job %s (%s) failed: %s", job.kind, job.id, job.name, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a bug in a worker thread must still end the job, not hang it
+        except Exception as exc:  # a bug in a worker thread must still end the job, not hang it
             running.error = exc
             ended = self.store.finish(job.id, FAIL, error=f"unexpected {type(exc).__name__}: {exc}")
             logger.exception("%s job %s (%s) failed unexpectedly", job.kind, job.id, job.name)

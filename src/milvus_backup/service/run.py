@@ -170,7 +170,7 @@ class Run:
                 harvest([f for f in running if f.done()])
                 if failure is not None:
                     break
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - raised below, once the running items have ended
             failure = failure or exc
         while running:
             harvest(wait(running, return_when=FIRST_COMPLETED).done)

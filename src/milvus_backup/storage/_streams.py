@@ -6,7 +6,7 @@ import io
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from typing import BinaryIO, TypeVar
 
 from milvus_backup.errors import StorageError
@@ -162,10 +162,9 @@ class TranslatingReader(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed and self._close is not None:
-            try:
+            # Closing a half-read HTTP body must never mask the real outcome.
+            with suppress(Exception):
                 self._close()
-            except Exception:  # noqa: BLE001 - closing a half-read HTTP body must never mask the real outcome
-                pass
         super().close()
 
 

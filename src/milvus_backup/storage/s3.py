@@ -285,7 +285,7 @@ class S3Storage(Storage):
         except BaseException:
             try:
                 self._client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
-            except Exception:  # noqa: BLE001 - the original failure is the one to report
+            except Exception:  # the original failure is the one to report
                 logger.warning("could not abort multipart upload of %r on %s", key, self.location, exc_info=True)
             raise
 

@@ -9,8 +9,8 @@ import pytest
 
 from milvus_backup.errors import SourceDataError, StorageError
 from milvus_backup.milvus.protocol import Segment
-from milvus_backup.service.segments import describe_segments
 from milvus_backup.service.resources import StorageLocation
+from milvus_backup.service.segments import describe_segments
 from milvus_backup.storage.base import ObjectInfo
 from milvus_backup.storage.local import LocalStorage
 

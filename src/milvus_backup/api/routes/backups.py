@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from milvus_backup import library, wiring
 from milvus_backup.api import schemas, views
 from milvus_backup.api.context import ServerContext, new_request_id, server_context
 from milvus_backup.api.mapping import create_request
@@ -20,7 +21,6 @@ from milvus_backup.errors import (
     UsageError,
 )
 from milvus_backup.meta.model import BackupInfo
-from milvus_backup import library, wiring
 from milvus_backup.service.jobs import BACKUP, SUCCESS, VERIFY, Job
 from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.run import Run
@@ -83,7 +83,9 @@ def _meta_if_complete(config: Config, name: str, job: Job | None) -> BackupInfo 
 
 
 @router.get("/get_backup", response_model=schemas.BackupInfoResponse)
-def get_backup(request: Request, ctx: Context, backup_name: str = "", backup_id: str = "") -> schemas.BackupInfoResponse:
+def get_backup(
+    request: Request, ctx: Context, backup_name: str = "", backup_id: str = ""
+) -> schemas.BackupInfoResponse:
     """One backup: by `backup_id` (the create's job id) or by `backup_name`, which finds any backup in backup
     storage, also those this server did not create."""
     if backup_id:

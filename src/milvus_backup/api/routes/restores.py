@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from milvus_backup import library
 from milvus_backup.api import schemas, views
 from milvus_backup.api.context import ServerContext, new_request_id, server_context
 from milvus_backup.api.mapping import restore_request
 from milvus_backup.api.routes import ERROR_RESPONSES
-from milvus_backup import library
 from milvus_backup.service.jobs import RESTORE
 from milvus_backup.service.names import default_backup_name, validate_backup_name
 from milvus_backup.service.run import Run
@@ -47,7 +47,9 @@ def restore(body: schemas.RestoreBackupRequest, request: Request, ctx: Context) 
 
 
 @router.get("/get_restore", response_model=schemas.RestoreBackupResponse)
-def get_restore(request: Request, ctx: Context, id: Annotated[str, Query(min_length=1)]) -> schemas.RestoreBackupResponse:
+def get_restore(
+    request: Request, ctx: Context, id: Annotated[str, Query(min_length=1)]
+) -> schemas.RestoreBackupResponse:
     """A restore job's state and progress, also after a server restart."""
     job = ctx.runner.store.get(id, kind=RESTORE)
     return schemas.RestoreBackupResponse(requestId=new_request_id(request), data=views.restore_task(job))
