@@ -149,7 +149,8 @@ def _leave_out_pyarrow() -> None:
     every command, for a library no command uses. A None entry makes that import fail as if pyarrow were not
     installed, and pandas does without it. Only the command line does this: a program importing milvus_backup
     keeps its own modules."""
-    sys.modules.setdefault("pyarrow", None)
+    # None in sys.modules is the documented import blocker; typeshed types the values as modules only.
+    sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

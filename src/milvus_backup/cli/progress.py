@@ -11,6 +11,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -23,7 +24,7 @@ from milvus_backup.progress import Progress as ProgressProtocol
 class RichProgress:
     def __init__(self) -> None:
         self._bar: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._total = 0
 
     def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None:

@@ -11,7 +11,7 @@ MASK = "******"
 
 def effective_rows(loaded: LoadedConfig) -> list[tuple[str, Any, str, str]]:
     """(key, typed value, source kind, source key) for every setting, secrets masked."""
-    rows = []
+    rows: list[tuple[str, Any, str, str]] = []
     for key, setting in loaded.settings.items():
         value = setting.value
         if V2_KEYS[key].secret:

@@ -147,7 +147,8 @@ class JobStore:
         return None if row is None else _job(row)
 
     def recent(self, limit: int, kind: str | None = None) -> list[Job]:
-        query, args = "SELECT * FROM jobs", ()
+        query = "SELECT * FROM jobs"
+        args: tuple[str, ...] = ()
         if kind:
             query, args = query + " WHERE kind = ?", (kind,)
         with self._locked() as db:

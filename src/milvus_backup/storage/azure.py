@@ -125,7 +125,8 @@ class AzureStorage(Storage):
         except ClientAuthenticationError as exc:
             raise StorageAccessDeniedError(location=location, detail=_message(exc)) from exc
         except HttpResponseError as exc:
-            code = str(exc.error_code or "")
+            # azure-storage-blob sets error_code on the errors it raises; azure-core does not declare it.
+            code = str(getattr(exc, "error_code", None) or "")
             status = exc.status_code
             if code in _NO_CONTAINER_CODES or (bucket_op and status == 404):
                 raise BucketNotFoundError(bucket=self._container, location=location) from exc

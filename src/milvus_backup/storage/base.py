@@ -13,6 +13,7 @@ server-side copy only where `can_copy_from`). A backend writes only the raw oper
 from __future__ import annotations
 
 import abc
+import builtins
 import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -130,7 +131,8 @@ class Storage(abc.ABC):
         validate_key(prefix, prefix=True)
         return self._ordered_listing(prefix)
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    # `builtins.list` from here on: the method `list` above shadows the builtin in annotations of this class.
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Names of the immediate 'folders' below `prefix` (which is '' or ends with '/') that still hold an
         object, sorted."""
         validate_key(prefix, prefix=True)
@@ -231,7 +233,7 @@ class Storage(abc.ABC):
                     "was used; later listings by this storage object are read whole and sorted",
                 )
 
-    def _raw_pages(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+    def _raw_pages(self, prefix: str) -> Iterator[builtins.list[ObjectInfo]]:
         """The backend's pages in the service's order, each fetched inside the error translation (and not the
         consumer's work between two pages)."""
         pages = self._list(prefix)
@@ -286,12 +288,12 @@ class Storage(abc.ABC):
         `_streams.iter_parts` and `read_whole`)."""
 
     @abc.abstractmethod
-    def _list(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+    def _list(self, prefix: str) -> Iterator[builtins.list[ObjectInfo]]:
         """Every object whose key starts with `prefix` (a plain string prefix), as pages in the service's own
         order. The base checks the order and sorts where needed."""
 
     @abc.abstractmethod
-    def _list_dirs(self, prefix: str) -> list[str]:
+    def _list_dirs(self, prefix: str) -> builtins.list[str]:
         """Names (without '/') of the immediate folders below `prefix` ('' or ending in '/') that hold at least
         one object, in any order."""
 

@@ -93,7 +93,7 @@ class LocalStorage(Storage):
             raise self._bucket_missing()
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def _write_atomically(self, key: str, write: Callable[[BinaryIO], None]) -> None:
+    def _write_atomically(self, key: str, write: Callable[[BinaryIO], object]) -> None:
         """Call `write(out)` to fill a new temporary file next to the object, then rename it into place.
 
         The temporary file is created once and written through that one handle: reopening it with truncation

@@ -416,7 +416,7 @@ class _ClientSettings:
     use_ssl: bool
     verify: str | None
     region: str
-    addressing: str
+    addressing: Addressing
     auth: str
     access_key: str
     secret_key: str = field(repr=False)
