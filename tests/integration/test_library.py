@@ -22,7 +22,7 @@ def test_the_documented_example_runs(milvus_local: MilvusInstance, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     client = milvus_local.client()
     try:
-        exec(compile(example, str(DOC), "exec"), {})  # noqa: S102 - our own documentation
+        exec(compile(example, str(DOC), "exec"), {})  # our own documentation
         out = capsys.readouterr().out
         assert "nightly complete" in out
         assert "[('default.books_restored', 500)] []" in out  # no warnings
