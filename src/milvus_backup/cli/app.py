@@ -145,7 +145,7 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
 
 
 def _leave_out_pyarrow() -> None:
-    """pandas, which pymilvus imports, imports pyarrow whenever it is installed: 33 MB of memory and ~25 ms for
+    """pandas, which pymilvus imports, imports pyarrow whenever it is installed: memory and start-up time for
     every command, for a library no command uses. A None entry makes that import fail as if pyarrow were not
     installed, and pandas does without it. Only the command line does this: a program importing milvus_backup
     keeps its own modules."""

@@ -94,8 +94,8 @@ def load_config(
     return LoadedConfig(config, path, schema, settings, warnings)
 
 
-#: libyaml's safe loader where PyYAML was built with it (its wheels are): the same documents, and ~13x faster on
-#: the fully commented configs/backup.yaml (0.8 against 10.6 ms), which every command reads.
+#: libyaml's safe loader where PyYAML was built with it (its wheels are): the same documents, read much faster,
+#: and every command reads the config (docs/benchmarks.md, "Measurements behind the code").
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

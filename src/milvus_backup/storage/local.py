@@ -36,9 +36,8 @@ class LocalStorage(Storage):
     kind = "local"
     is_local_directory = True
     #: A local copy passes through this process and keeps a core busy. More copies at once than cores only make
-    #: threads queue for the GIL: on two cores, 16 at once took 1.30x the raw copy's time and one per core 0.99x
-    #: (`python -m bench.copy_paths`). This also caps their memory at one chunk per core, whatever
-    #: transfer.concurrency is.
+    #: threads queue for the GIL (`python -m bench.copy_paths` measures it). This also caps their memory at one
+    #: chunk per core, whatever transfer.concurrency is.
     copy_parallelism = os.cpu_count() or 2
 
     def __init__(self, root: Path | str) -> None:

@@ -433,12 +433,12 @@ class _ClientSettings:
 @functools.lru_cache(maxsize=16)
 def _shared_client(settings: _ClientSettings) -> Any:
     """One botocore client per service, credentials and settings in this process, shared by the storages of
-    every bucket there (botocore clients are thread-safe): building one costs ~0.1 s, which a server running
-    many jobs, or a backup between two buckets of one service, would otherwise pay again and again."""
+    every bucket there (botocore clients are thread-safe): building one is slow, and a server running many jobs,
+    or a backup between two buckets of one service, would otherwise pay for it again and again."""
     session = _new_session()
     # Timestamps stay the strings the service sent (botocore's documented way to change its parsing): nothing
-    # here reads them, and parsing them with dateutil cost ~0.14 ms of CPU per listed key and ~0.4 ms per copy,
-    # on a process whose S3 copy rate is bound by botocore's CPU per request.
+    # here reads them, and parsing them costs CPU on every listed key and every copy, in a process whose S3 copy
+    # rate is bound by botocore's CPU per request.
     session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
     anonymous = settings.auth == "static" and not settings.access_key and not settings.secret_key
     if settings.auth == "static" and not anonymous:
