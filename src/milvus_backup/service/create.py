@@ -294,6 +294,7 @@ def _write_meta(target: StorageLocation, name: str, info: BackupInfo, manifest: 
     files[layout.MANIFEST_FILE] = manifest.to_json()
     commit = files.pop(layout.COMMIT_FILE)
     run.map(lambda file: target.storage.put(layout.meta_key(target.root, name, file), files[file]), files)
+    run.check()  # a cancel or deadline that came while the files above were written still stops the backup
     target.storage.put(layout.meta_key(target.root, name, layout.COMMIT_FILE), commit)
 
 
