@@ -30,24 +30,36 @@ GOALS = {
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
-        "commit": _commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": _commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-        "params": {"rows": args.rows, "dim": args.dim, "segments": args.segments, "runs": args.runs,
-                   "restore_runs": args.restore_runs, "small_segments": args.small_segments,
-                   "restore_segments": args.restore_segments, "segment_restore_runs": args.segment_restore_runs,
-                   "scale": args.scale, "concurrency": args.concurrency},
+        "params": {
+            "rows": args.rows,
+            "dim": args.dim,
+            "segments": args.segments,
+            "runs": args.runs,
+            "restore_runs": args.restore_runs,
+            "small_segments": args.small_segments,
+            "restore_segments": args.restore_segments,
+            "segment_restore_runs": args.segment_restore_runs,
+            "scale": args.scale,
+            "concurrency": args.concurrency,
+        },
         "sides": {},
     }
-    with tempfile.TemporaryDirectory(prefix="milvus-backup-bench-") as tmp, \
-            servers(Path(tmp), args.kinds, args.concurrency) as sides:
+    with (
+        tempfile.TemporaryDirectory(prefix="milvus-backup-bench-") as tmp,
+        servers(Path(tmp), args.kinds, args.concurrency) as sides,
+    ):
         work = Path(tmp)
         for kind, side in sides.items():
             print(f"# {kind}: generating {args.rows} rows x {args.dim}-d in {args.segments} segments", flush=True)
@@ -57,33 +69,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"# {kind}: backup {figures['backup']}", flush=True)
             figures["restore"] = measure.restore_vs_import(side, "bench_base", args.restore_runs)
             print(f"# {kind}: restore {figures['restore']}", flush=True)
-            figures["pymilvus"] = measure.against_pymilvus(side, "bench_base", work, figures["backup"]["tool_s"],
-                                                           figures["restore"]["tool_s"])
+            figures["pymilvus"] = measure.against_pymilvus(
+                side, "bench_base", work, figures["backup"]["tool_s"], figures["restore"]["tool_s"]
+            )
             print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
             if args.small_segments:
                 data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
-                figures["segments"] = measure.create_overhead(side, "bench_many", args.small_segments,
-                                                              args.concurrency, args.runs)
+                figures["segments"] = measure.create_overhead(
+                    side, "bench_many", args.small_segments, args.concurrency, args.runs
+                )
                 # Not dropped: dropping a collection of 1,000 segments made Milvus 2.3.5's DataNode panic ("send on
                 # closed channel" in FlushSegments) in three of four runs. The servers are thrown away at the end.
                 # Milvus 2.3.5 takes about 2 s per import (one at a time, each marked done on a 2-second tick):
                 # restore overhead is measured on fewer segments, or the run would take hours.
                 data.make_many_segments(side.milvus.uri, "bench_many_r", args.restore_segments)
-                figures["segments"].update(measure.restore_overhead(side, "bench_many_r", args.restore_segments,
-                                                                    args.segment_restore_runs))
+                figures["segments"].update(
+                    measure.restore_overhead(side, "bench_many_r", args.restore_segments, args.segment_restore_runs)
+                )
                 measure.drop(side, "bench_many_r")
                 print(f"# {kind}: segments {figures['segments']}", flush=True)
             if args.scale > 1:
                 base_rss = measure.peak_rss_mb(side, "bench_base")
-                data.make_collection(side.milvus.uri, "bench_big", args.rows * args.scale, args.dim,
-                                     args.segments * args.scale, index=False)
+                data.make_collection(
+                    side.milvus.uri,
+                    "bench_big",
+                    args.rows * args.scale,
+                    args.dim,
+                    args.segments * args.scale,
+                    index=False,
+                )
                 big_rss = measure.peak_rss_mb(side, "bench_big")
                 # The same ratio as the first figure on the big collection: how much of the gap is fixed cost.
                 figures["backup_big"] = measure.backup_vs_raw(side, "bench_big", args.runs, args.concurrency)
                 print(f"# {kind}: backup at {args.scale}x {figures['backup_big']}", flush=True)
                 measure.drop(side, "bench_big")
-                figures["memory"] = {"base_rows": args.rows, "big_rows": args.rows * args.scale,
-                                     "base_peak_rss_mb": base_rss, "big_peak_rss_mb": big_rss}
+                figures["memory"] = {
+                    "base_rows": args.rows,
+                    "big_rows": args.rows * args.scale,
+                    "base_peak_rss_mb": base_rss,
+                    "big_peak_rss_mb": big_rss,
+                }
                 print(f"# {kind}: memory {figures['memory']}", flush=True)
             measure.drop(side, "bench_base")
             results["sides"][kind] = figures
@@ -116,18 +141,26 @@ def table(results: dict[str, Any]) -> str:
     row("restore time, direct import (s)", lambda f: f["restore"]["direct_s"])
     row("restore ÷ direct import", lambda f: f["restore"]["ratio"])
     row("restore time outside Milvus's imports, tool (s)", lambda f: f["restore"]["tool_outside_imports_s"], "{:.3f}")
-    row("restore time outside Milvus's imports, direct (s)", lambda f: f["restore"]["direct_outside_imports_s"],
-        "{:.3f}")
+    row(
+        "restore time outside Milvus's imports, direct (s)",
+        lambda f: f["restore"]["direct_outside_imports_s"],
+        "{:.3f}",
+    )
     row("pymilvus dump to Parquet (s)", lambda f: f["pymilvus"]["dump_s"])
     row("pymilvus batched inserts (s)", lambda f: f["pymilvus"]["reload_s"])
     row("backup speed-up over pymilvus dump", lambda f: f["pymilvus"]["backup_speedup"], "{:.1f}×")
     row("restore speed-up over pymilvus inserts", lambda f: f["pymilvus"]["restore_speedup"], "{:.1f}×")
-    row("small segments for create / restore", lambda f: f"{f['segments']['segments']} / "
-        f"{f['segments']['restore_segments']}", "{}")
+    row(
+        "small segments for create / restore",
+        lambda f: f"{f['segments']['segments']} / {f['segments']['restore_segments']}",
+        "{}",
+    )
     row("create overhead per segment (ms)", lambda f: f["segments"]["create_ms_per_segment"])
     row("restore overhead per segment (ms)", lambda f: f["segments"]["restore_ms_per_segment"])
-    row("restore overhead per segment outside Milvus's imports (ms)",
-        lambda f: f["segments"]["restore_outside_imports_ms_per_segment"])
+    row(
+        "restore overhead per segment outside Milvus's imports (ms)",
+        lambda f: f["segments"]["restore_outside_imports_ms_per_segment"],
+    )
     row("peak RSS, base size (MB)", lambda f: f["memory"]["base_peak_rss_mb"], "{:.0f}")
     row("peak RSS, 10× size (MB)", lambda f: f["memory"]["big_peak_rss_mb"], "{:.0f}")
     return "\n".join(lines)
@@ -139,13 +172,25 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128, help="vector dimension")
     parser.add_argument("--segments", type=int, default=5, help="flushed segments of the base collection")
     parser.add_argument("--runs", type=int, default=3, help="runs per timing; the median is reported")
-    parser.add_argument("--restore-runs", type=int, default=7,
-                        help="runs of the restore figure (Milvus 2.3 marks imports done on a 2-second tick)")
+    parser.add_argument(
+        "--restore-runs",
+        type=int,
+        default=7,
+        help="runs of the restore figure (Milvus 2.3 marks imports done on a 2-second tick)",
+    )
     parser.add_argument("--small-segments", type=int, default=1000, help="segments for the overhead figure (0: skip)")
-    parser.add_argument("--restore-segments", type=int, default=100,
-                        help="segments for the restore overhead figure (Milvus 2.3.5 takes ~2 s per import)")
-    parser.add_argument("--segment-restore-runs", type=int, default=1,
-                        help="runs of the restore overhead figure, taking turns to go first (~400 s per run)")
+    parser.add_argument(
+        "--restore-segments",
+        type=int,
+        default=100,
+        help="segments for the restore overhead figure (Milvus 2.3.5 takes ~2 s per import)",
+    )
+    parser.add_argument(
+        "--segment-restore-runs",
+        type=int,
+        default=1,
+        help="runs of the restore overhead figure, taking turns to go first (~400 s per run)",
+    )
     parser.add_argument("--scale", type=int, default=10, help="size factor of the memory figure (1: skip)")
     parser.add_argument("--concurrency", type=int, default=16, help="transfer.concurrency for tool and baseline")
     parser.add_argument("--kinds", nargs="+", default=["local", "s3"], choices=["local", "s3"])

@@ -40,8 +40,9 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.copy_paths", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.copy_paths", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=120, help="files to copy")
     parser.add_argument("--size-mb", type=float, default=2.0, help="size of each file (MB)")
     parser.add_argument("--runs", type=int, default=5)
@@ -65,6 +66,7 @@ def main() -> None:
             def one(key: str) -> None:
                 (dst / key).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(work / "src" / key, dst / key)
+
             return one
 
         def raw_then_crc(dst: Path) -> Callable[[str], object]:
@@ -73,12 +75,19 @@ def main() -> None:
             def one(key: str) -> None:
                 raw(dst)(key)
                 checksum_of(copied, key, trust_service=False)
+
             return one
 
         def tool(dst: Path) -> None:
             dst.mkdir()
-            copy_all(source, LocalStorage(dst), [CopyTask(key, key, size) for key in keys], "auto", args.concurrency,
-                     NullProgress())
+            copy_all(
+                source,
+                LocalStorage(dst),
+                [CopyTask(key, key, size) for key in keys],
+                "auto",
+                args.concurrency,
+                NullProgress(),
+            )
 
         def tool_all_threads(dst: Path) -> Callable[[str], object]:
             dst.mkdir()

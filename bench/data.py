@@ -19,8 +19,10 @@ def _schema(client: MilvusClient, dim: int):  # returns pymilvus's schema type
 
 def _rows(start: int, count: int, dim: int, rng: np.random.Generator) -> list[dict]:
     vectors = rng.random((count, dim), dtype=np.float32)
-    return [{"id": start + i, "price": float(start + i) * 0.01, "tag": f"t{(start + i) % 97}", "vec": vectors[i]}
-            for i in range(count)]
+    return [
+        {"id": start + i, "price": float(start + i) * 0.01, "tag": f"t{(start + i) % 97}", "vec": vectors[i]}
+        for i in range(count)
+    ]
 
 
 def make_collection(uri: str, name: str, rows: int, dim: int, segments: int, index: bool = True) -> None:

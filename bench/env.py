@@ -34,21 +34,32 @@ class Side:
 
     def s3_client(self) -> Any:
         assert self.s3 is not None
-        return boto3.client("s3", endpoint_url=self.s3.url, aws_access_key_id=self.s3.access_key,
-                            aws_secret_access_key=self.s3.secret_key, region_name="us-east-1")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3.url,
+            aws_access_key_id=self.s3.access_key,
+            aws_secret_access_key=self.s3.secret_key,
+            region_name="us-east-1",
+        )
 
 
 def _milvus_section(milvus: MilvusInstance) -> dict[str, Any]:
-    return {"grpc": {"address": milvus.host, "port": milvus.port},
-            "management": {"endpoint": f"http://{milvus.host}:{milvus.metrics_port}"},
-            "dataCoord": {"address": f"{milvus.host}:{milvus.datacoord_port}"}}
+    return {
+        "grpc": {"address": milvus.host, "port": milvus.port},
+        "management": {"endpoint": f"http://{milvus.host}:{milvus.metrics_port}"},
+        "dataCoord": {"address": f"{milvus.host}:{milvus.datacoord_port}"},
+    }
 
 
 def write_local_config(work: Path, milvus: MilvusInstance, concurrency: int) -> Path:
     section = _milvus_section(milvus)
     section["storage"] = {"provider": "local", "rootPath": str(milvus.local_storage_path)}
-    data = {"configVersion": "v2", "milvus": section, "backup": {"storage": {"rootPath": str(work / "backups")}},
-            "transfer": {"concurrency": concurrency}}
+    data = {
+        "configVersion": "v2",
+        "milvus": section,
+        "backup": {"storage": {"rootPath": str(work / "backups")}},
+        "transfer": {"concurrency": concurrency},
+    }
     path = work / "local.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -56,12 +67,21 @@ def write_local_config(work: Path, milvus: MilvusInstance, concurrency: int) -> 
 
 def write_s3_config(work: Path, milvus: MilvusInstance, s3: S3Server, concurrency: int) -> Path:
     section = _milvus_section(milvus)
-    section["storage"] = {"provider": "minio", "address": s3.host, "port": s3.port, "bucketName": MILVUS_BUCKET,
-                          "rootPath": "files",
-                          "auth": {"type": "static", "accessKeyID": s3.access_key, "secretAccessKey": s3.secret_key}}
+    section["storage"] = {
+        "provider": "minio",
+        "address": s3.host,
+        "port": s3.port,
+        "bucketName": MILVUS_BUCKET,
+        "rootPath": "files",
+        "auth": {"type": "static", "accessKeyID": s3.access_key, "secretAccessKey": s3.secret_key},
+    }
     # Backups in Milvus's own bucket (outside its rootPath): a restore then imports them where they lie.
-    data = {"configVersion": "v2", "milvus": section, "backup": {"storage": {"rootPath": "backup"}},
-            "transfer": {"concurrency": concurrency}}
+    data = {
+        "configVersion": "v2",
+        "milvus": section,
+        "backup": {"storage": {"rootPath": "backup"}},
+        "transfer": {"concurrency": concurrency},
+    }
     path = work / "s3.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -120,8 +120,14 @@ def backup_vs_raw(side: Side, collection: str, runs: int, concurrency: int) -> d
         raw.append(raw_copy(side, plan, concurrency))
         remove_raw_copy(side, name)
         delete_backup(side.config, name)
-    return {"tool_s": median(tool), "raw_s": median(raw), "ratio": median(tool) / median(raw),
-            "objects": len(plan), "bytes": sum(p[2] for p in plan), "runs": runs}
+    return {
+        "tool_s": median(tool),
+        "raw_s": median(raw),
+        "ratio": median(tool) / median(raw),
+        "objects": len(plan),
+        "bytes": sum(p[2] for p in plan),
+        "runs": runs,
+    }
 
 
 # -- restore vs direct imports --------------------------------------------------------------------------------
@@ -135,8 +141,11 @@ class Restored(NamedTuple):
 
 
 def tool_restore(side: Side, backup: str, collection: str, target: str) -> Restored:
-    request = RestoreRequest(name=backup, selection=parse_selection(collection),
-                             mapping=parse_mapping(renames=[Rename(collection, target, "bench")]))
+    request = RestoreRequest(
+        name=backup,
+        selection=parse_selection(collection),
+        mapping=parse_mapping(renames=[Rename(collection, target, "bench")]),
+    )
     started = time.perf_counter()
     result = restore_backup(side.config, request)
     return Restored(time.perf_counter() - started, sum(c.import_seconds for c in result.collections))
@@ -159,24 +168,35 @@ def direct_import(side: Side, backup: str, collection: str, target: str) -> Rest
     jobs = []
     for part in coll.partition_backups:
         if part.segment_backups:  # one import per partition, as the tool does
-            insert_dir, delta_dir = layout.backup_import_dirs(base, backup, coll.collection_id, part.partition_id,
-                                                              group_id=0)
+            insert_dir, delta_dir = layout.backup_import_dirs(
+                base, backup, coll.collection_id, part.partition_id, group_id=0
+            )
             deletes = any(seg.deltalogs for seg in part.segment_backups)
             jobs.append((part.partition_name, [insert_dir, delta_dir if deletes else ""]))
 
     def one(job: tuple[str, list[str]]) -> None:
-        response = stub.Import(milvus_pb2.ImportRequest(
-            collection_name=target, partition_name=job[0], files=job[1],
-            options=[common_pb2.KeyValuePair(key="backup", value="true")]))
+        response = stub.Import(
+            milvus_pb2.ImportRequest(
+                collection_name=target,
+                partition_name=job[0],
+                files=job[1],
+                options=[common_pb2.KeyValuePair(key="backup", value="true")],
+            )
+        )
         for task in response.tasks:
             while stub.GetImportState(milvus_pb2.GetImportStateRequest(task=task)).state not in (
-                    common_pb2.ImportCompleted, common_pb2.ImportFailed):
+                common_pb2.ImportCompleted,
+                common_pb2.ImportFailed,
+            ):
                 time.sleep(0.05)
 
     def run() -> float:
         """Seconds of the import calls alone."""
-        stub.CreateCollection(milvus_pb2.CreateCollectionRequest(
-            collection_name=target, schema=schema.SerializeToString(), shards_num=source.shards_num))
+        stub.CreateCollection(
+            milvus_pb2.CreateCollectionRequest(
+                collection_name=target, schema=schema.SerializeToString(), shards_num=source.shards_num
+            )
+        )
         for name in {p.partition_name for p in coll.partition_backups} - {"_default"}:
             stub.CreatePartition(milvus_pb2.CreatePartitionRequest(collection_name=target, partition_name=name))
         imports_started = time.perf_counter()
@@ -237,9 +257,16 @@ def outside_imports(runs: list[Restored]) -> float:
 def restore_vs_import(side: Side, collection: str, runs: int) -> dict[str, Any]:
     tool, direct = restore_turns(side, collection, runs)
     tool_s, direct_s = median(totals(tool)), median(totals(direct))
-    return {"tool_s": tool_s, "direct_s": direct_s, "ratio": tool_s / direct_s, "runs": runs,
-            "tool_runs_s": totals(tool), "direct_runs_s": totals(direct),
-            "tool_outside_imports_s": outside_imports(tool), "direct_outside_imports_s": outside_imports(direct)}
+    return {
+        "tool_s": tool_s,
+        "direct_s": direct_s,
+        "ratio": tool_s / direct_s,
+        "runs": runs,
+        "tool_runs_s": totals(tool),
+        "direct_runs_s": totals(direct),
+        "tool_outside_imports_s": outside_imports(tool),
+        "direct_outside_imports_s": outside_imports(direct),
+    }
 
 
 # -- against a pymilvus dump and reload ----------------------------------------------------------------------
@@ -298,8 +325,13 @@ def against_pymilvus(side: Side, collection: str, work: Path, backup_s: float, r
     dump_s, rows = dump_to_parquet(side, collection, path)
     reload_s = reload_from_parquet(side, collection, path)
     path.unlink()
-    return {"dump_s": dump_s, "reload_s": reload_s, "rows": rows, "backup_speedup": dump_s / backup_s,
-            "restore_speedup": reload_s / restore_s}
+    return {
+        "dump_s": dump_s,
+        "reload_s": reload_s,
+        "rows": rows,
+        "backup_speedup": dump_s / backup_s,
+        "restore_speedup": reload_s / restore_s,
+    }
 
 
 # -- per-segment overhead --------------------------------------------------------------------------------------
@@ -323,31 +355,62 @@ def create_overhead(side: Side, collection: str, segments: int, concurrency: int
 
     # An object store's copy rate drifts as it fills.
     take_turns(runs, create, copy)
-    return {"segments": segments, "create_s": median(tool), "raw_copy_s": median(raw), "runs": runs,
-            "create_runs_s": tool, "raw_copy_runs_s": raw,
-            "create_ms_per_segment": (median(tool) - median(raw)) * 1000 / segments}
+    return {
+        "segments": segments,
+        "create_s": median(tool),
+        "raw_copy_s": median(raw),
+        "runs": runs,
+        "create_runs_s": tool,
+        "raw_copy_runs_s": raw,
+        "create_ms_per_segment": (median(tool) - median(raw)) * 1000 / segments,
+    }
 
 
 def restore_overhead(side: Side, collection: str, segments: int, runs: int) -> dict[str, Any]:
     tool, direct = restore_turns(side, collection, runs)
     tool_s, direct_s = median(totals(tool)), median(totals(direct))
     outside_ms = (outside_imports(tool) - outside_imports(direct)) * 1000 / segments
-    return {"restore_segments": segments, "restore_s": tool_s, "direct_import_s": direct_s, "restore_runs": runs,
-            "restore_runs_s": totals(tool), "direct_import_runs_s": totals(direct),
-            "restore_ms_per_segment": (tool_s - direct_s) * 1000 / segments,
-            "restore_outside_imports_ms_per_segment": outside_ms}
+    return {
+        "restore_segments": segments,
+        "restore_s": tool_s,
+        "direct_import_s": direct_s,
+        "restore_runs": runs,
+        "restore_runs_s": totals(tool),
+        "direct_import_runs_s": totals(direct),
+        "restore_ms_per_segment": (tool_s - direct_s) * 1000 / segments,
+        "restore_outside_imports_ms_per_segment": outside_ms,
+    }
 
 
 # -- peak memory ------------------------------------------------------------------------------------------------
 
 # Runs the CLI as its only child, so RUSAGE_CHILDREN is the tool's own peak (an exec'd child would inherit ours).
-_PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+_PEAK = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
+)
 
 
 def peak_rss_mb(side: Side, collection: str) -> float:
     name = unique("bench_rss_")
-    out = subprocess.run([sys.executable, "-c", _PEAK, TOOL, "--config", str(side.config_path), "create", "-n",
-                          name, "-c", collection, "-f"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PEAK,
+            TOOL,
+            "--config",
+            str(side.config_path),
+            "create",
+            "-n",
+            name,
+            "-c",
+            collection,
+            "-f",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     delete_backup(side.config, name)
     return int(out.strip().splitlines()[-1]) / 1024

@@ -36,8 +36,10 @@ def fill_sample_collection(uri: str) -> None:
     index.add_index("embedding", index_type="HNSW", metric_type="L2", params={"M": 16, "efConstruction": 64})
     client.create_collection(COLLECTION, schema=schema, index_params=index)
     rng = random.Random(7)
-    rows = [{"id": i, "title": f"book {i}", "embedding": [rng.random() for _ in range(DIM)], "year": 1900 + i % 120}
-            for i in range(ROWS)]
+    rows = [
+        {"id": i, "title": f"book {i}", "embedding": [rng.random() for _ in range(DIM)], "year": 1900 + i % 120}
+        for i in range(ROWS)
+    ]
     client.insert(COLLECTION, rows)
     client.flush(COLLECTION)
     client.close()
@@ -50,8 +52,10 @@ def compare(uri: str) -> None:
     restored = client.query(f"{COLLECTION}_restored", filter="id >= 0", output_fields=["*"], limit=ROWS)
     same = sorted(original, key=lambda r: r["id"]) == sorted(restored, key=lambda r: r["id"])
     client.close()
-    print(f"\n{COLLECTION}: {len(original)} rows; {COLLECTION}_restored: {len(restored)} rows; "
-          f"every row identical: {same}")
+    print(
+        f"\n{COLLECTION}: {len(original)} rows; {COLLECTION}_restored: {len(restored)} rows; "
+        f"every row identical: {same}"
+    )
     if not same:
         raise SystemExit("the restored collection differs from the original")
 
@@ -88,8 +92,9 @@ def main() -> None:
             run_tool(config, "create", "-n", "demo_backup", "-c", COLLECTION)
             run_tool(config, "list")
             run_tool(config, "verify", "-n", "demo_backup")
-            run_tool(config, "restore", "-n", "demo_backup", "-c", COLLECTION, "-s", "_restored", "--restore_index",
-                     "--load")
+            run_tool(
+                config, "restore", "-n", "demo_backup", "-c", COLLECTION, "-s", "_restored", "--restore_index", "--load"
+            )
             compare(milvus.uri)
         finally:
             milvus.stop()

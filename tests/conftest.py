@@ -128,8 +128,13 @@ MILVUS_ROOT_TOKEN = "root:Milvus"
 @pytest.fixture(scope="session")
 def milvus_auth(rig_dir: Path) -> Iterator[MilvusInstance]:
     """A third Milvus, local storage, with authorization on (user root, password Milvus)."""
-    instance = start_milvus(rig_dir / "milvus_auth", name="auth", storage=LocalStorageSpec(),
-                            settings={"common.security.authorizationEnabled": True}, token=MILVUS_ROOT_TOKEN)
+    instance = start_milvus(
+        rig_dir / "milvus_auth",
+        name="auth",
+        storage=LocalStorageSpec(),
+        settings={"common.security.authorizationEnabled": True},
+        token=MILVUS_ROOT_TOKEN,
+    )
     _record("milvus_auth", instance.startup_seconds)
     yield instance
     instance.stop()

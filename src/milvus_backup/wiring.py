@@ -115,29 +115,43 @@ def settings(config: Config) -> Settings:
     )
 
 
-def new_run(config: Config, *, progress: Progress | None = None, timeout: float | None = None,
-            cancel: threading.Event | None = None, what: str = "the run",
-            on_checks_passed: Callable[[], None] | None = None) -> Run:
+def new_run(
+    config: Config,
+    *,
+    progress: Progress | None = None,
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    what: str = "the run",
+    on_checks_passed: Callable[[], None] | None = None,
+) -> Run:
     """A run whose threads are bounded by transfer.concurrency: the copies are what needs the most of them."""
-    return Run(progress=progress, threads=config.transfer.concurrency, timeout=timeout, cancel=cancel, what=what,
-               on_checks_passed=on_checks_passed)
+    return Run(
+        progress=progress,
+        threads=config.transfer.concurrency,
+        timeout=timeout,
+        cancel=cancel,
+        what=what,
+        on_checks_passed=on_checks_passed,
+    )
 
 
 def connect_milvus(config: Config) -> MilvusClient:
     from milvus_backup.milvus.client import MilvusConnection, MilvusParams
 
     grpc = config.milvus.grpc
-    return MilvusConnection(MilvusParams(
-        address=grpc.address,
-        port=grpc.port,
-        user=config.milvus.user,
-        password=config.milvus.password.get_secret_value(),
-        tls_mode=grpc.tls_mode,
-        ca_cert_path=grpc.ca_cert_path,
-        server_name=grpc.server_name,
-        mtls_cert_path=grpc.mtls_cert_path,
-        mtls_key_path=grpc.mtls_key_path,
-    ))
+    return MilvusConnection(
+        MilvusParams(
+            address=grpc.address,
+            port=grpc.port,
+            user=config.milvus.user,
+            password=config.milvus.password.get_secret_value(),
+            tls_mode=grpc.tls_mode,
+            ca_cert_path=grpc.ca_cert_path,
+            server_name=grpc.server_name,
+            mtls_cert_path=grpc.mtls_cert_path,
+            mtls_key_path=grpc.mtls_key_path,
+        )
+    )
 
 
 def gc_controls(config: Config) -> list[GcControl]:

@@ -45,13 +45,17 @@ def main() -> None:
     started = time.monotonic()
     server_side = copy_object(src, job["src_key"], dst, job["dst_key"], job["size"], mode="streaming").server_side
     seconds = time.monotonic() - started
-    print(json.dumps({
-        "server_side": server_side,
-        "peak_rss_bytes": status_kib("VmHWM") * 1024,
-        "ru_maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB on Linux
-        "rss_after_setup_bytes": rss_after_setup,
-        "seconds": seconds,
-    }))
+    print(
+        json.dumps(
+            {
+                "server_side": server_side,
+                "peak_rss_bytes": status_kib("VmHWM") * 1024,
+                "ru_maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB on Linux
+                "rss_after_setup_bytes": rss_after_setup,
+                "seconds": seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

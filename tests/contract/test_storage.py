@@ -292,8 +292,13 @@ def test_server_side_copy_across_buckets(kit: Kit) -> None:
     # S3 and GCS answer a copy with the new object's MD5 (sparing a HEAD), a local copy takes a CRC32C of what
     # it writes, Azure's answer has none. (The in-memory double answers like GCS.)
     md5 = f"md5:{hashlib.md5(data).hexdigest()}"
-    expected = {"s3": md5, "gcs": md5, "memory": md5,
-                "local": checksum_of(dst, "to/obj", trust_service=False), "azure": None}
+    expected = {
+        "s3": md5,
+        "gcs": md5,
+        "memory": md5,
+        "local": checksum_of(dst, "to/obj", trust_service=False),
+        "azure": None,
+    }
     assert copied.checksum == expected[src.kind]
     # What proves the copy without listing it: a stated size (GCS, local), or an MD5 equal to the one the
     # source's listing states (S3). Azure's answer proves nothing, so its copies are listed.
@@ -301,8 +306,9 @@ def test_server_side_copy_across_buckets(kit: Kit) -> None:
     assert copied.size == sizes[src.kind]
     [listed] = src.list("from/")
     assert listed.md5 == (hashlib.md5(data).hexdigest() if src.kind in ("s3", "memory") else None)
-    stats = copy_all(src, dst, [CopyTask("from/obj", "to/proven", len(data), src_md5=listed.md5)], "auto", 2,
-                     NullProgress())
+    stats = copy_all(
+        src, dst, [CopyTask("from/obj", "to/proven", len(data), src_md5=listed.md5)], "auto", 2, NullProgress()
+    )
     assert stats.unproven == (frozenset({"to/proven"}) if src.kind == "azure" else frozenset())
     assert copy_object(src, "from/obj", dst, "to/again", len(data), mode="direct").server_side is True
     assert dst.get("to/again") == data
@@ -319,8 +325,10 @@ def test_a_copy_of_a_multipart_object_reports_its_true_checksum_or_none(storage:
     storage.put_stream("parts/src", PatternStream(size, seed=5), size)
     copied = copy_object(storage, "parts/src", storage, "parts/dst", size)
     content = PatternStream(size, seed=5).read()
-    true_checksum = {"md5": f"md5:{hashlib.md5(content).hexdigest()}",
-                     "crc32c": checksum_of(storage, "parts/dst", trust_service=False)}
+    true_checksum = {
+        "md5": f"md5:{hashlib.md5(content).hexdigest()}",
+        "crc32c": checksum_of(storage, "parts/dst", trust_service=False),
+    }
     assert copied.checksum in (None, *true_checksum.values())
     assert [info.md5 for info in storage.list("parts/src")] in ([None], [hashlib.md5(content).hexdigest()])
     if storage.kind == "local":
@@ -373,8 +381,7 @@ def test_s3_multipart_server_side_copy(kits: Callable[[str], Kit]) -> None:
         copy_object(src, "absent", dst, "copied-absent", size, mode="direct")
 
 
-PAIRS = [("s3", "azure"), ("gcs", "local"), ("local", "s3"), ("azure", "gcs"), ("memory", "local"),
-         ("local", "memory")]
+PAIRS = [("s3", "azure"), ("gcs", "local"), ("local", "s3"), ("azure", "gcs"), ("memory", "local"), ("local", "memory")]
 
 
 @pytest.mark.parametrize(("src_name", "dst_name"), PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
@@ -461,8 +468,12 @@ def test_streaming_copy_of_200_mb_stays_under_100_mb_rss(
     src.put_stream("huge", PatternStream(RSS_SIZE, seed=9), RSS_SIZE)  # streamed up, never whole in memory
 
     def side(server: Any, storage: Any) -> dict[str, Any]:
-        return {"endpoint": f"{server.host}:{server.port}", "access_key": server.access_key,
-                "secret_key": server.secret_key, "bucket": storage.bucket}
+        return {
+            "endpoint": f"{server.host}:{server.port}",
+            "access_key": server.access_key,
+            "secret_key": server.secret_key,
+            "bucket": storage.bucket,
+        }
 
     job = {"src": side(a, src), "dst": side(b, dst), "src_key": "huge", "dst_key": "copy", "size": RSS_SIZE}
     script = Path(__file__).with_name("_rss_copy.py")
@@ -477,9 +488,11 @@ def test_streaming_copy_of_200_mb_stays_under_100_mb_rss(
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"\nstreaming copy of {RSS_SIZE} bytes in {report['seconds']:.1f} s: ru_maxrss "
-          f"{report['ru_maxrss_bytes'] / 1e6:.1f} MB, VmHWM {report['peak_rss_bytes'] / 1e6:.1f} MB, "
-          f"{report['rss_after_setup_bytes'] / 1e6:.1f} MB before the copy")
+    print(
+        f"\nstreaming copy of {RSS_SIZE} bytes in {report['seconds']:.1f} s: ru_maxrss "
+        f"{report['ru_maxrss_bytes'] / 1e6:.1f} MB, VmHWM {report['peak_rss_bytes'] / 1e6:.1f} MB, "
+        f"{report['rss_after_setup_bytes'] / 1e6:.1f} MB before the copy"
+    )
     assert report["server_side"] is False
     assert report["ru_maxrss_bytes"] < RSS_LIMIT_BYTES
     assert report["peak_rss_bytes"] < RSS_LIMIT_BYTES

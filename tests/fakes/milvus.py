@@ -78,11 +78,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 def schema(name: str = "", *, dim: int = 8, varchar: bool = False, partition_key: bool = False) -> CollectionSchema:
     """An Int64 primary key `id`, a FloatVector `vec` of `dim`, and optionally a VarChar `text` (the partition
     key with `partition_key`)."""
-    fields = [FieldSchema(field_id=100, name="id", is_primary_key=True, data_type=INT64),
-              FieldSchema(field_id=101, name="vec", data_type=FLOAT_VECTOR, type_params=[KeyValue("dim", str(dim))])]
+    fields = [
+        FieldSchema(field_id=100, name="id", is_primary_key=True, data_type=INT64),
+        FieldSchema(field_id=101, name="vec", data_type=FLOAT_VECTOR, type_params=[KeyValue("dim", str(dim))]),
+    ]
     if varchar or partition_key:
-        fields.append(FieldSchema(field_id=102, name="text", data_type=VARCHAR, is_partition_key=partition_key,
-                                  type_params=[KeyValue("max_length", "256")]))
+        fields.append(
+            FieldSchema(
+                field_id=102,
+                name="text",
+                data_type=VARCHAR,
+                is_partition_key=partition_key,
+                type_params=[KeyValue("max_length", "256")],
+            )
+        )
     return CollectionSchema(name=name, fields=fields)
 
 
@@ -153,8 +162,15 @@ def _call(method: F) -> F:
 class FakeMilvus:
     IMPORT_CALLS = ("start_import", "import_state")
 
-    def __init__(self, storage: Storage, root: str = "files/", *, version: str = "v2.3.5",
-                 address: str = "fake-milvus:19530", system_fields: bool = True) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        root: str = "files/",
+        *,
+        version: str = "v2.3.5",
+        address: str = "fake-milvus:19530",
+        system_fields: bool = True,
+    ) -> None:
         self.storage = storage
         self.root = root
         self.version = version
@@ -186,20 +202,39 @@ class FakeMilvus:
         """This Milvus as the service's Milvus side."""
         return MilvusSide(self, StorageLocation(self.storage, self.root), gc_controls=list(gc_controls or []))
 
-    def add_collection(self, db: str, name: str, coll_schema: CollectionSchema | None = None, *,
-                       partitions: tuple[str, ...] = (), indexes: tuple[tuple[str, str], ...] = (),
-                       aliases: tuple[str, ...] = (), loaded: bool = False, num_partitions: int = 4) -> int:
+    def add_collection(
+        self,
+        db: str,
+        name: str,
+        coll_schema: CollectionSchema | None = None,
+        *,
+        partitions: tuple[str, ...] = (),
+        indexes: tuple[tuple[str, str], ...] = (),
+        aliases: tuple[str, ...] = (),
+        loaded: bool = False,
+        num_partitions: int = 4,
+    ) -> int:
         """A collection (its database too) with extra `partitions`, `indexes` as (field, index type), `aliases`;
         returns its id."""
         if db not in self._dbs:
             self.create_database(db, [])
-        self.create_collection(db, name, coll_schema or schema(name), shards_num=1, consistency_level=2,
-                               num_partitions=num_partitions, properties=[KeyValue("collection.ttl.seconds", "0")])
+        self.create_collection(
+            db,
+            name,
+            coll_schema or schema(name),
+            shards_num=1,
+            consistency_level=2,
+            num_partitions=num_partitions,
+            properties=[KeyValue("collection.ttl.seconds", "0")],
+        )
         for partition in partitions:
             self.create_partition(db, name, partition)
         for field_name, index_type in indexes:
-            params = {"index_type": index_type, "metric_type": "L2", "M": "8"} if index_type != "STL_SORT" \
+            params = (
+                {"index_type": index_type, "metric_type": "L2", "M": "8"}
+                if index_type != "STL_SORT"
                 else {"index_type": index_type}
+            )
             self.create_index(db, name, field_name, f"{field_name}_idx", params)
         for alias in aliases:
             self.create_alias(db, name, alias)
@@ -207,8 +242,17 @@ class FakeMilvus:
             self.load_collection(db, name)
         return self._collection(db, name).id
 
-    def insert(self, db: str, collection: str, partition: str = "_default", rows: int = 100, *, segments: int = 1,
-               deletes: int = 0, channel: str = "") -> list[int]:
+    def insert(
+        self,
+        db: str,
+        collection: str,
+        partition: str = "_default",
+        rows: int = 100,
+        *,
+        segments: int = 1,
+        deletes: int = 0,
+        channel: str = "",
+    ) -> list[int]:
         """`segments` flushed segments of `rows` rows each into `partition`: one binlog object per field (and
         system field) per segment, and with `deletes` a delta log deleting that many of each segment's rows.
         Returns the segment ids."""
@@ -222,16 +266,29 @@ class FakeMilvus:
         for _ in range(segments):
             seg_id = next(_ids)
             for fid in fields:
-                self.storage.put(join(self.root, "insert_log", str(coll.id), str(part_id), str(seg_id), str(fid),
-                                      str(next(_ids))), contents[fid])
+                self.storage.put(
+                    join(self.root, "insert_log", str(coll.id), str(part_id), str(seg_id), str(fid), str(next(_ids))),
+                    contents[fid],
+                )
             if deletes:
-                self.storage.put(join(self.root, "delta_log", str(coll.id), str(part_id), str(seg_id),
-                                      str(next(_ids))), delta)
+                self.storage.put(
+                    join(self.root, "delta_log", str(coll.id), str(part_id), str(seg_id), str(next(_ids))), delta
+                )
             _SEGMENT_ROWS[seg_id] = (rows, deletes)
             ids.append(seg_id)
             with self._lock:
-                coll.segments.append(Segment(seg_id, coll.id, part_id, rows, "Flushed", is_l0=False,
-                                             storage_version=0, channel=channel or coll.name + "_dml_0"))
+                coll.segments.append(
+                    Segment(
+                        seg_id,
+                        coll.id,
+                        part_id,
+                        rows,
+                        "Flushed",
+                        is_l0=False,
+                        storage_version=0,
+                        channel=channel or coll.name + "_dml_0",
+                    )
+                )
         return ids
 
     def collection_id(self, db: str, name: str) -> int:
@@ -285,8 +342,11 @@ class FakeMilvus:
     def _rows_in(self, files: list[str]) -> int:
         """Rows of the segments found below the import's insert folder, less the deletes of its delta folder."""
         inserted = {seg for seg in (_segment_of(info.key, 3) for info in self._listing(files[0])) if seg}
-        deleted = {seg for seg in (_segment_of(info.key, 2) for info in self._listing(files[1] if len(files) > 1
-                                                                                       else "")) if seg}
+        deleted = {
+            seg
+            for seg in (_segment_of(info.key, 2) for info in self._listing(files[1] if len(files) > 1 else ""))
+            if seg
+        }
         rows = sum(_SEGMENT_ROWS.get(seg, (0, 0))[0] for seg in inserted)
         return rows - sum(_SEGMENT_ROWS.get(seg, (0, 0))[1] for seg in deleted if seg in inserted)
 
@@ -323,12 +383,18 @@ class FakeMilvus:
         with self._lock:
             c = self._collection(db, name)
             return CollectionDescription(
-                collection_id=c.id, db_name=db, name=name, schema=copy.deepcopy(c.schema), shards_num=c.shards_num,
-                consistency_level=c.consistency_level, properties=copy.deepcopy(c.properties),
+                collection_id=c.id,
+                db_name=db,
+                name=name,
+                schema=copy.deepcopy(c.schema),
+                shards_num=c.shards_num,
+                consistency_level=c.consistency_level,
+                properties=copy.deepcopy(c.properties),
                 created_timestamp=c.created_timestamp,
                 virtual_channel_names=[f"by-dev-rootcoord-dml_{i}_{c.id}v{i}" for i in range(c.shards_num)],
                 physical_channel_names=[f"by-dev-rootcoord-dml_{i}" for i in range(c.shards_num)],
-                aliases=sorted(c.aliases))
+                aliases=sorted(c.aliases),
+            )
 
     @_call
     def list_partitions(self, db: str, collection: str) -> list[Partition]:
@@ -391,14 +457,31 @@ class FakeMilvus:
             del self._dbs[db].collections[name]
 
     @_call
-    def create_collection(self, db: str, name: str, schema: CollectionSchema, *, shards_num: int,
-                          consistency_level: int, num_partitions: int, properties: list[KeyValue]) -> None:
+    def create_collection(
+        self,
+        db: str,
+        name: str,
+        schema: CollectionSchema,
+        *,
+        shards_num: int,
+        consistency_level: int,
+        num_partitions: int,
+        properties: list[KeyValue],
+    ) -> None:
         with self._lock:
             database = self._db(db)
             if name in database.collections:
                 raise self._fail(f"collection {db}.{name} already exists")
-            coll = _Collection(next(_ids), db, name, copy.deepcopy(schema), shards_num, consistency_level,
-                               copy.deepcopy(properties), created_timestamp=int(time.time() * 1000) << 18)
+            coll = _Collection(
+                next(_ids),
+                db,
+                name,
+                copy.deepcopy(schema),
+                shards_num,
+                consistency_level,
+                copy.deepcopy(properties),
+                created_timestamp=int(time.time() * 1000) << 18,
+            )
             if any(f.is_partition_key for f in schema.fields):
                 coll.partitions = {f"_default_{i}": next(_ids) for i in range(num_partitions or 16)}
             else:
@@ -427,8 +510,9 @@ class FakeMilvus:
                 raise self._fail(f"{db}.{collection} has no field {field}")
             if any(i.index_name == (index_name or field) for i in coll.indexes):
                 raise self._fail(f"index {index_name} of {db}.{collection} already exists")
-            coll.indexes.append(IndexInfo(field, index_name or field, params.get("index_type", ""), dict(params),
-                                          next(_ids)))
+            coll.indexes.append(
+                IndexInfo(field, index_name or field, params.get("index_type", ""), dict(params), next(_ids))
+            )
 
     @_call
     def create_alias(self, db: str, collection: str, alias: str) -> None:
@@ -440,8 +524,9 @@ class FakeMilvus:
             coll.aliases.append(alias)
 
     @_call
-    def start_import(self, db: str, collection: str, partition: str, files: list[str],
-                     options: dict[str, str]) -> list[int]:
+    def start_import(
+        self, db: str, collection: str, partition: str, files: list[str], options: dict[str, str]
+    ) -> list[int]:
         with self._lock:
             coll = self._collection(db, collection)
             if partition not in coll.partitions:
@@ -449,8 +534,17 @@ class FakeMilvus:
         fault = self.import_fault(db, collection, partition) if self.import_fault is not None else None
         rows = 0 if fault else self._rows_in(files)
         with self._lock:
-            task = ImportTask(next(_ids), db, collection, partition, list(files), rows, fault, self.import_polls,
-                              time.monotonic() + self.import_seconds)
+            task = ImportTask(
+                next(_ids),
+                db,
+                collection,
+                partition,
+                list(files),
+                rows,
+                fault,
+                self.import_polls,
+                time.monotonic() + self.import_seconds,
+            )
             self.tasks[task.id] = task
             self._in_flight += 1
             self.max_imports_in_flight = max(self.max_imports_in_flight, self._in_flight)

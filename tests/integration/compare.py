@@ -12,8 +12,14 @@ from tests.integration.dataset import DIM
 
 def rows_by_pk(client: MilvusClient, collection: str, pk: str, partition: str | None = None) -> dict[Any, dict]:
     kwargs: dict[str, Any] = {"partition_names": [partition]} if partition else {}
-    rows = client.query(collection, filter=f"{pk} != ''" if pk == "pk" else f"{pk} >= 0", output_fields=["*"],
-                        limit=16384, consistency_level="Strong", **kwargs)
+    rows = client.query(
+        collection,
+        filter=f"{pk} != ''" if pk == "pk" else f"{pk} >= 0",
+        output_fields=["*"],
+        limit=16384,
+        consistency_level="Strong",
+        **kwargs,
+    )
     return {row[pk]: row for row in rows}
 
 
@@ -28,22 +34,31 @@ def _normalised(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def assert_same_rows(source: MilvusClient, target: MilvusClient, src: str, dst: str, pk: str,
-                     partitions: list[str] | None = None) -> int:
+def assert_same_rows(
+    source: MilvusClient, target: MilvusClient, src: str, dst: str, pk: str, partitions: list[str] | None = None
+) -> int:
     """Every row of `src` is in `dst` with identical vectors, scalars and dynamic fields, and nothing else is."""
     for partition in partitions or [None]:  # type: ignore[list-item]
         original = rows_by_pk(source, src, pk, partition)
         restored = rows_by_pk(target, dst, pk, partition)
         assert set(restored) == set(original), (
             f"{dst}{'/' + partition if partition else ''}: {len(set(original) - set(restored))} missing, "
-            f"{len(set(restored) - set(original))} extra")
+            f"{len(set(restored) - set(original))} extra"
+        )
         for key, row in original.items():
             assert _normalised(restored[key]) == _normalised(row), key
     return len(rows_by_pk(target, dst, pk))
 
 
-def assert_same_search(source: MilvusClient, target: MilvusClient, src: str, dst: str, field: str = "vec",
-                       metric: str = "L2", dim: int = DIM) -> None:
+def assert_same_search(
+    source: MilvusClient,
+    target: MilvusClient,
+    src: str,
+    dst: str,
+    field: str = "vec",
+    metric: str = "L2",
+    dim: int = DIM,
+) -> None:
     rng = random.Random(5)
     queries = [[rng.random() for _ in range(dim)] for _ in range(5)]
     params = {"metric_type": metric, "params": {"ef": 64}}

@@ -59,8 +59,11 @@ def s3_config(milvus: MilvusInstance, backup_bucket: str, backup_root: str = "ba
         "rootPath": spec.root_path,
         "auth": {"type": "static", "accessKeyID": spec.access_key, "secretAccessKey": spec.secret_key},
     }
-    return {"configVersion": "v2", "milvus": section,
-            "backup": {"storage": {"bucketName": backup_bucket, "rootPath": backup_root}}}
+    return {
+        "configVersion": "v2",
+        "milvus": section,
+        "backup": {"storage": {"bucketName": backup_bucket, "rootPath": backup_root}},
+    }
 
 
 def write_config(directory: Path, data: dict[str, Any]) -> Path:

@@ -36,9 +36,19 @@ def _vec(rng: random.Random, dim: int = DIM) -> list[float]:
 
 def _c1_row(rng: random.Random, i: int, tag: str = "") -> dict[str, Any]:
     return {
-        "id": i, "b": i % 2 == 0, "i8": i % 100, "i16": i % 30000, "i32": i * 3, "i64": i * 1_000_003,
-        "f": i * 0.5, "d": i * 0.25, "s": f"row {i}{tag}", "js": {"i": i, "tag": tag}, "arr": [i, i + 1, i + 2],
-        "vec": _vec(rng), "extra_dynamic": f"dyn {i}{tag}",
+        "id": i,
+        "b": i % 2 == 0,
+        "i8": i % 100,
+        "i16": i % 30000,
+        "i32": i * 3,
+        "i64": i * 1_000_003,
+        "f": i * 0.5,
+        "d": i * 0.25,
+        "s": f"row {i}{tag}",
+        "js": {"i": i, "tag": tag},
+        "arr": [i, i + 1, i + 2],
+        "vec": _vec(rng),
+        "extra_dynamic": f"dyn {i}{tag}",
     }
 
 
@@ -88,8 +98,10 @@ def build_c2(client: MilvusClient, expected: Expected) -> None:
     index = client.prepare_index_params()
     index.add_index("bvec", index_type="BIN_IVF_FLAT", metric_type="HAMMING", params={"nlist": 16})
     client.create_collection("c2", schema=schema, index_params=index, num_partitions=4)
-    rows = [{"pk": f"key-{i}", "tenant": i % 7, "bvec": bytes(rng.getrandbits(8) for _ in range(BIN_DIM // 8))}
-            for i in range(600)]
+    rows = [
+        {"pk": f"key-{i}", "tenant": i % 7, "bvec": bytes(rng.getrandbits(8) for _ in range(BIN_DIM // 8))}
+        for i in range(600)
+    ]
     client.insert("c2", rows)
     client.flush("c2")
     client.delete("c2", ids=["key-1", "key-2"])
@@ -98,8 +110,16 @@ def build_c2(client: MilvusClient, expected: Expected) -> None:
     expected.deleted_ids["default.c2"] = {"key-1", "key-2"}
 
 
-def build_simple(client: MilvusClient, name: str, expected: Expected, db: str, *, auto_id: bool = False,
-                 index: bool = True, rows: int = 300) -> None:
+def build_simple(
+    client: MilvusClient,
+    name: str,
+    expected: Expected,
+    db: str,
+    *,
+    auto_id: bool = False,
+    index: bool = True,
+    rows: int = 300,
+) -> None:
     rng = random.Random(hash(name) % 1000)
     schema = client.create_schema(auto_id=auto_id, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True, auto_id=auto_id)

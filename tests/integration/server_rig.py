@@ -30,8 +30,9 @@ class ThreadServer:
         config = load_config(str(config_path), env={}, explicit=True).config
         self.port = free_port()
         self.url = f"http://{LOCALHOST}:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(create_app(config, jobs_dir), host=LOCALHOST, port=self.port,
-                                                     log_level="warning"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(create_app(config, jobs_dir), host=LOCALHOST, port=self.port, log_level="warning")
+        )
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
         self._thread.start()
         wait_until(lambda: self._server.started, name="uvicorn", timeout=STARTUP_SECONDS)
@@ -56,18 +57,28 @@ class ProcessServer:
 
     def start(self) -> ProcessServer:
         self.port = free_port()
-        self.process = proc.spawn([TOOL, "--config", str(self.config_path), "server", "-p", str(self.port)],
-                                  log_path=self.log_path)
-        wait_until(lambda: httpx.get(f"{self.url}/api/v1/hello", timeout=2).status_code == 200, name="server",
-                   timeout=STARTUP_SECONDS, log_path=self.log_path, process=self.process)
+        self.process = proc.spawn(
+            [TOOL, "--config", str(self.config_path), "server", "-p", str(self.port)], log_path=self.log_path
+        )
+        wait_until(
+            lambda: httpx.get(f"{self.url}/api/v1/hello", timeout=2).status_code == 200,
+            name="server",
+            timeout=STARTUP_SECONDS,
+            log_path=self.log_path,
+            process=self.process,
+        )
         return self
 
     def kill(self) -> None:
         proc.kill(self.process)
 
 
-def poll(check: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], timeout: float = 180,
-         interval: float = 0.2) -> dict[str, Any]:
+def poll(
+    check: Callable[[], dict[str, Any]],
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 180,
+    interval: float = 0.2,
+) -> dict[str, Any]:
     """Call `check` until `done` says so; the last answer is returned (or the test fails with it)."""
     deadline = time.monotonic() + timeout
     while True:

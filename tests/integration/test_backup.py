@@ -35,7 +35,7 @@ def run(capsys, config: Path, *args: str) -> tuple[int, str, str]:
 def backup_objects(config: Path, prefix: str = "") -> dict[str, int]:
     """Every object under the backup root (key relative to it) -> size."""
     target = wiring.backup_storage(load_config(str(config), env={}).config)
-    return {i.key[len(target.root):]: i.size for i in target.storage.list(target.root + prefix)}
+    return {i.key[len(target.root) :]: i.size for i in target.storage.list(target.root + prefix)}
 
 
 def backup_json(config: Path, name: str, file: str) -> dict:
@@ -107,8 +107,13 @@ def test_full_backup_meta_matches_upstream_format(deployment: Deployment, tmp_pa
         {"fieldID": 107, "name": "d", "data_type": 11},
         {"fieldID": 108, "name": "s", "data_type": 21, "type_params": [{"key": "max_length", "value": "64"}]},
         {"fieldID": 109, "name": "js", "data_type": 23},
-        {"fieldID": 110, "name": "arr", "data_type": 22, "type_params": [{"key": "max_capacity", "value": "8"}],
-         "element_type": 5},
+        {
+            "fieldID": 110,
+            "name": "arr",
+            "data_type": 22,
+            "type_params": [{"key": "max_capacity", "value": "8"}],
+            "element_type": 5,
+        },
         {"fieldID": 111, "name": "vec", "data_type": 101, "type_params": [{"key": "dim", "value": "8"}]},
     ]
     assert schema["fields"] == expected_fields
@@ -136,8 +141,10 @@ def test_full_backup_meta_matches_upstream_format(deployment: Deployment, tmp_pa
     # Our reader parses every meta file back to the same tree, and the level files rebuild it too.
     info = codec.loads(BackupInfo, json.dumps(full).encode())
     assert codec.to_dict(info) == full
-    level_files = {f: json.dumps(backup_json(config, "full", f)).encode()
-                   for f in ("backup_meta.json", "collection_meta.json", "partition_meta.json", "segment_meta.json")}
+    level_files = {
+        f: json.dumps(backup_json(config, "full", f)).encode()
+        for f in ("backup_meta.json", "collection_meta.json", "partition_meta.json", "segment_meta.json")
+    }
     rebuilt = codec.decode_files(level_files)
     assert {c.collection_name for c in rebuilt.collection_backups} == {"c1", "c2"}
     assert rebuilt.size == info.size
@@ -150,19 +157,24 @@ def test_full_backup_meta_matches_upstream_format(deployment: Deployment, tmp_pa
             for seg in part.segment_backups:
                 for fb in seg.binlogs:
                     for log in fb.binlogs:
-                        key = (f"full/binlogs/insert_log/{seg.collection_id}/{seg.partition_id}/{seg.group_id}/"
-                               f"{seg.segment_id}/{fb.field_id}/{log.log_id}")
+                        key = (
+                            f"full/binlogs/insert_log/{seg.collection_id}/{seg.partition_id}/{seg.group_id}/"
+                            f"{seg.segment_id}/{fb.field_id}/{log.log_id}"
+                        )
                         named[key] = log.log_size
                 for fb in seg.deltalogs:
                     for log in fb.binlogs:
-                        key = (f"full/binlogs/delta_log/{seg.collection_id}/{seg.partition_id}/{seg.group_id}/"
-                               f"{seg.segment_id}/{log.log_id}")
+                        key = (
+                            f"full/binlogs/delta_log/{seg.collection_id}/{seg.partition_id}/{seg.group_id}/"
+                            f"{seg.segment_id}/{log.log_id}"
+                        )
                         named[key] = log.log_size
     assert {k: v for k, v in objects.items() if "/binlogs/" in k} == named
     manifest = backup_json(config, "full", "manifest.json")
     assert len(manifest["objects"]) == len(named)
     assert {m["collection"]: m["segment_rows"] for m in manifest["collections"]}["c1"] == sum(
-        s["num_of_rows"] for s in segments)
+        s["num_of_rows"] for s in segments
+    )
 
     code, out, err = run(capsys, config, "verify", "-n", "full")
     assert code == 0, err
@@ -191,8 +203,9 @@ def test_force_does_not_flush(deployment: Deployment, tmp_path, capsys):
         assert code == 0, err
         code, _, err = run(capsys, config, "create", "-n", "flushed", "-c", name)
         assert code == 0, err
-        rows = {b: backup_json(config, b, "manifest.json")["collections"][0]["segment_rows"]
-                for b in ("forced", "flushed")}
+        rows = {
+            b: backup_json(config, b, "manifest.json")["collections"][0]["segment_rows"] for b in ("forced", "flushed")
+        }
         assert rows == {"forced": 100, "flushed": 150}
     finally:
         client.drop_collection(name)
@@ -270,8 +283,10 @@ def test_wrong_credentials_fail_clearly_and_write_nothing(deployment: Deployment
     data = yaml.safe_load(config.read_text())
     if deployment.kind == "s3":
         data["milvus"]["storage"]["auth"]["secretAccessKey"] = "wrong-secret"
-        data["backup"]["storage"] = {**data["backup"]["storage"], "auth": {"type": "static", "accessKeyID": "x",
-                                                                           "secretAccessKey": "wrong-secret"}}
+        data["backup"]["storage"] = {
+            **data["backup"]["storage"],
+            "auth": {"type": "static", "accessKeyID": "x", "secretAccessKey": "wrong-secret"},
+        }
         expected = 22
     else:
         data["milvus"]["grpc"]["port"] = 1
@@ -295,11 +310,16 @@ def many_segments(deployment: Deployment) -> str:
     return name
 
 
-def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(deployment: Deployment, many_segments,
-                                                                          tmp_path, capsys):
+def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(
+    deployment: Deployment, many_segments, tmp_path, capsys
+):
     config = deployment.config(tmp_path, transfer={"concurrency": 1})
-    proc = subprocess.Popen([TOOL, "--config", str(config), "create", "-n", "killed", "-c", many_segments],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [TOOL, "--config", str(config), "create", "-n", "killed", "-c", many_segments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while not [k for k in backup_objects(config, "killed/") if "/binlogs/" in k]:
         assert proc.poll() is None, proc.communicate()
@@ -309,8 +329,17 @@ def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(deploy
     proc.wait()
     assert not [k for k in backup_objects(config, "killed/") if k.endswith("backup_meta.json")]
     code, out, _ = run(capsys, config, "list", "--json")
-    assert json.loads(out) == [{"name": "killed", "state": "incomplete", "size": 0, "collections": [],
-                                "created": "", "milvus_version": "", "detail": "meta never written"}]
+    assert json.loads(out) == [
+        {
+            "name": "killed",
+            "state": "incomplete",
+            "size": 0,
+            "collections": [],
+            "created": "",
+            "milvus_version": "",
+            "detail": "meta never written",
+        }
+    ]
     code, _, err = run(capsys, config, "get", "-n", "killed")
     assert code == 12 and "incomplete" in err
     code, _, err = run(capsys, config, "verify", "-n", "killed")

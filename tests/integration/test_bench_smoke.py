@@ -17,11 +17,40 @@ REPO = Path(__file__).resolve().parents[2]
 def test_benchmark_smoke(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--rows", "3000", "--dim", "8", "--segments", "2", "--runs", "2",
-         "--restore-runs", "2", "--small-segments", "4", "--restore-segments", "2",
-         "--segment-restore-runs", "2", "--scale", "2", "--concurrency", "4",
-         "--kinds", "local", "s3", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--rows",
+            "3000",
+            "--dim",
+            "8",
+            "--segments",
+            "2",
+            "--runs",
+            "2",
+            "--restore-runs",
+            "2",
+            "--small-segments",
+            "4",
+            "--restore-segments",
+            "2",
+            "--segment-restore-runs",
+            "2",
+            "--scale",
+            "2",
+            "--concurrency",
+            "4",
+            "--kinds",
+            "local",
+            "s3",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
@@ -46,9 +75,23 @@ def test_benchmark_smoke(tmp_path):
 
 def test_copy_paths_smoke():
     result = subprocess.run(
-        [sys.executable, "-m", "bench.copy_paths", "--files", "12", "--size-mb", "0.1", "--runs", "1",
-         "--concurrency", "4"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench.copy_paths",
+            "--files",
+            "12",
+            "--size-mb",
+            "0.1",
+            "--runs",
+            "1",
+            "--concurrency",
+            "4",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "seconds" not in line]

@@ -93,11 +93,15 @@ def test_local_empty_root_directory_exits_36(filled_milvus_local, tmp_path, caps
     assert code == 36
 
 
-def test_direct_copy_between_different_services_exits_26(filled_milvus_local, seaweedfs, backup_bucket, tmp_path,
-                                                          capsys):
+def test_direct_copy_between_different_services_exits_26(
+    filled_milvus_local, seaweedfs, backup_bucket, tmp_path, capsys
+):
     data = local_config(filled_milvus_local, tmp_path / "backups")
     data["backup"]["storage"] = {
-        "provider": "minio", "address": seaweedfs.host, "port": seaweedfs.port, "bucketName": backup_bucket,
+        "provider": "minio",
+        "address": seaweedfs.host,
+        "port": seaweedfs.port,
+        "bucketName": backup_bucket,
         "rootPath": "backup",
         "auth": {"type": "static", "accessKeyID": seaweedfs.access_key, "secretAccessKey": seaweedfs.secret_key},
     }

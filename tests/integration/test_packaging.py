@@ -17,11 +17,20 @@ COMMANDS = ("check", "create", "list", "get", "delete", "restore", "server", "ve
 def test_fresh_venv_install_gives_the_command(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                              str(REPO)], capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
-    result = subprocess.run([str(venv / "bin" / "milvus-backup"), "--help"], capture_output=True, text=True,
-                            timeout=120, env={"PATH": str(venv / "bin"), "COLUMNS": "200"})
+    result = subprocess.run(
+        [str(venv / "bin" / "milvus-backup"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": str(venv / "bin"), "COLUMNS": "200"},
+    )
     assert result.returncode == 0, result.stderr
     listed = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 1}
     assert set(COMMANDS) <= listed, result.stdout

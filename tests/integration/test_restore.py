@@ -29,21 +29,25 @@ def made_backup(deployment: Deployment, tmp_path, capsys, *flags: str) -> tuple:
 def test_use_case_1_same_instance_with_suffix(deployment: Deployment, tmp_path, capsys):
     config, name = made_backup(deployment, tmp_path, capsys, "-c", "c1,c2")
     suffix = unique("_bak")
-    code, out, err = run(capsys, config, "restore", "-n", name, "-c", "c1,c2", "-s", suffix, "--restore_index",
-                         "--load", "--json")
+    code, out, err = run(
+        capsys, config, "restore", "-n", name, "-c", "c1,c2", "-s", suffix, "--restore_index", "--load", "--json"
+    )
     assert code == 0, err
     result = json.loads(out)
     rows = {c["target"]: c["rows"] for c in result["collections"]}
     expected = deployment.expected
-    assert rows == {f"default.c1{suffix}": len(expected.live_ids["default.c1"]),
-                    f"default.c2{suffix}": len(expected.live_ids["default.c2"])}
+    assert rows == {
+        f"default.c1{suffix}": len(expected.live_ids["default.c1"]),
+        f"default.c2{suffix}": len(expected.live_ids["default.c2"]),
+    }
     # Milvus's share of the restore: every collection waited for its imports, within the restore's time.
     assert all(0 < c["import_seconds"] <= result["seconds"] for c in result["collections"])
     milvus = client(deployment)
     try:
         # every row identical (vectors, scalars, dynamic fields), per partition; deleted ids stay deleted
         assert assert_same_rows(milvus, milvus, "c1", f"c1{suffix}", "id", ["_default", "p1", "p2"]) == len(
-            expected.live_ids["default.c1"])
+            expected.live_ids["default.c1"]
+        )
         restored = milvus.get(f"c1{suffix}", ids=list(expected.deleted_ids["default.c1"]))
         assert restored == []
         for pk, row in expected.upserted["default.c1"].items():
@@ -67,8 +71,9 @@ def test_use_case_1_same_instance_with_suffix(deployment: Deployment, tmp_path, 
 def test_flags_rename_across_databases_json_and_databases(deployment: Deployment, tmp_path, capsys):
     config, name = made_backup(deployment, tmp_path, capsys, "--filter", "db1.*,db2.*,default.c2")
     new_db = unique("db_")
-    code, out, err = run(capsys, config, "restore", "-n", name, "-c", "db1.c1", "-r", f"db1.c1:{new_db}.renamed",
-                         "--json")
+    code, out, err = run(
+        capsys, config, "restore", "-n", name, "-c", "db1.c1", "-r", f"db1.c1:{new_db}.renamed", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["collections"][0]["target"] == f"{new_db}.renamed"
     target = MilvusClient(uri=deployment.milvus.uri, db_name=new_db)
@@ -77,8 +82,7 @@ def test_flags_rename_across_databases_json_and_databases(deployment: Deployment
     finally:
         target.close()
     suffix = unique("_a")
-    code, out, err = run(capsys, config, "restore", "-n", name, "-a", '{"db1":["c3"],"db2":[]}', "-s", suffix,
-                         "--json")
+    code, out, err = run(capsys, config, "restore", "-n", name, "-a", '{"db1":["c3"],"db2":[]}', "-s", suffix, "--json")
     assert code == 0, err
     assert sorted(c["target"] for c in json.loads(out)["collections"]) == [f"db1.c3{suffix}", f"db2.c4{suffix}"]
     suffix = unique("_d")
@@ -92,14 +96,12 @@ def test_flags_rename_across_databases_json_and_databases(deployment: Deployment
     assert [c["target"] for c in json.loads(out)["collections"]] == [f"{moved}.c4"]
     # --filter chooses by target name
     suffix = unique("_f")
-    code, out, err = run(capsys, config, "restore", "-n", name, "-s", suffix, "--filter", f"db1.c3{suffix}",
-                         "--json")
+    code, out, err = run(capsys, config, "restore", "-n", name, "-s", suffix, "--filter", f"db1.c3{suffix}", "--json")
     assert code == 0, err
     assert [c["target"] for c in json.loads(out)["collections"]] == [f"db1.c3{suffix}"]
 
 
-def test_existing_target_fails_and_changes_nothing_then_drop_and_skip_create(deployment: Deployment, tmp_path,
-                                                                             capsys):
+def test_existing_target_fails_and_changes_nothing_then_drop_and_skip_create(deployment: Deployment, tmp_path, capsys):
     config, name = made_backup(deployment, tmp_path, capsys, "-c", "db2.c4")
     rename = f"db2.c4:db2.{unique('tgt_')}"
     target = rename.split(":")[1].split(".")[1]
@@ -110,8 +112,9 @@ def test_existing_target_fails_and_changes_nothing_then_drop_and_skip_create(dep
         code, _, err = run(capsys, config, "restore", "-n", name, "-r", rename)
         assert code == 35 and "already exists" in err and "--drop_exist_collection" in err
         assert db2.get_collection_stats(target)["row_count"] == rows
-        code, _, err = run(capsys, config, "restore", "-n", name, "-r", rename, "--drop_exist_collection",
-                           "--skip_create_collection")
+        code, _, err = run(
+            capsys, config, "restore", "-n", name, "-r", rename, "--drop_exist_collection", "--skip_create_collection"
+        )
         assert code == 2 and "cannot be combined" in err
         code, _, err = run(capsys, config, "restore", "-n", name, "-r", rename, "--drop_exist_collection")
         assert code == 0, err
@@ -136,8 +139,20 @@ def test_meta_only_then_data_then_drop_exist_index_with_auto_index(deployment: D
         assert milvus.get_collection_stats(target)["row_count"] == 0
         assert sorted(milvus.list_partitions(target)) == ["_default", "p1", "p2"]
         assert milvus.describe_index(target, "vec")["index_type"] == "HNSW"
-        code, _, err = run(capsys, config, "restore", "-n", name, "-s", suffix, "--skip_create_collection",
-                           "--drop_exist_index", "--restore_index", "--use_auto_index", "--load")
+        code, _, err = run(
+            capsys,
+            config,
+            "restore",
+            "-n",
+            name,
+            "-s",
+            suffix,
+            "--skip_create_collection",
+            "--drop_exist_index",
+            "--restore_index",
+            "--use_auto_index",
+            "--load",
+        )
         assert code == 0, err
         index = milvus.describe_index(target, "vec")
         assert index["index_type"] == "AUTOINDEX" and index["metric_type"] == "L2"

@@ -29,19 +29,31 @@ COLLECTIONS = "c1,c2,db1.c1,db2.c4"
 
 
 def storage_section(server: S3Server, bucket: str, root: str) -> dict:
-    return {"provider": "minio", "address": server.host, "port": server.port, "bucketName": bucket,
-            "rootPath": root,
-            "auth": {"type": "static", "accessKeyID": server.access_key, "secretAccessKey": server.secret_key}}
+    return {
+        "provider": "minio",
+        "address": server.host,
+        "port": server.port,
+        "bucketName": bucket,
+        "rootPath": root,
+        "auth": {"type": "static", "accessKeyID": server.access_key, "secretAccessKey": server.secret_key},
+    }
 
 
-def config_for(tmp_path: Path, milvus: MilvusInstance, milvus_s3: S3Server, backup_s3: S3Server,
-               backup_bucket: str) -> Path:
+def config_for(
+    tmp_path: Path, milvus: MilvusInstance, milvus_s3: S3Server, backup_s3: S3Server, backup_bucket: str
+) -> Path:
     spec = milvus.storage
     assert isinstance(spec, S3StorageSpec)
     section = milvus_section(milvus)
     section["storage"] = storage_section(milvus_s3, spec.bucket, spec.root_path)
-    return write_config(tmp_path, {"configVersion": "v2", "milvus": section,
-                                   "backup": {"storage": storage_section(backup_s3, backup_bucket, "backup")}})
+    return write_config(
+        tmp_path,
+        {
+            "configVersion": "v2",
+            "milvus": section,
+            "backup": {"storage": storage_section(backup_s3, backup_bucket, "backup")},
+        },
+    )
 
 
 @pytest.fixture
@@ -59,14 +71,19 @@ def start_target(rig_dir: Path) -> Iterator:
         instance.stop()
 
 
-def restore_and_compare(capsys, source: MilvusInstance, target: MilvusInstance, config: Path, name: str,
-                        expected) -> None:
+def restore_and_compare(
+    capsys, source: MilvusInstance, target: MilvusInstance, config: Path, name: str, expected
+) -> None:
     code, out, err = run(capsys, config, "restore", "-n", name, "--restore_index", "--load", "--json")
     assert code == 0, err
     restored = {c["target"]: c["rows"] for c in json.loads(out)["collections"]}
     assert restored == {key: len(expected.live_ids[key]) for key in ("default.c1", "default.c2", "db1.c1", "db2.c4")}
-    for db, collection, pk in (("default", "c1", "id"), ("default", "c2", "pk"), ("db1", "c1", "id"),
-                               ("db2", "c4", "id")):
+    for db, collection, pk in (
+        ("default", "c1", "id"),
+        ("default", "c2", "pk"),
+        ("db1", "c1", "id"),
+        ("db2", "c4", "id"),
+    ):
         a = MilvusClient(uri=source.uri, db_name=db)
         b = MilvusClient(uri=target.uri, db_name=db)
         try:
@@ -135,8 +152,13 @@ def test_restore_interrupted_by_killing_milvus(milvus_s3, dataset_s3, seaweedfs,
     data = yaml.safe_load(config.read_text())
     data["restore"] = {"concurrency": {"importJobs": 1}}
     config.write_text(yaml.safe_dump(data))
-    proc = subprocess.Popen([TOOL, "--config", str(config), "restore", "-n", name, "-c", "c1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [TOOL, "--config", str(config), "restore", "-n", name, "-c", "c1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not staged_keys(seaweedfs, target_bucket):  # the restore is under way
         assert proc.poll() is None, proc.communicate()

@@ -39,8 +39,9 @@ def server_config(milvus: MilvusInstance, folder: Path, **server: Any) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(milvus_local: MilvusInstance, dataset_local: Any, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[tuple[httpx.Client, Path]]:
+def served(
+    milvus_local: MilvusInstance, dataset_local: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[httpx.Client, Path]]:
     """One server in a thread for the module, on the fixture set; the client and the config it serves."""
     folder = tmp_path_factory.mktemp("server")
     config = server_config(milvus_local, folder)
@@ -85,12 +86,14 @@ def test_async_create_and_restore_are_polled_to_success(served, milvus_local, da
     assert data["progress"] == 100 and data["name"] == name and data["size"] > 0
     assert collections(data) == {"default.c1"}
     # progress by collection, kept in the job row as it runs: here the finished copy
-    assert data["collection_progress"] == [{"name": "default.c1", "unit": "bytes", "done": data["size"],
-                                            "total": data["size"]}]
+    assert data["collection_progress"] == [
+        {"name": "default.c1", "unit": "bytes", "done": data["size"], "total": data["size"]}
+    ]
 
     suffix = unique("_r")
-    answer = client.post(f"{API}/restore", json={"backup_name": name, "collection_suffix": suffix,
-                                                  "restoreIndex": True, "async": True})
+    answer = client.post(
+        f"{API}/restore", json={"backup_name": name, "collection_suffix": suffix, "restoreIndex": True, "async": True}
+    )
     assert answer.status_code == 200, answer.text
     restore_id = answer.json()["data"]["id"]
     assert restore_id.startswith("restore_")
@@ -100,8 +103,9 @@ def test_async_create_and_restore_are_polled_to_success(served, milvus_local, da
     (task,) = data["collection_restore_tasks"]
     assert (task["target_db_name"], task["target_collection_name"]) == ("default", "c1" + suffix)
     assert task["rows"] >= len(dataset_local.live_ids["default.c1"]) and task["segments"] >= 3
-    assert data["collection_progress"] == [{"name": f"default.c1{suffix}", "unit": "segments",
-                                            "done": task["segments"], "total": task["segments"]}]
+    assert data["collection_progress"] == [
+        {"name": f"default.c1{suffix}", "unit": "segments", "done": task["segments"], "total": task["segments"]}
+    ]
     milvus = milvus_local.client()
     try:
         assert milvus.has_collection("c1" + suffix)
@@ -112,15 +116,22 @@ def test_async_create_and_restore_are_polled_to_success(served, milvus_local, da
 def test_sync_create_and_restore_return_the_finished_result(served, dataset_local):
     client, _ = served
     name = unique("rest_sync_")
-    answer = client.post(f"{API}/create", json={"backup_name": name, "db_collections": {"db2": ["c4"]},
-                                                 "requestId": unique("req-")})
+    answer = client.post(
+        f"{API}/create", json={"backup_name": name, "db_collections": {"db2": ["c4"]}, "requestId": unique("req-")}
+    )
     assert answer.status_code == 200, answer.text
     data = answer.json()["data"]
     assert data["state_code"] == SUCCESS and data["progress"] == 100 and collections(data) == {"db2.c4"}
 
     target = unique("c4_")
-    answer = client.post(f"{API}/restore", json={"backup_name": name, "db_collections": '{"db2": ["c4"]}',
-                                                  "collection_renames": {"db2.c4": f"db2.{target}"}})
+    answer = client.post(
+        f"{API}/restore",
+        json={
+            "backup_name": name,
+            "db_collections": '{"db2": ["c4"]}',
+            "collection_renames": {"db2.c4": f"db2.{target}"},
+        },
+    )
     assert answer.status_code == 200, answer.text
     data = answer.json()["data"]
     assert data["state_code"] == SUCCESS
@@ -170,44 +181,88 @@ def error(answer: httpx.Response, status: int, error_class: str, words: str) -> 
 
 def test_bad_requests_answer_4xx_with_a_clear_message(served):
     client, _ = served
-    error(client.post(f"{API}/create", json={"collection_names": ["c1"]}), 400, "UsageError",
-          "backup_name: Field required")
-    error(client.post(f"{API}/create", content=b'{"backup_name": "x",', headers={"content-type": "application/json"}),
-          400, "UsageError", "not valid JSON")
-    error(client.post(f"{API}/create", json={"backup_name": "no spaces please"}), 400, "UsageError",
-          "invalid backup name")
-    error(client.post(f"{API}/create", json={"backup_name": "x", "force": True, "meta_only": True}), 400,
-          "UsageError", "contradict")
-    error(client.post(f"{API}/create", json={"backup_name": unique("nope_"), "collection_names": ["no_such_coll"]}),
-          404, "CollectionNotFoundError", "no_such_coll")
-    error(client.get(f"{API}/get_backup", params={"backup_name": "never_made"}), 404, "BackupNotFoundError",
-          "never_made")
+    error(
+        client.post(f"{API}/create", json={"collection_names": ["c1"]}),
+        400,
+        "UsageError",
+        "backup_name: Field required",
+    )
+    error(
+        client.post(f"{API}/create", content=b'{"backup_name": "x",', headers={"content-type": "application/json"}),
+        400,
+        "UsageError",
+        "not valid JSON",
+    )
+    error(
+        client.post(f"{API}/create", json={"backup_name": "no spaces please"}), 400, "UsageError", "invalid backup name"
+    )
+    error(
+        client.post(f"{API}/create", json={"backup_name": "x", "force": True, "meta_only": True}),
+        400,
+        "UsageError",
+        "contradict",
+    )
+    error(
+        client.post(f"{API}/create", json={"backup_name": unique("nope_"), "collection_names": ["no_such_coll"]}),
+        404,
+        "CollectionNotFoundError",
+        "no_such_coll",
+    )
+    error(
+        client.get(f"{API}/get_backup", params={"backup_name": "never_made"}), 404, "BackupNotFoundError", "never_made"
+    )
     error(client.get(f"{API}/get_backup"), 400, "UsageError", "backup_name or backup_id")
     error(client.get(f"{API}/get_restore", params={"id": "nope"}), 404, "JobNotFoundError", "nope")
     error(client.post(f"{API}/cancel", params={"id": "nope"}), 404, "JobNotFoundError", "nope")
     error(client.delete(f"{API}/delete"), 400, "UsageError", "backup_name")
-    error(client.post(f"{API}/restore", json={"backup_name": "never_made"}), 404, "BackupNotFoundError",
-          "never_made")
+    error(client.post(f"{API}/restore", json={"backup_name": "never_made"}), 404, "BackupNotFoundError", "never_made")
     # Errors name the JSON fields the request used, not the command line's flags.
-    error(client.post(f"{API}/restore", json={"backup_name": "never_made", "collection_suffix": "bad-suffix"}), 400,
-          "UsageError", "collection_suffix 'bad-suffix'")
-    error(client.post(f"{API}/restore", json={"backup_name": "never_made", "collection_renames": {"db1.*": "c2"}}),
-          400, "UsageError", "collection_renames['db1.*']")
-    error(client.post(f"{API}/create", json={"backup_name": "x", "db_collections": "{not json"}), 400,
-          "UsageError", "db_collections is not valid JSON")
+    error(
+        client.post(f"{API}/restore", json={"backup_name": "never_made", "collection_suffix": "bad-suffix"}),
+        400,
+        "UsageError",
+        "collection_suffix 'bad-suffix'",
+    )
+    error(
+        client.post(f"{API}/restore", json={"backup_name": "never_made", "collection_renames": {"db1.*": "c2"}}),
+        400,
+        "UsageError",
+        "collection_renames['db1.*']",
+    )
+    error(
+        client.post(f"{API}/create", json={"backup_name": "x", "db_collections": "{not json"}),
+        400,
+        "UsageError",
+        "db_collections is not valid JSON",
+    )
 
     name = unique("conflict_")
-    assert client.post(f"{API}/create", json={"backup_name": name, "collection_names": ["db1.c3"],
-                                              "meta_only": True}).status_code == 200
+    assert (
+        client.post(
+            f"{API}/create", json={"backup_name": name, "collection_names": ["db1.c3"], "meta_only": True}
+        ).status_code
+        == 200
+    )
     error(client.post(f"{API}/create", json={"backup_name": name, "async": True}), 409, "BackupExistsError", name)
-    error(client.post(f"{API}/restore", json={"backup_name": name, "collection_suffix": "_a",
-                                              "collection_renames": {"c3": "c4"}}), 400, "UsageError", "combined")
-    error(client.post(f"{API}/restore", json={"backup_name": name, "dropExistCollection": True,
-                                              "skipCreateCollection": True, "async": True}), 400, "UsageError",
-          "cannot be combined")
+    error(
+        client.post(
+            f"{API}/restore", json={"backup_name": name, "collection_suffix": "_a", "collection_renames": {"c3": "c4"}}
+        ),
+        400,
+        "UsageError",
+        "combined",
+    )
+    error(
+        client.post(
+            f"{API}/restore",
+            json={"backup_name": name, "dropExistCollection": True, "skipCreateCollection": True, "async": True},
+        ),
+        400,
+        "UsageError",
+        "cannot be combined",
+    )
     # The target exists: refused before anything changes, also when asynchronous.
-    error(client.post(f"{API}/restore", json={"backup_name": name, "async": True}), 409, "CollectionExistsError",
-          "c3")
+    error(client.post(f"{API}/restore", json={"backup_name": name, "async": True}), 409, "CollectionExistsError", "c3")
 
 
 def test_cancel_stops_a_running_backup_and_leaves_nothing_complete(served):
@@ -244,8 +299,9 @@ def test_a_job_past_its_timeout_ends_in_state_4_and_leaves_nothing_behind(served
     source = unique("for_timeout_")
     assert client.post(f"{API}/create", json={"backup_name": source, "collection_names": ["c1"]}).status_code == 200
     suffix = unique("_t")
-    answer = client.post(f"{API}/restore", json={"backup_name": source, "collection_suffix": suffix,
-                                                  "timeout": 1.0, "async": True})
+    answer = client.post(
+        f"{API}/restore", json={"backup_name": source, "collection_suffix": suffix, "timeout": 1.0, "async": True}
+    )
     assert answer.status_code == 200, answer.text
     data = poll(lambda: restore_job(client, answer.json()["data"]["id"]), ended)
     assert data["state_code"] == TIMEOUT and "timeout of 1 s" in data["errorMessage"], data
@@ -280,8 +336,9 @@ def test_killed_server_shows_its_job_failed_and_runs_new_ones(milvus_local, data
             client.delete(f"{API}/delete", params={"backup_name": name})
 
             fresh = unique("after_restart_")
-            answer = client.post(f"{API}/create", json={"backup_name": fresh, "collection_names": ["c2"],
-                                                         "async": True})
+            answer = client.post(
+                f"{API}/create", json={"backup_name": fresh, "collection_names": ["c2"], "async": True}
+            )
             data = poll(lambda: backup_job(client, answer.json()["requestId"]), ended)
             assert data["state_code"] == SUCCESS, data["errorMessage"]
     finally:
@@ -294,8 +351,12 @@ def test_auth_token_guards_everything_but_health_and_metrics(milvus_local, datas
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
             error(client.get(f"{API}/list"), 401, "UnauthorizedError", "bearer token")
-            error(client.get(f"{API}/list", headers={"Authorization": "Bearer wrong"}), 401, "UnauthorizedError",
-                  "bearer token")
+            error(
+                client.get(f"{API}/list", headers={"Authorization": "Bearer wrong"}),
+                401,
+                "UnauthorizedError",
+                "bearer token",
+            )
             assert client.get(f"{API}/list", headers={"Authorization": "Bearer t0ken-for-tests"}).status_code == 200
             assert client.get(f"{API}/hello").text == "Hello, This is backup service"
             assert client.get("/healthz").status_code == 200
@@ -319,8 +380,7 @@ def test_check_and_openapi(served):
     client, _ = served
     answer = client.get(f"{API}/check")
     assert answer.status_code == 200, answer.text
-    assert [s["name"] for s in answer.json()["data"]["steps"]] == ["milvus", "milvus storage", "backup storage",
-                                                                    "copy"]
+    assert [s["name"] for s in answer.json()["data"]["steps"]] == ["milvus", "milvus storage", "backup storage", "copy"]
     spec = client.get("/openapi.json").json()
     for path in ("create", "list", "get_backup", "delete", "restore", "get_restore", "check", "cancel"):
         assert f"{API}/{path}" in spec["paths"], path
@@ -339,8 +399,9 @@ def test_generated_requests_never_get_a_server_error(milvus_local, dataset_local
         with httpx.Client(base_url=server.url, timeout=300) as client:
             # Real backups, so that some generated names exist.
             for name in ("A", "a0", "_"):
-                client.post(f"{API}/create", json={"backup_name": name, "collection_names": ["db1.c3"],
-                                                   "meta_only": True})
+                client.post(
+                    f"{API}/create", json={"backup_name": name, "collection_names": ["db1.c3"], "meta_only": True}
+                )
         schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 10
@@ -354,8 +415,13 @@ def test_generated_requests_never_get_a_server_error(milvus_local, dataset_local
 
 def _never_a_server_error(operation: Any, mode: Any) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=GENERATED_EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: Any) -> None:
         case.call_and_validate(checks=[not_a_server_error], timeout=120)
 
@@ -365,16 +431,28 @@ def _never_a_server_error(operation: Any, mode: Any) -> None:
 # --- the web page, in headless Debian Chromium driven by chromedriver -------------------------------------------
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1400,900")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,900",
+)
 
 
 def test_web_page_lists_backups_and_runs_one_to_100_percent(served, tmp_path):
     client, _ = served
     seed = unique("page_seed_")
-    assert client.post(f"{API}/create", json={"backup_name": seed, "collection_names": ["db1.c3"],
-                                              "meta_only": True}).status_code == 200
+    assert (
+        client.post(
+            f"{API}/create", json={"backup_name": seed, "collection_names": ["db1.c3"], "meta_only": True}
+        ).status_code
+        == 200
+    )
     options = ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
@@ -390,8 +468,10 @@ def test_web_page_lists_backups_and_runs_one_to_100_percent(served, tmp_path):
         driver.find_element(By.ID, "new-collections").send_keys("db2.c4")
         driver.find_element(By.ID, "start-backup").click()
         # The page redraws its tables every second: read a job's row in one script call, not element by element.
-        job_row = ("return [...document.querySelectorAll('#jobs tbody tr')].filter(r => r.cells[2].textContent"
-                   " === arguments[0]).map(r => [r.dataset.state, r.querySelector('.progress').textContent.trim()]);")
+        job_row = (
+            "return [...document.querySelectorAll('#jobs tbody tr')].filter(r => r.cells[2].textContent"
+            " === arguments[0]).map(r => [r.dataset.state, r.querySelector('.progress').textContent.trim()]);"
+        )
         seen = []
 
         def reached_100_percent(d: Any) -> bool:

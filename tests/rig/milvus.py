@@ -399,8 +399,9 @@ def _write_configs(
     return config_path
 
 
-def start_milvus(workdir: Path, *, name: str, storage: StorageSpec, settings: dict[str, Any] | None = None,
-                 token: str = "") -> MilvusInstance:
+def start_milvus(
+    workdir: Path, *, name: str, storage: StorageSpec, settings: dict[str, Any] | None = None, token: str = ""
+) -> MilvusInstance:
     """Start a standalone Milvus whose config, state and logs all live in ``workdir``.
 
     ``name`` names the embedded etcd member and, with this process's pid, the

@@ -169,7 +169,5 @@ def _assert_auth_enforced(server: S3Server) -> None:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId"):
             return
-        raise start_error(
-            "SeaweedFS", f"wrong secret refused with unexpected code {code!r}", server.log_path
-        ) from exc
+        raise start_error("SeaweedFS", f"wrong secret refused with unexpected code {code!r}", server.log_path) from exc
     raise start_error("SeaweedFS", "a wrong secret key was accepted: S3 auth is not enforced", server.log_path)

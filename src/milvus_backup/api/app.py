@@ -32,9 +32,14 @@ def create_app(config: Config, jobs_dir: Path) -> FastAPI:
         yield
         store.close()
 
-    app = FastAPI(title="milvus-backup", version=version("milvus-backup"), debug=config.server.debug_mode,
-                  description="Back up and restore Milvus collections: upstream's /api/v1 endpoints, durable jobs.",
-                  servers=[{"url": base}] if base else None, lifespan=lifespan)
+    app = FastAPI(
+        title="milvus-backup",
+        version=version("milvus-backup"),
+        debug=config.server.debug_mode,
+        description="Back up and restore Milvus collections: upstream's /api/v1 endpoints, durable jobs.",
+        servers=[{"url": base}] if base else None,
+        lifespan=lifespan,
+    )
     app.state.context = ServerContext(config, JobRunner(store, metrics, threads=config.transfer.concurrency))
     install_error_handlers(app)
     token = config.server.auth_token.get_secret_value()

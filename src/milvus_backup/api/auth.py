@@ -27,8 +27,12 @@ class BearerTokenMiddleware(BaseHTTPMiddleware):
         given = request.headers.get("authorization", "").encode()
         if not secrets.compare_digest(given, self._expected):
             response: JSONResponse = error_response(
-                request, 401, "UnauthorizedError", "missing or wrong bearer token",
-                "Send `Authorization: Bearer <server.authToken>`.")
+                request,
+                401,
+                "UnauthorizedError",
+                "missing or wrong bearer token",
+                "Send `Authorization: Bearer <server.authToken>`.",
+            )
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         return await call_next(request)

@@ -21,8 +21,10 @@ def request_id(request: Request) -> str:
 
 
 def error_response(request: Request, status: int, error: str, msg: str, hint: str | None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"requestId": request_id(request), "code": status,
-                                                     "msg": msg, "error": error, "hint": hint})
+    return JSONResponse(
+        status_code=status,
+        content={"requestId": request_id(request), "code": status, "msg": msg, "error": error, "hint": hint},
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -42,11 +44,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(request, 400, "UsageError", _validation_message(exc),
-                              "See /docs for the fields each endpoint takes.")
+        return error_response(
+            request, 400, "UsageError", _validation_message(exc), "See /docs for the fields each endpoint takes."
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, type(exc).__name__, f"unexpected {type(exc).__name__}: {exc}",
-                              "This is a bug in milvus-backup; the server log has the traceback.")
+        return error_response(
+            request,
+            500,
+            type(exc).__name__,
+            f"unexpected {type(exc).__name__}: {exc}",
+            "This is a bug in milvus-backup; the server log has the traceback.",
+        )

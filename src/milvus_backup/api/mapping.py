@@ -31,22 +31,40 @@ def _filter(body: CreateBackupRequest) -> str:
 
 
 def create_request(body: CreateBackupRequest) -> CreateRequest:
-    selection = parse_selection(",".join(body.collection_names), "", _database_collections(body.db_collections),
-                                _filter(body), filter_label="filter", database_collections_label="db_collections")
-    return CreateRequest(name=body.backup_name, selection=selection,
-                         strategy=strategy_from_flags(body.strategy, body.force, body.meta_only,
-                                                      labels=("strategy", "force", "meta_only")),
-                         rbac=body.rbac)
+    selection = parse_selection(
+        ",".join(body.collection_names),
+        "",
+        _database_collections(body.db_collections),
+        _filter(body),
+        filter_label="filter",
+        database_collections_label="db_collections",
+    )
+    return CreateRequest(
+        name=body.backup_name,
+        selection=selection,
+        strategy=strategy_from_flags(
+            body.strategy, body.force, body.meta_only, labels=("strategy", "force", "meta_only")
+        ),
+        rbac=body.rbac,
+    )
 
 
 def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
     renames = [Rename(old, new, f"collection_renames[{old!r}]") for old, new in body.collection_renames.items()]
     return RestoreRequest(
         name=body.backup_name,
-        selection=parse_selection(",".join(body.collection_names), "", _database_collections(body.db_collections),
-                                  database_collections_label="db_collections"),
+        selection=parse_selection(
+            ",".join(body.collection_names),
+            "",
+            _database_collections(body.db_collections),
+            database_collections_label="db_collections",
+        ),
         mapping=parse_mapping(body.collection_suffix, renames, "collection_suffix", "collection_renames"),
-        meta_only=body.metaOnly, restore_index=body.restoreIndex, use_auto_index=body.useAutoIndex,
-        drop_exist_collection=body.dropExistCollection, drop_exist_index=body.dropExistIndex,
-        skip_create_collection=body.skipCreateCollection, rbac=body.rbac,
+        meta_only=body.metaOnly,
+        restore_index=body.restoreIndex,
+        use_auto_index=body.useAutoIndex,
+        drop_exist_collection=body.dropExistCollection,
+        drop_exist_index=body.dropExistIndex,
+        skip_create_collection=body.skipCreateCollection,
+        rbac=body.rbac,
     )

@@ -19,8 +19,9 @@ class _JobStates(Collector):
         self._store = store
 
     def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily("milvus_backup_jobs", "Jobs in the job database, by kind and state.",
-                                   labels=["kind", "state"])
+        family = GaugeMetricFamily(
+            "milvus_backup_jobs", "Jobs in the job database, by kind and state.", labels=["kind", "state"]
+        )
         for (kind, state), count in sorted(self._store.counts().items()):
             family.add_metric([kind, STATE_NAMES[state]], count)
         yield family
@@ -32,10 +33,16 @@ class ServerMetrics:
     def __init__(self, store: JobStore) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_JobStates(store))
-        self._bytes = Counter("milvus_backup_bytes_copied", "Bytes copied into backup storage by backup jobs.",
-                              registry=self.registry)
-        self._duration = Histogram("milvus_backup_job_duration_seconds", "How long jobs ran, by kind and state.",
-                                   ["kind", "state"], buckets=DURATION_BUCKETS, registry=self.registry)
+        self._bytes = Counter(
+            "milvus_backup_bytes_copied", "Bytes copied into backup storage by backup jobs.", registry=self.registry
+        )
+        self._duration = Histogram(
+            "milvus_backup_job_duration_seconds",
+            "How long jobs ran, by kind and state.",
+            ["kind", "state"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
 
     def advanced(self, kind: str, unit: str, amount: int) -> None:
         if kind == BACKUP and unit == "bytes":

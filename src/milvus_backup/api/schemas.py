@@ -25,16 +25,21 @@ class CreateBackupRequest(_Request):
     backup_name: str = BackupName
     collection_names: list[str] = Field(default_factory=list, description="coll or db.coll")
     db_collections: str | dict[str, list[str]] = Field(
-        "", description='{"db1":["c1"],"db2":[]} as an object or a JSON string; [] means the whole database.')
+        "", description='{"db1":["c1"],"db2":[]} as an object or a JSON string; [] means the whole database.'
+    )
     filter: dict[str, DatabaseFilter] = Field(
-        default_factory=dict, description='Database -> {"colls": [...]}; wins over db_collections and '
-                                          "collection_names.")
+        default_factory=dict, description='Database -> {"colls": [...]}; wins over db_collections and collection_names.'
+    )
     strategy: Literal["", "serial_flush", "skip_flush", "meta_only", "bulk_flush"] = ""
     force: bool = Field(False, description="No flush (= strategy skip_flush).")
     meta_only: bool = Field(False, description="Schema and indexes only (= strategy meta_only).")
     rbac: bool = False
-    timeout: float | None = Field(None, gt=0, description="Seconds the job may take; past them it stops, cleans up "
-                                  "as after a failure and ends in state 4 (timeout). Ours.")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds the job may take; past them it stops, cleans up "
+        "as after a failure and ends in state 4 (timeout). Ours.",
+    )
     run_async: bool = Field(False, alias="async", description="Answer at once; poll get_backup?backup_id=.")
 
 
@@ -44,10 +49,12 @@ class RestoreBackupRequest(_Request):
     backup_name: str = BackupName
     collection_names: list[str] = Field(default_factory=list, description="Backed-up collections: coll or db.coll")
     db_collections: str | dict[str, list[str]] = Field(
-        "", description='Backed-up {"db1":["c1"],"db2":[]}, object or JSON string; [] means the whole database.')
+        "", description='Backed-up {"db1":["c1"],"db2":[]}, object or JSON string; [] means the whole database.'
+    )
     collection_suffix: str = Field("", description="Appended to every restored collection's name.")
     collection_renames: dict[str, str] = Field(
-        default_factory=dict, description='{"db1.c1": "db2.c2", "c1": "c2", "db1.*": "db2.*"}')
+        default_factory=dict, description='{"db1.c1": "db2.c2", "c1": "c2", "db1.*": "db2.*"}'
+    )
     metaOnly: bool = False
     restoreIndex: bool = False
     useAutoIndex: bool = False
@@ -55,8 +62,12 @@ class RestoreBackupRequest(_Request):
     dropExistIndex: bool = False
     skipCreateCollection: bool = False
     rbac: bool = False
-    timeout: float | None = Field(None, gt=0, description="Seconds the job may take; past them it stops, cleans up "
-                                  "as after a failure and ends in state 4 (timeout). Ours.")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds the job may take; past them it stops, cleans up "
+        "as after a failure and ends in state 4 (timeout). Ours.",
+    )
     run_async: bool = Field(False, alias="async", description="Answer once the checks passed; poll get_restore.")
 
 
@@ -64,8 +75,12 @@ class VerifyBackupRequest(_Request):
     requestId: str = ""
     backup_name: str = BackupName
     quick: bool = Field(False, description="Existence and size only, no content read.")
-    timeout: float | None = Field(None, gt=0, description="Seconds the job may take; past them it stops, cleans up "
-                                  "as after a failure and ends in state 4 (timeout). Ours.")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds the job may take; past them it stops, cleans up "
+        "as after a failure and ends in state 4 (timeout). Ours.",
+    )
     run_async: bool = Field(False, alias="async")
 
 
@@ -96,7 +111,8 @@ class BackupBrief(BaseModel):
     backup_timestamp: int = 0
     collection_backups: list[dict[str, Any]] = Field(default_factory=list)
     collection_progress: list[CollectionProgress] = Field(
-        default_factory=list, description="Bytes copied by collection while the job runs (ours).")
+        default_factory=list, description="Bytes copied by collection while the job runs (ours)."
+    )
     database_backups: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -146,7 +162,8 @@ class RestoreTask(BaseModel):
     end_time: int = 0
     collection_restore_tasks: list[CollectionRestoreTask] = Field(default_factory=list)
     collection_progress: list[CollectionProgress] = Field(
-        default_factory=list, description="Segments imported by collection while the job runs (ours).")
+        default_factory=list, description="Segments imported by collection while the job runs (ours)."
+    )
 
 
 class RestoreBackupResponse(_Response):
@@ -175,7 +192,8 @@ class JobView(BaseModel):
     end_time: int = 0
     cancel_requested: bool = False
     collection_progress: list[CollectionProgress] = Field(
-        default_factory=list, description="Progress by collection while the job runs (ours).")
+        default_factory=list, description="Progress by collection while the job runs (ours)."
+    )
     request: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any] = Field(default_factory=dict)
 

@@ -19,16 +19,30 @@ _LEFT_OUT_OF_BRIEF = ("partition_backups", "l0_segments")
 
 
 def collection_progress(job: Job) -> list[schemas.CollectionProgress]:
-    return [schemas.CollectionProgress(name=name, unit=job.unit, done=done, total=total)
-            for name, (done, total) in job.parts.items()]
+    return [
+        schemas.CollectionProgress(name=name, unit=job.unit, done=done, total=total)
+        for name, (done, total) in job.parts.items()
+    ]
 
 
 def job_view(job: Job) -> schemas.JobView:
     return schemas.JobView(
-        id=job.id, kind=job.kind, name=job.name, state_code=job.state, state=STATE_NAMES[job.state],  # type: ignore[arg-type]
-        progress=job.progress, unit=job.unit, done=job.done, total=job.total, errorMessage=job.error,
-        start_time=int(job.start_time), end_time=int(job.end_time), cancel_requested=job.cancel_requested,
-        collection_progress=collection_progress(job), request=job.request, result=job.result,
+        id=job.id,
+        kind=job.kind,  # type: ignore[arg-type]  # a job's kind is one of the three the store writes
+        name=job.name,
+        state_code=job.state,
+        state=STATE_NAMES[job.state],
+        progress=job.progress,
+        unit=job.unit,
+        done=job.done,
+        total=job.total,
+        errorMessage=job.error,
+        start_time=int(job.start_time),
+        end_time=int(job.end_time),
+        cancel_requested=job.cancel_requested,
+        collection_progress=collection_progress(job),
+        request=job.request,
+        result=job.result,
     )
 
 
@@ -39,35 +53,62 @@ def backup_brief(job: Job | None, info: BackupInfo | None) -> schemas.BackupBrie
         meta = to_dict(info)
         meta.pop("state_code", None)
         meta.pop("rbac_meta", None)
-        meta["collection_backups"] = [{k: v for k, v in c.items() if k not in _LEFT_OUT_OF_BRIEF}
-                                      for c in meta.get("collection_backups", [])]
+        meta["collection_backups"] = [
+            {k: v for k, v in c.items() if k not in _LEFT_OUT_OF_BRIEF} for c in meta.get("collection_backups", [])
+        ]
         fields.update(meta)
     if job is not None:
-        fields.update(id=job.id, name=job.name, state_code=job.state, progress=job.progress, errorMessage=job.error,
-                      start_time=int(job.start_time), end_time=int(job.end_time),
-                      collection_progress=collection_progress(job))
+        fields.update(
+            id=job.id,
+            name=job.name,
+            state_code=job.state,
+            progress=job.progress,
+            errorMessage=job.error,
+            start_time=int(job.start_time),
+            end_time=int(job.end_time),
+            collection_progress=collection_progress(job),
+        )
     return schemas.BackupBrief(**fields)
 
 
 def restore_task(job: Job) -> schemas.RestoreTask:
     collections = [
         schemas.CollectionRestoreTask(
-            id=job.id, state_code=job.state, progress=100 if job.state == SUCCESS else job.progress,
-            target_db_name=c["target"].split(".", 1)[0], target_collection_name=c["target"].split(".", 1)[1],
-            source=c["source"], segments=c["segments"], rows=c["rows"], indexes=c["indexes"])
+            id=job.id,
+            state_code=job.state,
+            progress=100 if job.state == SUCCESS else job.progress,
+            target_db_name=c["target"].split(".", 1)[0],
+            target_collection_name=c["target"].split(".", 1)[1],
+            source=c["source"],
+            segments=c["segments"],
+            rows=c["rows"],
+            indexes=c["indexes"],
+        )
         for c in job.result.get("collections", [])
     ]
-    return schemas.RestoreTask(id=job.id, backup_name=job.name, state_code=job.state, progress=job.progress,
-                               errorMessage=job.error, start_time=int(job.start_time), end_time=int(job.end_time),
-                               collection_restore_tasks=collections, collection_progress=collection_progress(job))
+    return schemas.RestoreTask(
+        id=job.id,
+        backup_name=job.name,
+        state_code=job.state,
+        progress=job.progress,
+        errorMessage=job.error,
+        start_time=int(job.start_time),
+        end_time=int(job.end_time),
+        collection_restore_tasks=collections,
+        collection_progress=collection_progress(job),
+    )
 
 
 def backup_summary(summary: catalog.BackupSummary, last_verify: Job | None) -> schemas.BackupSummary:
     verify = None
     if last_verify is not None:
-        verify = {"id": last_verify.id, "state": STATE_NAMES[last_verify.state],
-                  "ok": None if last_verify.running else last_verify.state == SUCCESS,
-                  "end_time": int(last_verify.end_time), "errorMessage": last_verify.error}
+        verify = {
+            "id": last_verify.id,
+            "state": STATE_NAMES[last_verify.state],
+            "ok": None if last_verify.running else last_verify.state == SUCCESS,
+            "end_time": int(last_verify.end_time),
+            "errorMessage": last_verify.error,
+        }
     return schemas.BackupSummary(**dataclasses.asdict(summary), last_verify=verify)
 
 
@@ -80,5 +121,10 @@ def restore_result(result: RestoreResult) -> dict[str, Any]:
 
 
 def verify_result(report: VerifyReport) -> dict[str, Any]:
-    return {"name": report.name, "mode": report.mode, "ok": report.ok,
-            "collections": [dataclasses.asdict(c) for c in report.collections], "warnings": report.warnings}
+    return {
+        "name": report.name,
+        "mode": report.mode,
+        "ok": report.ok,
+        "collections": [dataclasses.asdict(c) for c in report.collections],
+        "warnings": report.warnings,
+    }

@@ -59,8 +59,9 @@ class AppState:
 
 
 def _log_level(name: str) -> int:
-    return {"debug": logging.DEBUG, "warn": logging.WARNING, "panic": logging.CRITICAL,
-            "fatal": logging.CRITICAL}.get(name, getattr(logging, name.upper(), logging.INFO))
+    return {"debug": logging.DEBUG, "warn": logging.WARNING, "panic": logging.CRITICAL, "fatal": logging.CRITICAL}.get(
+        name, getattr(logging, name.upper(), logging.INFO)
+    )
 
 
 class _HeldLogs(logging.Handler):
@@ -94,13 +95,17 @@ def _global_options(
     ctx: typer.Context,
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Config file (upstream backup.yaml, v1 or v2). Also looked up in "
-                     "$MILVUSCONF and ./configs.", show_default=DEFAULT_CONFIG_NAME),
+        typer.Option(
+            "--config",
+            help="Config file (upstream backup.yaml, v1 or v2). Also looked up in $MILVUSCONF and ./configs.",
+            show_default=DEFAULT_CONFIG_NAME,
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override one config value: KEY=VALUE, a config key or an env-var name. "
-                     "Repeatable."),
+        typer.Option(
+            "--set", help="Override one config value: KEY=VALUE, a config key or an env-var name. Repeatable."
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Debug logs and tracebacks on stderr.")] = False,
 ) -> None:

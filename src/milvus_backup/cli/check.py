@@ -44,8 +44,9 @@ def check(
         report = library.check(loaded.config, on_step)
     finally:
         if json_output:
-            render.print_json({"steps": [step.__dict__ for step in steps],
-                               "ok": bool(steps) and all(step.ok for step in steps)})
+            render.print_json(
+                {"steps": [step.__dict__ for step in steps], "ok": bool(steps) and all(step.ok for step in steps)}
+            )
     if not json_output:
         render.print_line(f"Milvus version: {report.milvus_version}")
         render.print_line("Success! Backups can be made with this configuration.")

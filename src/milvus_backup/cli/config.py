@@ -30,13 +30,17 @@ def show(
     loaded = ctx.obj.load()
     rows = effective_rows(loaded)
     if json_output:
-        render.print_json({
-            "file": str(loaded.path) if loaded.path else None,
-            "schema": loaded.schema,
-            "values": [{"key": k, "value": v, "source": s, "sourceKey": sk} for k, v, s, sk in rows],
-        })
+        render.print_json(
+            {
+                "file": str(loaded.path) if loaded.path else None,
+                "schema": loaded.schema,
+                "values": [{"key": k, "value": v, "source": s, "sourceKey": sk} for k, v, s, sk in rows],
+            }
+        )
         return
     title = f"{loaded.path or 'no config file'} (schema {loaded.schema})"
-    shown = [(key, ",".join(map(str, value)) if isinstance(value, list) else str(value), kind, source)
-             for key, value, kind, source in rows]
+    shown = [
+        (key, ",".join(map(str, value)) if isinstance(value, list) else str(value), kind, source)
+        for key, value, kind, source in rows
+    ]
     render.print_table(["key", "value", "source", "source key"], shown, title=title)

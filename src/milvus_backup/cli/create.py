@@ -31,13 +31,17 @@ def create(
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name (default: backup_<UTC time>_<nanos>).")] = "",
     colls: Annotated[str, typer.Option("-c", "--colls", help="Collections: comma list of coll or db.coll.")] = "",
     databases: Annotated[str, typer.Option("-d", "--databases", help="Whole databases: comma list.")] = "",
-    database_collections: Annotated[str, typer.Option(
-        "-a", "--database_collections", help='JSON {"db1":["c1"],"db2":[]}; [] means the whole database.')] = "",
+    database_collections: Annotated[
+        str,
+        typer.Option("-a", "--database_collections", help='JSON {"db1":["c1"],"db2":[]}; [] means the whole database.'),
+    ] = "",
     force: Annotated[bool, typer.Option("-f", "--force", help="Do not flush (= --strategy skip_flush).")] = False,
     meta_only: Annotated[bool, typer.Option("--meta_only", help="Schema and indexes only, no data.")] = False,
     filter_: Annotated[str, typer.Option("--filter", help="coll, db.coll, db.* or db. (comma list).")] = "",
-    strategy: Annotated[str, typer.Option(
-        "--strategy", help="serial_flush (default on Milvus 2.3), skip_flush, meta_only or bulk_flush.")] = "",
+    strategy: Annotated[
+        str,
+        typer.Option("--strategy", help="serial_flush (default on Milvus 2.3), skip_flush, meta_only or bulk_flush."),
+    ] = "",
     rbac: Annotated[bool, typer.Option("--rbac", help="Also back up users, roles and grants.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     timeout: runs.Timeout = None,
@@ -56,8 +60,9 @@ def create(
         rbac=rbac,
     )
     config = ctx.obj.load().config
-    with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout,
-                        what=f"backup {name or '(unnamed)'}") as run:
+    with wiring.new_run(
+        config, progress=progress_for_stderr(), timeout=timeout, what=f"backup {name or '(unnamed)'}"
+    ) as run:
         result = library.create_backup(config, request, run)
     if json_output:
         render.print_json(dataclasses.asdict(result))
@@ -67,5 +72,6 @@ def create(
         render.print_line(
             f"create backup success: {result.name}: {result.collections} collection(s), {result.segments} "
             f"segment(s), {result.objects} object(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s "
-            f"({rate:.1f} MB/s){runs.counted(result.warnings)}")
+            f"({rate:.1f} MB/s){runs.counted(result.warnings)}"
+        )
     runs.enforce_strict(strict, result.warnings)

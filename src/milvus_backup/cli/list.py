@@ -30,7 +30,17 @@ def list_(
     if json_output:
         render.print_json([dataclasses.asdict(b) for b in backups])
         return
-    rows = [(b.name, b.state, f"{b.size / 1e6:.1f} MB" if b.size else "", ", ".join(b.collections) or b.detail,
-             b.created, b.milvus_version) for b in backups]
-    render.print_table(["name", "state", "size", "collections", "created (UTC)", "milvus"], rows,
-                       title=f"{len(backups)} backup(s)")
+    rows = [
+        (
+            b.name,
+            b.state,
+            f"{b.size / 1e6:.1f} MB" if b.size else "",
+            ", ".join(b.collections) or b.detail,
+            b.created,
+            b.milvus_version,
+        )
+        for b in backups
+    ]
+    render.print_table(
+        ["name", "state", "size", "collections", "created (UTC)", "milvus"], rows, title=f"{len(backups)} backup(s)"
+    )

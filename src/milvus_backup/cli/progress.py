@@ -29,9 +29,16 @@ class RichProgress:
 
     def start(self, total: int, unit: str, label: str, parts: dict[str, int] | None = None) -> None:
         counts: list[ProgressColumn] = (
-            [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn(), TextColumn(unit)])
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), *counts, TimeRemainingColumn(),
-                             console=Console(stderr=True), transient=True)
+            [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn(), TextColumn(unit)]
+        )
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            *counts,
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self._bar.start()
         self._task = self._bar.add_task(label, total=total)
         self._total = total

@@ -30,34 +30,50 @@ Milvus; see docs/exit-codes.md.
 def restore(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("-n", "--name", help="Backup to restore.")],
-    collections: Annotated[str, typer.Option("-c", "--collections", help="Backed-up collections: coll or db.coll, "
-                                             "comma list.")] = "",
+    collections: Annotated[
+        str, typer.Option("-c", "--collections", help="Backed-up collections: coll or db.coll, comma list.")
+    ] = "",
     suffix: Annotated[str, typer.Option("-s", "--suffix", help="Append to every restored collection's name.")] = "",
-    rename: Annotated[str, typer.Option("-r", "--rename", help="db1.c1:db2.c2, c1:c2 or db1.*:db2.* (comma list)."
-                                        )] = "",
+    rename: Annotated[
+        str, typer.Option("-r", "--rename", help="db1.c1:db2.c2, c1:c2 or db1.*:db2.* (comma list).")
+    ] = "",
     databases: Annotated[str, typer.Option("-d", "--databases", help="Backed-up databases, comma list.")] = "",
-    database_collections: Annotated[str, typer.Option(
-        "-a", "--database_collections", help='JSON {"db1":["c1"],"db2":[]}; [] means the whole database.')] = "",
-    filter_: Annotated[str, typer.Option("--filter", help="Target names after suffix/rename: coll, db.coll, db.*"
-                                         )] = "",
-    meta_only: Annotated[bool, typer.Option("--meta_only", help="Create collections, partitions (and indexes), "
-                                            "no data.")] = False,
-    restore_index: Annotated[bool, typer.Option("--restore_index", "--rebuild_index",
-                                                help="Rebuild the backed-up indexes.")] = False,
-    use_auto_index: Annotated[bool, typer.Option("--use_auto_index", help="With --restore_index: vector indexes "
-                                                 "become AUTOINDEX with the original metric.")] = False,
-    drop_exist_collection: Annotated[bool, typer.Option("--drop_exist_collection",
-                                                        help="Drop a target collection that exists.")] = False,
-    drop_exist_index: Annotated[bool, typer.Option("--drop_exist_index",
-                                                   help="Drop the target's indexes first.")] = False,
-    skip_create_collection: Annotated[bool, typer.Option("--skip_create_collection",
-                                                         help="Restore data into existing collections.")] = False,
-    rbac: Annotated[bool, typer.Option("--rbac", help="Restore roles, grants and role bindings the target lacks."
-                                       )] = False,
+    database_collections: Annotated[
+        str,
+        typer.Option("-a", "--database_collections", help='JSON {"db1":["c1"],"db2":[]}; [] means the whole database.'),
+    ] = "",
+    filter_: Annotated[
+        str, typer.Option("--filter", help="Target names after suffix/rename: coll, db.coll, db.*")
+    ] = "",
+    meta_only: Annotated[
+        bool, typer.Option("--meta_only", help="Create collections, partitions (and indexes), no data.")
+    ] = False,
+    restore_index: Annotated[
+        bool, typer.Option("--restore_index", "--rebuild_index", help="Rebuild the backed-up indexes.")
+    ] = False,
+    use_auto_index: Annotated[
+        bool,
+        typer.Option(
+            "--use_auto_index", help="With --restore_index: vector indexes become AUTOINDEX with the original metric."
+        ),
+    ] = False,
+    drop_exist_collection: Annotated[
+        bool, typer.Option("--drop_exist_collection", help="Drop a target collection that exists.")
+    ] = False,
+    drop_exist_index: Annotated[
+        bool, typer.Option("--drop_exist_index", help="Drop the target's indexes first.")
+    ] = False,
+    skip_create_collection: Annotated[
+        bool, typer.Option("--skip_create_collection", help="Restore data into existing collections.")
+    ] = False,
+    rbac: Annotated[
+        bool, typer.Option("--rbac", help="Restore roles, grants and role bindings the target lacks.")
+    ] = False,
     load: Annotated[bool, typer.Option("--load", help="Load the restored collections and wait.")] = False,
     skip_aliases: Annotated[bool, typer.Option("--skip_aliases", help="Do not recreate the aliases.")] = False,
-    skip_db_properties: Annotated[bool, typer.Option(
-        "--skip_db_properties", help="Create missing databases without the backed-up properties.")] = False,
+    skip_db_properties: Annotated[
+        bool, typer.Option("--skip_db_properties", help="Create missing databases without the backed-up properties.")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     timeout: runs.Timeout = None,
     strict: runs.Strict = False,
@@ -70,12 +86,19 @@ def restore(
     from milvus_backup.service.selection import parse_filter, parse_selection
 
     request = RestoreRequest(
-        name=name, selection=parse_selection(collections, databases, database_collections),
+        name=name,
+        selection=parse_selection(collections, databases, database_collections),
         target_filter=parse_filter(filter_) if filter_ else None,
         mapping=parse_mapping(suffix, split_renames(rename, "--rename")),
-        meta_only=meta_only, restore_index=restore_index, use_auto_index=use_auto_index,
-        drop_exist_collection=drop_exist_collection, drop_exist_index=drop_exist_index,
-        skip_create_collection=skip_create_collection, rbac=rbac, load=load, skip_aliases=skip_aliases,
+        meta_only=meta_only,
+        restore_index=restore_index,
+        use_auto_index=use_auto_index,
+        drop_exist_collection=drop_exist_collection,
+        drop_exist_index=drop_exist_index,
+        skip_create_collection=skip_create_collection,
+        rbac=rbac,
+        load=load,
+        skip_aliases=skip_aliases,
         skip_db_properties=skip_db_properties,
     )
     config = ctx.obj.load().config
@@ -87,8 +110,12 @@ def restore(
         runs.print_warnings(result.warnings)
         for coll in result.collections:
             imported = f" (imported by Milvus in {coll.import_seconds:.1f} s)" if coll.segments else ""
-            render.print_line(f"{coll.source} -> {coll.target}: {coll.rows} row(s) from {coll.segments} segment(s)"
-                              f"{imported}, {coll.indexes} index(es), aliases: {', '.join(coll.aliases) or '-'}")
-        render.print_line(f"restore backup success: {result.name}: {len(result.collections)} collection(s) in "
-                          f"{result.seconds:.1f} s{runs.counted(result.warnings)}")
+            render.print_line(
+                f"{coll.source} -> {coll.target}: {coll.rows} row(s) from {coll.segments} segment(s)"
+                f"{imported}, {coll.indexes} index(es), aliases: {', '.join(coll.aliases) or '-'}"
+            )
+        render.print_line(
+            f"restore backup success: {result.name}: {len(result.collections)} collection(s) in "
+            f"{result.seconds:.1f} s{runs.counted(result.warnings)}"
+        )
     runs.enforce_strict(strict, result.warnings)

@@ -9,8 +9,12 @@ import typer
 from milvus_backup.cli import render
 from milvus_backup.errors import WarningsAsErrorsError
 
-Timeout = Annotated[float | None, typer.Option(
-    "--timeout", min=0.001, help="Give up after this many seconds and clean up as after a failure (exit 43).")]
+Timeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout", min=0.001, help="Give up after this many seconds and clean up as after a failure (exit 43)."
+    ),
+]
 Strict = Annotated[bool, typer.Option("--strict", help="Fail with exit 4 when the run had warnings.")]
 
 

@@ -37,8 +37,18 @@ def _default_port() -> int:
 
 def server(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("-p", "--port", min=1, max=65535, default_factory=_default_port,
-                                      show_default="$SERVER_PORT or 8080", help="Port to listen on.")],
+    port: Annotated[
+        int,
+        typer.Option(
+            "-p",
+            "--port",
+            min=1,
+            max=65535,
+            default_factory=_default_port,
+            show_default="$SERVER_PORT or 8080",
+            help="Port to listen on.",
+        ),
+    ],
 ) -> None:
     """Serve the REST API, its Swagger UI, Prometheus metrics and a web page."""
     import uvicorn
@@ -51,5 +61,6 @@ def server(
     runner = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
     runner.run()
     if not runner.started:  # uvicorn logged why (usually: the port is taken)
-        raise BackupToolError(detail=f"could not listen on {host}:{port}",
-                              hint="Choose another port with -p, or stop what listens there.")
+        raise BackupToolError(
+            detail=f"could not listen on {host}:{port}", hint="Choose another port with -p, or stop what listens there."
+        )

@@ -39,15 +39,24 @@ def verify(
     with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout, what=f"verify of {name}") as run:
         report = library.verify_backup(config, name, quick, run)
     if json_output:
-        render.print_json({"name": report.name, "mode": report.mode, "ok": report.ok,
-                           "collections": [dataclasses.asdict(c) for c in report.collections],
-                           "warnings": report.warnings})
+        render.print_json(
+            {
+                "name": report.name,
+                "mode": report.mode,
+                "ok": report.ok,
+                "collections": [dataclasses.asdict(c) for c in report.collections],
+                "warnings": report.warnings,
+            }
+        )
     else:
         runs.print_warnings(report.warnings)
         for check in report.collections:
             state = "[green]ok[/green]  " if not check.problems else "[red]FAIL[/red]"
-            render.stdout.print(f"{state} {check.collection}: {check.objects} object(s), "
-                                f"{check.bytes / 1e6:.1f} MB checked ({report.mode})", highlight=False)
+            render.stdout.print(
+                f"{state} {check.collection}: {check.objects} object(s), "
+                f"{check.bytes / 1e6:.1f} MB checked ({report.mode})",
+                highlight=False,
+            )
             for problem in check.problems:
                 render.stdout.print(f"     {problem}", highlight=False, markup=False)
     if not report.ok:

@@ -221,8 +221,14 @@ def _check_credentials(settings: dict[str, Setting]) -> None:
                 f"{provider!r}; use one of {', '.join(allowed)}"
             )
         used = CREDENTIALS_BY_AUTH_TYPE.get(str(auth.value), ())
-        for credential in ("accessKeyID", "secretAccessKey", "sessionToken", "accountKey", "credentialsFile",
-                           "endpoint"):
+        for credential in (
+            "accessKeyID",
+            "secretAccessKey",
+            "sessionToken",
+            "accountKey",
+            "credentialsFile",
+            "endpoint",
+        ):
             setting = settings[f"{prefix}auth.{credential}"]
             if setting.source.kind in ("config", "env", "override") and setting.value and credential not in used:
                 raise ConfigError(

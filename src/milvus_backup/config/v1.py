@@ -52,8 +52,14 @@ RENAMES: dict[str, str] = {
 }
 
 # Storage keys per side: v1 key without the `minio.` prefix -> v2 key below `<side>.storage.`.
-_STORAGE_PLAIN = {"address": "address", "port": "port", "region": "region", "useSSL": "useSSL",
-                  "bucketName": "bucketName", "rootPath": "rootPath"}
+_STORAGE_PLAIN = {
+    "address": "address",
+    "port": "port",
+    "region": "region",
+    "useSSL": "useSSL",
+    "bucketName": "bucketName",
+    "rootPath": "rootPath",
+}
 _STORAGE_CREDENTIALS = ("accessKeyID", "secretAccessKey", "token", "gcpCredentialJSON", "useIAM", "iamEndpoint")
 
 
@@ -70,11 +76,23 @@ PROVIDER_KEYS = {
     "milvus": ("minio.storageType", "storage.storageType", "minio.cloudProvider"),
     "backup": ("minio.backupStorageType", "storage.backupStorageType"),
 }
-SPECIAL = ["milvus.tlsMode", "milvus.etcd.endpoints", "minio.crossStorage",
-           *PROVIDER_KEYS["milvus"], *PROVIDER_KEYS["backup"], *_side_keys("milvus"), *_side_keys("backup")]
+SPECIAL = [
+    "milvus.tlsMode",
+    "milvus.etcd.endpoints",
+    "minio.crossStorage",
+    *PROVIDER_KEYS["milvus"],
+    *PROVIDER_KEYS["backup"],
+    *_side_keys("milvus"),
+    *_side_keys("backup"),
+]
 # Accepted for compatibility, with no effect in this tool.
-DROPPED = ["http.enabled", "http.simpleResponse", "backup.gcPause.seconds", "backup.maxSegmentGroupSize",
-           "milvus.authorizationEnabled"]
+DROPPED = [
+    "http.enabled",
+    "http.simpleResponse",
+    "backup.gcPause.seconds",
+    "backup.maxSegmentGroupSize",
+    "milvus.authorizationEnabled",
+]
 
 V1_KEYS: list[str] = list(dict.fromkeys([*RENAMES, *SPECIAL, *DROPPED]))
 V1_KEYS_LOWER = {key.lower(): key for key in V1_KEYS}

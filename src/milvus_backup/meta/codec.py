@@ -101,9 +101,15 @@ def loads(cls: type[T], raw: bytes) -> T:
 
 def backup_meta(info: BackupInfo) -> BackupInfo:
     """backup_meta.json: the top-level scalars only."""
-    return BackupInfo(id=info.id, state_code=info.state_code, name=info.name,
-                      backup_timestamp=info.backup_timestamp, size=info.size, milvus_version=info.milvus_version,
-                      format=info.format)
+    return BackupInfo(
+        id=info.id,
+        state_code=info.state_code,
+        name=info.name,
+        backup_timestamp=info.backup_timestamp,
+        size=info.size,
+        milvus_version=info.milvus_version,
+        format=info.format,
+    )
 
 
 def level_files(full: dict[str, Any]) -> dict[str, Any]:
@@ -111,11 +117,13 @@ def level_files(full: dict[str, Any]) -> dict[str, Any]:
     upstream splits the tree (each segment is turned into a dict once, for both files)."""
     collections, partitions, segments = [], [], []
     for coll in full.get("collection_backups", []):
-        stripped_parts = [{k: v for k, v in p.items() if k != "segment_backups"}
-                          for p in coll.get("partition_backups", [])]
+        stripped_parts = [
+            {k: v for k, v in p.items() if k != "segment_backups"} for p in coll.get("partition_backups", [])
+        ]
         # Key order is field order, as the dataclass gives it.
-        collections.append({k: stripped_parts if k == "partition_backups" else v
-                            for k, v in coll.items() if k != "l0_segments"})
+        collections.append(
+            {k: stripped_parts if k == "partition_backups" else v for k, v in coll.items() if k != "l0_segments"}
+        )
         partitions.extend(stripped_parts)
         for part in coll.get("partition_backups", []):
             segments.extend(part.get("segment_backups", []))

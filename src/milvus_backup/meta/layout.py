@@ -52,22 +52,39 @@ def _groups(partition_id: int, group_id: int) -> list[int]:
     return [] if partition_id == -1 or group_id == 0 else [group_id]
 
 
-def backup_insert_key(backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int,
-                      segment_id: int, field_id: int, log_id: int) -> str:
-    parts = [BINLOG_DIR, "insert_log", collection_id, partition_id, *_groups(partition_id, group_id), segment_id,
-             field_id, log_id]
+def backup_insert_key(
+    backup_root: str,
+    name: str,
+    collection_id: int,
+    partition_id: int,
+    group_id: int,
+    segment_id: int,
+    field_id: int,
+    log_id: int,
+) -> str:
+    parts = [
+        BINLOG_DIR,
+        "insert_log",
+        collection_id,
+        partition_id,
+        *_groups(partition_id, group_id),
+        segment_id,
+        field_id,
+        log_id,
+    ]
     return join(backup_root, name, *map(str, parts))
 
 
-def backup_delta_key(backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int,
-                     segment_id: int, log_id: int) -> str:
-    parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *_groups(partition_id, group_id), segment_id,
-             log_id]
+def backup_delta_key(
+    backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int, segment_id: int, log_id: int
+) -> str:
+    parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *_groups(partition_id, group_id), segment_id, log_id]
     return join(backup_root, name, *map(str, parts))
 
 
-def backup_import_dirs(backup_root: str, name: str, collection_id: int, partition_id: int,
-                       group_id: int) -> tuple[str, str]:
+def backup_import_dirs(
+    backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int
+) -> tuple[str, str]:
     """The (insert, delta) folders of a segment's group, or with group 0 those of the whole partition (what a
     restore imports, and all there is in old backups without group ids)."""
     parts = [BINLOG_DIR, "{kind}", str(collection_id), str(partition_id)] + ([str(group_id)] if group_id else [])

@@ -44,11 +44,12 @@ class Manifest:
     def to_json(self) -> bytes:
         """One object per line, each by json's C encoder: `indent=` would fall back to the pure-Python encoder,
         which is slow for a backup of many segments."""
-        objects = ",\n  ".join(json.dumps({"key": o.key, "size": o.size, "checksum": o.checksum})
-                               for o in self.objects)
+        objects = ",\n  ".join(json.dumps({"key": o.key, "size": o.size, "checksum": o.checksum}) for o in self.objects)
         collections = ",\n  ".join(json.dumps(asdict(c)) for c in self.collections)
-        return (f'{{"backup": {json.dumps(self.backup)},\n "objects": [\n  {objects}],\n'
-                f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}}}\n').encode()
+        return (
+            f'{{"backup": {json.dumps(self.backup)},\n "objects": [\n  {objects}],\n'
+            f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}}}\n'
+        ).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:

@@ -175,12 +175,20 @@ class MilvusConnection(MilvusWrites):
     def describe_collection(self, db: str, name: str) -> CollectionDescription:
         if not self.has_collection(db, name):
             raise CollectionNotFoundError(collection=name, database=db, address=self.address)
-        r = self.call("DescribeCollection", milvus_pb2.DescribeCollectionRequest(db_name=db, collection_name=name),
-                       f"describe collection {db}.{name}")
+        r = self.call(
+            "DescribeCollection",
+            milvus_pb2.DescribeCollectionRequest(db_name=db, collection_name=name),
+            f"describe collection {db}.{name}",
+        )
         aliases = list(r.aliases)
         if not aliases:  # Milvus 2.3 leaves DescribeCollection.aliases empty
-            aliases = sorted(self.call("ListAliases", milvus_pb2.ListAliasesRequest(db_name=db, collection_name=name),
-                                        f"list aliases of {db}.{name}").aliases)
+            aliases = sorted(
+                self.call(
+                    "ListAliases",
+                    milvus_pb2.ListAliasesRequest(db_name=db, collection_name=name),
+                    f"list aliases of {db}.{name}",
+                ).aliases
+            )
         return CollectionDescription(
             collection_id=r.collectionID,
             db_name=db,
@@ -196,23 +204,30 @@ class MilvusConnection(MilvusWrites):
         )
 
     def list_partitions(self, db: str, collection: str) -> list[Partition]:
-        r = self.call("ShowPartitions", milvus_pb2.ShowPartitionsRequest(db_name=db, collection_name=collection),
-                       f"list partitions of {db}.{collection}")
+        r = self.call(
+            "ShowPartitions",
+            milvus_pb2.ShowPartitionsRequest(db_name=db, collection_name=collection),
+            f"list partitions of {db}.{collection}",
+        )
         return [Partition(pid, name) for name, pid in zip(r.partition_names, r.partitionIDs, strict=True)]
 
     def describe_indexes(self, db: str, collection: str) -> list[IndexInfo]:
         stub = self._stub
         with translate_errors(self.address):
-            r = stub.DescribeIndex(milvus_pb2.DescribeIndexRequest(db_name=db, collection_name=collection),
-                                   timeout=self.params.timeout)
+            r = stub.DescribeIndex(
+                milvus_pb2.DescribeIndexRequest(db_name=db, collection_name=collection), timeout=self.params.timeout
+            )
         if r.status.error_code == common_pb2.IndexNotExist or "index not found" in r.status.reason.lower():
             return []
         _check(r.status, self.address, f"describe indexes of {db}.{collection}")
         return [convert.index_info(d) for d in r.index_descriptions]
 
     def load_state(self, db: str, collection: str) -> str:
-        r = self.call("GetLoadState", milvus_pb2.GetLoadStateRequest(db_name=db, collection_name=collection),
-                       f"load state of {db}.{collection}")
+        r = self.call(
+            "GetLoadState",
+            milvus_pb2.GetLoadStateRequest(db_name=db, collection_name=collection),
+            f"load state of {db}.{collection}",
+        )
         return {common_pb2.LoadStateLoaded: "Loaded", common_pb2.LoadStateLoading: "Loading"}.get(r.state, "NotLoad")
 
     def describe_database(self, db: str) -> tuple[int, list[KeyValue]]:
@@ -228,14 +243,16 @@ class MilvusConnection(MilvusWrites):
         return r.dbID, convert.key_values(r.properties)
 
     def flush(self, db: str, collection: str) -> FlushResult:
-        r = self.call("Flush", milvus_pb2.FlushRequest(db_name=db, collection_names=[collection]),
-                       f"flush {db}.{collection}")
+        r = self.call(
+            "Flush", milvus_pb2.FlushRequest(db_name=db, collection_names=[collection]), f"flush {db}.{collection}"
+        )
         segment_ids = list(r.coll_segIDs[collection].data) if collection in r.coll_segIDs else []
         return FlushResult(segment_ids, r.coll_flush_ts.get(collection, 0), r.coll_seal_times.get(collection, 0))
 
     def flushed(self, db: str, collection: str, flush: FlushResult) -> bool:
-        request = milvus_pb2.GetFlushStateRequest(segmentIDs=flush.segment_ids, flush_ts=flush.flush_ts, db_name=db,
-                                                  collection_name=collection)
+        request = milvus_pb2.GetFlushStateRequest(
+            segmentIDs=flush.segment_ids, flush_ts=flush.flush_ts, db_name=db, collection_name=collection
+        )
         return bool(self.call("GetFlushState", request, f"flush state of {db}.{collection}").flushed)
 
     def rbac_meta(self) -> dict[str, Any]:
@@ -262,28 +279,35 @@ class MilvusConnection(MilvusWrites):
             meta.users.add(user=result.user.name, roles=list(result.roles))
         for result in roles.results:
             meta.roles.add(name=result.role.name)
-            grants = self.call("SelectGrant", milvus_pb2.SelectGrantRequest(
-                entity=milvus_pb2.GrantEntity(role=result.role)), f"list grants of role {result.role.name}")
+            grants = self.call(
+                "SelectGrant",
+                milvus_pb2.SelectGrantRequest(entity=milvus_pb2.GrantEntity(role=result.role)),
+                f"list grants of role {result.role.name}",
+            )
             meta.grants.extend(grants.entities)
         return json_format.MessageToDict(meta, preserving_proto_field_name=True)
 
     def persistent_segments(self, db: str, collection: str) -> list[Segment]:
         """Segments persisted in storage, in state Flushed only (dropped or compacted ones wait for GC)."""
-        r = self.call("GetPersistentSegmentInfo",
-                       milvus_pb2.GetPersistentSegmentInfoRequest(dbName=db, collectionName=collection),
-                       f"persistent segments of {db}.{collection}")
+        r = self.call(
+            "GetPersistentSegmentInfo",
+            milvus_pb2.GetPersistentSegmentInfoRequest(dbName=db, collectionName=collection),
+            f"persistent segments of {db}.{collection}",
+        )
         segments = []
         for info in r.infos:
             if info.state != common_pb2.Flushed:
                 continue
-            segments.append(Segment(
-                segment_id=info.segmentID,
-                collection_id=info.collectionID,
-                partition_id=info.partitionID,
-                num_rows=info.num_rows,
-                state=common_pb2.SegmentState.Name(info.state),
-                is_l0=info.level == common_pb2.L0,
-                storage_version=info.storage_version,
-                channel=info.insert_channel,
-            ))
+            segments.append(
+                Segment(
+                    segment_id=info.segmentID,
+                    collection_id=info.collectionID,
+                    partition_id=info.partitionID,
+                    num_rows=info.num_rows,
+                    state=common_pb2.SegmentState.Name(info.state),
+                    is_l0=info.level == common_pb2.L0,
+                    storage_version=info.storage_version,
+                    channel=info.insert_channel,
+                )
+            )
         return segments

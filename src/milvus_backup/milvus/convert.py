@@ -79,7 +79,9 @@ def schema_proto(schema: CollectionSchema, name: str) -> bytes:
     """The backed-up schema as CreateCollection wants it, fields in their original order so that field ids
     match the binlogs. `$meta` is left out: Milvus creates it from `enable_dynamic_field`."""
     proto = schema_pb2.CollectionSchema(
-        name=name, description=schema.description, autoID=schema.auto_id,
+        name=name,
+        description=schema.description,
+        autoID=schema.auto_id,
         enable_dynamic_field=schema.enable_dynamic_field,
     )
     for kv in schema.properties:
@@ -88,9 +90,15 @@ def schema_proto(schema: CollectionSchema, name: str) -> bytes:
         if f.is_dynamic:
             continue
         field = proto.fields.add(
-            name=f.name, description=f.description, data_type=f.data_type, is_primary_key=f.is_primary_key,
-            autoID=f.auto_id, element_type=f.element_type, is_partition_key=f.is_partition_key,
-            nullable=f.nullable, is_function_output=f.is_function_output,
+            name=f.name,
+            description=f.description,
+            data_type=f.data_type,
+            is_primary_key=f.is_primary_key,
+            autoID=f.auto_id,
+            element_type=f.element_type,
+            is_partition_key=f.is_partition_key,
+            nullable=f.nullable,
+            is_function_output=f.is_function_output,
         )
         for kv in f.type_params:
             field.type_params.add(key=kv.key, value=kv.value)
@@ -100,7 +108,10 @@ def schema_proto(schema: CollectionSchema, name: str) -> bytes:
             field.default_value.CopyFrom(schema_pb2.ValueField.FromString(base64.b64decode(f.default_value_base64)))
     for fn in schema.functions:
         function = proto.functions.add(
-            name=fn.name, description=fn.description, type=fn.type, input_field_names=fn.input_field_names,
+            name=fn.name,
+            description=fn.description,
+            type=fn.type,
+            input_field_names=fn.input_field_names,
             output_field_names=fn.output_field_names,
         )
         for kv in fn.params:

@@ -88,8 +88,9 @@ class DataCoordGc:
 
     def _call(self, command: int, params: dict[str, str]) -> None:
         with grpc.insecure_channel(self.address) as channel:
-            call = channel.unary_unary(_GC_CONTROL, request_serializer=lambda b: b,
-                                       response_deserializer=common_pb2.Status.FromString)
+            call = channel.unary_unary(
+                _GC_CONTROL, request_serializer=lambda b: b, response_deserializer=common_pb2.Status.FromString
+            )
             try:
                 status = call(_gc_control_request(command, params), timeout=self.timeout)
             except grpc.RpcError as exc:

@@ -110,8 +110,17 @@ class MilvusClient(Protocol):
 
     def drop_collection(self, db: str, name: str) -> None: ...
 
-    def create_collection(self, db: str, name: str, schema: CollectionSchema, *, shards_num: int,
-                          consistency_level: int, num_partitions: int, properties: list[KeyValue]) -> None: ...
+    def create_collection(
+        self,
+        db: str,
+        name: str,
+        schema: CollectionSchema,
+        *,
+        shards_num: int,
+        consistency_level: int,
+        num_partitions: int,
+        properties: list[KeyValue],
+    ) -> None: ...
 
     def create_partition(self, db: str, collection: str, partition: str) -> None: ...
 
@@ -121,8 +130,9 @@ class MilvusClient(Protocol):
 
     def create_alias(self, db: str, collection: str, alias: str) -> None: ...
 
-    def start_import(self, db: str, collection: str, partition: str, files: list[str],
-                     options: dict[str, str]) -> list[int]: ...
+    def start_import(
+        self, db: str, collection: str, partition: str, files: list[str], options: dict[str, str]
+    ) -> list[int]: ...
 
     def import_state(self, task: int) -> ImportOutcome | None:
         """The outcome of an import task once it has ended; None while it runs."""

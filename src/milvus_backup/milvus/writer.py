@@ -34,27 +34,49 @@ class MilvusWrites:
         self.call("CreateDatabase", request, f"create database {db}")
 
     def drop_collection(self, db: str, name: str) -> None:
-        self.call("DropCollection", milvus_pb2.DropCollectionRequest(db_name=db, collection_name=name),
-                          f"drop collection {db}.{name}")
+        self.call(
+            "DropCollection",
+            milvus_pb2.DropCollectionRequest(db_name=db, collection_name=name),
+            f"drop collection {db}.{name}",
+        )
 
-    def create_collection(self, db: str, name: str, schema: CollectionSchema, *, shards_num: int,
-                          consistency_level: int, num_partitions: int, properties: list[KeyValue]) -> None:
+    def create_collection(
+        self,
+        db: str,
+        name: str,
+        schema: CollectionSchema,
+        *,
+        shards_num: int,
+        consistency_level: int,
+        num_partitions: int,
+        properties: list[KeyValue],
+    ) -> None:
         request = milvus_pb2.CreateCollectionRequest(
-            db_name=db, collection_name=name, schema=convert.schema_proto(schema, name), shards_num=shards_num,
-            consistency_level=consistency_level, num_partitions=num_partitions,
+            db_name=db,
+            collection_name=name,
+            schema=convert.schema_proto(schema, name),
+            shards_num=shards_num,
+            consistency_level=consistency_level,
+            num_partitions=num_partitions,
             properties=_kv({kv.key: kv.value for kv in properties}),
         )
         self.call("CreateCollection", request, f"create collection {db}.{name}")
 
     def create_partition(self, db: str, collection: str, partition: str) -> None:
-        self.call("CreatePartition", milvus_pb2.CreatePartitionRequest(
-            db_name=db, collection_name=collection, partition_name=partition),
-            f"create partition {partition} of {db}.{collection}")
+        self.call(
+            "CreatePartition",
+            milvus_pb2.CreatePartitionRequest(db_name=db, collection_name=collection, partition_name=partition),
+            f"create partition {partition} of {db}.{collection}",
+        )
 
     def drop_index(self, db: str, collection: str, index: IndexInfo) -> None:
-        self.call("DropIndex", milvus_pb2.DropIndexRequest(
-            db_name=db, collection_name=collection, field_name=index.field_name, index_name=index.index_name),
-            f"drop index {index.index_name} of {db}.{collection}")
+        self.call(
+            "DropIndex",
+            milvus_pb2.DropIndexRequest(
+                db_name=db, collection_name=collection, field_name=index.field_name, index_name=index.index_name
+            ),
+            f"drop index {index.index_name} of {db}.{collection}",
+        )
 
     def create_index(self, db: str, collection: str, field: str, index_name: str, params: dict[str, str]) -> None:
         """`params` as DescribeIndex gave them: index_type, metric_type and the build parameters, either flat
@@ -63,19 +85,31 @@ class MilvusWrites:
         build = {k: v for k, v in params.items() if k not in extra}
         if build and "params" not in extra:
             extra["params"] = json.dumps({k: _number(v) for k, v in build.items()})
-        self.call("CreateIndex", milvus_pb2.CreateIndexRequest(
-            db_name=db, collection_name=collection, field_name=field, index_name=index_name,
-            extra_params=_kv(extra)), f"create index on {db}.{collection}.{field}")
+        self.call(
+            "CreateIndex",
+            milvus_pb2.CreateIndexRequest(
+                db_name=db, collection_name=collection, field_name=field, index_name=index_name, extra_params=_kv(extra)
+            ),
+            f"create index on {db}.{collection}.{field}",
+        )
 
     def create_alias(self, db: str, collection: str, alias: str) -> None:
-        self.call("CreateAlias", milvus_pb2.CreateAliasRequest(
-            db_name=db, collection_name=collection, alias=alias), f"create alias {alias} of {db}.{collection}")
+        self.call(
+            "CreateAlias",
+            milvus_pb2.CreateAliasRequest(db_name=db, collection_name=collection, alias=alias),
+            f"create alias {alias} of {db}.{collection}",
+        )
 
-    def start_import(self, db: str, collection: str, partition: str, files: list[str],
-                     options: dict[str, str]) -> list[int]:
-        response = self.call("Import", milvus_pb2.ImportRequest(
-            db_name=db, collection_name=collection, partition_name=partition, files=files,
-            options=_kv(options)), f"import into {db}.{collection}/{partition}")
+    def start_import(
+        self, db: str, collection: str, partition: str, files: list[str], options: dict[str, str]
+    ) -> list[int]:
+        response = self.call(
+            "Import",
+            milvus_pb2.ImportRequest(
+                db_name=db, collection_name=collection, partition_name=partition, files=files, options=_kv(options)
+            ),
+            f"import into {db}.{collection}/{partition}",
+        )
         return list(response.tasks)
 
     def import_state(self, task: int) -> ImportOutcome | None:
@@ -83,22 +117,34 @@ class MilvusWrites:
         if state.state not in _IMPORT_DONE:
             return None
         infos = {kv.key: kv.value for kv in state.infos}
-        return ImportOutcome(task, state.state == common_pb2.ImportCompleted, state.row_count,
-                             infos.get("failed_reason", ""))
+        return ImportOutcome(
+            task, state.state == common_pb2.ImportCompleted, state.row_count, infos.get("failed_reason", "")
+        )
 
     def row_count(self, db: str, collection: str) -> int:
-        response = self.call("GetCollectionStatistics", milvus_pb2.GetCollectionStatisticsRequest(
-            db_name=db, collection_name=collection), f"statistics of {db}.{collection}")
+        response = self.call(
+            "GetCollectionStatistics",
+            milvus_pb2.GetCollectionStatisticsRequest(db_name=db, collection_name=collection),
+            f"statistics of {db}.{collection}",
+        )
         stats = {kv.key: kv.value for kv in response.stats}
         return int(stats.get("row_count", 0))
 
     def load_collection(self, db: str, collection: str) -> None:
-        self.call("LoadCollection", milvus_pb2.LoadCollectionRequest(db_name=db, collection_name=collection),
-                  f"load {db}.{collection}")
+        self.call(
+            "LoadCollection",
+            milvus_pb2.LoadCollectionRequest(db_name=db, collection_name=collection),
+            f"load {db}.{collection}",
+        )
 
     def loading_progress(self, db: str, collection: str) -> int:
-        return int(self.call("GetLoadingProgress", milvus_pb2.GetLoadingProgressRequest(
-            db_name=db, collection_name=collection), f"loading progress of {db}.{collection}").progress)
+        return int(
+            self.call(
+                "GetLoadingProgress",
+                milvus_pb2.GetLoadingProgressRequest(db_name=db, collection_name=collection),
+                f"loading progress of {db}.{collection}",
+            ).progress
+        )
 
     def restore_rbac(self, meta: dict[str, Any]) -> RbacRestored:
         """Create the roles, grants and user-role bindings of `meta` that the target lacks; existing ones stay as
@@ -111,15 +157,21 @@ class MilvusWrites:
         not_created = []
         for role in meta.get("roles", []):
             if role["name"] not in have_roles:
-                self.call("CreateRole", milvus_pb2.CreateRoleRequest(
-                    entity=milvus_pb2.RoleEntity(name=role["name"])), f"create role {role['name']}")
+                self.call(
+                    "CreateRole",
+                    milvus_pb2.CreateRoleRequest(entity=milvus_pb2.RoleEntity(name=role["name"])),
+                    f"create role {role['name']}",
+                )
                 done["roles"] += 1
         for grant in meta.get("grants", []):
             if _grant_key(grant) in have_grants:
                 continue
             entity = json_format.ParseDict(grant, milvus_pb2.GrantEntity(), ignore_unknown_fields=True)
-            self.call("OperatePrivilege", milvus_pb2.OperatePrivilegeRequest(
-                entity=entity, type=milvus_pb2.Grant), f"grant {_grant_key(grant)}")
+            self.call(
+                "OperatePrivilege",
+                milvus_pb2.OperatePrivilegeRequest(entity=entity, type=milvus_pb2.Grant),
+                f"grant {_grant_key(grant)}",
+            )
             done["grants"] += 1
         for user in meta.get("users", []):
             name = user["user"]
@@ -128,9 +180,13 @@ class MilvusWrites:
                 continue
             for role in user.get("roles", []):
                 if role["name"] not in have_users[name]:
-                    self.call("OperateUserRole", milvus_pb2.OperateUserRoleRequest(
-                        username=name, role_name=role["name"], type=milvus_pb2.AddUserToRole),
-                        f"add user {name} to role {role['name']}")
+                    self.call(
+                        "OperateUserRole",
+                        milvus_pb2.OperateUserRoleRequest(
+                            username=name, role_name=role["name"], type=milvus_pb2.AddUserToRole
+                        ),
+                        f"add user {name} to role {role['name']}",
+                    )
                     done["bindings"] += 1
         return RbacRestored(done["roles"], done["grants"], done["bindings"], not_created)
 

@@ -8,13 +8,30 @@ from milvus_backup.errors import UnsupportedFormatError
 from milvus_backup.meta.model import CollectionBackupInfo
 
 # Data types (schemapb.DataType) and the Milvus version that first had them.
-_SCALARS = {1: "Bool", 2: "Int8", 3: "Int16", 4: "Int32", 5: "Int64", 10: "Float", 11: "Double", 20: "String",
-            21: "VarChar", 22: "Array", 23: "JSON"}
+_SCALARS = {
+    1: "Bool",
+    2: "Int8",
+    3: "Int16",
+    4: "Int32",
+    5: "Int64",
+    10: "Float",
+    11: "Double",
+    20: "String",
+    21: "VarChar",
+    22: "Array",
+    23: "JSON",
+}
 TYPE_SINCE: dict[int, tuple[str, tuple[int, int]]] = {
     **{code: (name, (2, 0)) for code, name in _SCALARS.items()},
-    100: ("BinaryVector", (2, 0)), 101: ("FloatVector", (2, 0)), 102: ("Float16Vector", (2, 4)),
-    103: ("BFloat16Vector", (2, 4)), 104: ("SparseFloatVector", (2, 4)), 105: ("Int8Vector", (2, 6)),
-    24: ("Geometry", (2, 6)), 25: ("Text", (2, 6)), 26: ("Timestamptz", (2, 6)),
+    100: ("BinaryVector", (2, 0)),
+    101: ("FloatVector", (2, 0)),
+    102: ("Float16Vector", (2, 4)),
+    103: ("BFloat16Vector", (2, 4)),
+    104: ("SparseFloatVector", (2, 4)),
+    105: ("Int8Vector", (2, 6)),
+    24: ("Geometry", (2, 6)),
+    25: ("Text", (2, 6)),
+    26: ("Timestamptz", (2, 6)),
 }
 VECTOR_TYPES = {100, 101, 102, 103, 104, 105}
 

@@ -46,8 +46,17 @@ class CopyStats:
     unproven: frozenset[str] = frozenset()
 
 
-def copy_all(src: Storage, dst: Storage, tasks: Iterable[CopyTask], mode: TransferMode, concurrency: int,
-             progress: Progress, *, checksums: bool = False, run: Run | None = None) -> CopyStats:
+def copy_all(
+    src: Storage,
+    dst: Storage,
+    tasks: Iterable[CopyTask],
+    mode: TransferMode,
+    concurrency: int,
+    progress: Progress,
+    *,
+    checksums: bool = False,
+    run: Run | None = None,
+) -> CopyStats:
     """Copy every task, `concurrency` at a time (fewer where more would not help, see `useful_concurrency`), on
     the run's threads; the first failure stops the rest and is raised once the copies under way have ended (so
     nothing lands after the caller cleans up). Tasks start as `tasks` yields them, so a lazy `tasks` (a listing
@@ -61,8 +70,7 @@ def copy_all(src: Storage, dst: Storage, tasks: Iterable[CopyTask], mode: Transf
 
     def one(task: CopyTask) -> tuple[CopyTask, bool, str, bool]:
         copied = copy_object(src, task.src_key, dst, task.dst_key, task.size, mode)
-        proven = copied.size == task.size or (
-            task.src_md5 is not None and copied.checksum == f"md5:{task.src_md5}")
+        proven = copied.size == task.size or (task.src_md5 is not None and copied.checksum == f"md5:{task.src_md5}")
         checksum = ""
         if checksums:
             checksum = copied.checksum or checksum_of(dst, task.dst_key)
@@ -76,8 +84,9 @@ def copy_all(src: Storage, dst: Storage, tasks: Iterable[CopyTask], mode: Transf
         done = run.map(one, tasks, limit=limit)
     sums = {task.dst_key: sum_ for task, _, sum_, _ in done} if checksums else {}
     unproven = frozenset(task.dst_key for task, _, _, proven in done if not proven)
-    return CopyStats(len(done), sum(task.size for task, *_ in done), sum(1 for _, ok, _, _ in done if ok), sums,
-                     unproven)
+    return CopyStats(
+        len(done), sum(task.size for task, *_ in done), sum(1 for _, ok, _, _ in done if ok), sums, unproven
+    )
 
 
 def unproven_sizes(tasks: list[CopyTask], stats: CopyStats) -> dict[str, int]:
@@ -100,8 +109,7 @@ def verify_listing(dst: Storage, prefixes: Iterable[str], expected: dict[str, in
             raise IntegrityError(name=backup, detail=f"{key} has {found[key]} bytes after the copy, expected {size}")
 
 
-def checksum_of(storage: Storage, key: str, *, trust_service: bool = True,
-                algorithm: str | None = None) -> str:
+def checksum_of(storage: Storage, key: str, *, trust_service: bool = True, algorithm: str | None = None) -> str:
     """`md5:<hex>` as the service records it (when allowed and available), else a checksum computed by reading
     every byte: `crc32c:<hex>` (hardware-accelerated, so a local backup is not slowed down by it) unless
     `algorithm` asks for md5."""

@@ -84,8 +84,9 @@ class _DataStats:
     gc_paused: bool = False
 
 
-def strategy_from_flags(strategy: str, force: bool, meta_only: bool,
-                        labels: tuple[str, str, str] = ("--strategy", "--force", "--meta_only")) -> Strategy:
+def strategy_from_flags(
+    strategy: str, force: bool, meta_only: bool, labels: tuple[str, str, str] = ("--strategy", "--force", "--meta_only")
+) -> Strategy:
     """The seed's `force` (= skip_flush) and `meta_only` flags and the newer `strategy` as one strategy; errors
     name the three as the door calls them (`labels`: strategy, force, meta_only)."""
     strategy_label, force_label, meta_only_label = labels
@@ -93,9 +94,10 @@ def strategy_from_flags(strategy: str, force: bool, meta_only: bool,
         raise UsageError(detail=f"{strategy_label} {strategy!r}: use one of {', '.join(STRATEGIES)}")
     implied = {s for s, on in (("skip_flush", force), ("meta_only", meta_only)) if on}
     if len(implied) > 1 or (strategy and implied and strategy not in implied):
-        raise UsageError(detail=f"{force_label}, {meta_only_label} and {strategy_label} contradict each other",
-                         hint=f"{force_label} is strategy skip_flush; {meta_only_label} is strategy meta_only. "
-                              "Give one.")
+        raise UsageError(
+            detail=f"{force_label}, {meta_only_label} and {strategy_label} contradict each other",
+            hint=f"{force_label} is strategy skip_flush; {meta_only_label} is strategy meta_only. Give one.",
+        )
     chosen = strategy or next(iter(implied), "")
     return chosen  # type: ignore[return-value]
 
@@ -114,8 +116,9 @@ def _describe(milvus: MilvusClient, db: str, name: str, backup_id: str) -> Colle
     indexes = milvus.describe_indexes(db, name)
     load_state = milvus.load_state(db, name)
     partitions = [
-        PartitionBackupInfo(partition_id=p.partition_id, partition_name=p.name, collection_id=desc.collection_id,
-                            load_state=load_state)
+        PartitionBackupInfo(
+            partition_id=p.partition_id, partition_name=p.name, collection_id=desc.collection_id, load_state=load_state
+        )
         for p in milvus.list_partitions(db, name)
     ]
     return CollectionBackupInfo(
@@ -143,13 +146,22 @@ def _copy_tasks(root: str, name: str, seg: SourceSegment, part: str) -> list[Cop
     tasks = []
     for fb in info.binlogs:
         for log in fb.binlogs:
-            dst = layout.backup_insert_key(root, name, info.collection_id, info.partition_id, info.group_id,
-                                           info.segment_id, fb.field_id, log.log_id)
+            dst = layout.backup_insert_key(
+                root,
+                name,
+                info.collection_id,
+                info.partition_id,
+                info.group_id,
+                info.segment_id,
+                fb.field_id,
+                log.log_id,
+            )
             tasks.append(CopyTask(log.log_path, dst, log.log_size, part, seg.md5s.get(log.log_path)))
     for fb in info.deltalogs:
         for log in fb.binlogs:
-            dst = layout.backup_delta_key(root, name, info.collection_id, info.partition_id, info.group_id,
-                                          info.segment_id, log.log_id)
+            dst = layout.backup_delta_key(
+                root, name, info.collection_id, info.partition_id, info.group_id, info.segment_id, log.log_id
+            )
             tasks.append(CopyTask(log.log_path, dst, log.log_size, part, seg.md5s.get(log.log_path)))
     return tasks
 
@@ -172,11 +184,11 @@ def create_backup(resources: Resources, request: CreateRequest, run: Run | None 
         side.storage.storage.check_bucket()
     run.checks_passed()
     backup_id = str(uuid.uuid4())
-    logger.info("creating backup %s of %d collection(s) with %s", name, sum(len(c) for c in targets.values()),
-                strategy)
+    logger.info("creating backup %s of %d collection(s) with %s", name, sum(len(c) for c in targets.values()), strategy)
     # A hybrid timestamp (physical ms << 18) of now; a flush replaces it with the flush's own timestamp.
-    info = BackupInfo(id=backup_id, name=name, milvus_version=milvus.server_version,
-                      backup_timestamp=int(time.time() * 1000) << 18)
+    info = BackupInfo(
+        id=backup_id, name=name, milvus_version=milvus.server_version, backup_timestamp=int(time.time() * 1000) << 18
+    )
     if request.rbac:
         info.rbac_meta = milvus.rbac_meta()
     for db in targets:
@@ -193,17 +205,30 @@ def create_backup(resources: Resources, request: CreateRequest, run: Run | None 
     info.collection_backups = run.map(describe, pairs, limit=resources.settings.backup_collections)
     run.progress.finish()
     try:
-        stats = _backup_data(side, resources.settings, info, strategy, target, run) if strategy != "meta_only" \
+        stats = (
+            _backup_data(side, resources.settings, info, strategy, target, run)
+            if strategy != "meta_only"
             else _DataStats()
-        manifest = Manifest(backup=name, objects=stats.manifest_objects,
-                            collections=[_rows(c) for c in info.collection_backups])
+        )
+        manifest = Manifest(
+            backup=name, objects=stats.manifest_objects, collections=[_rows(c) for c in info.collection_backups]
+        )
         _write_meta(target, name, info, manifest, run)
     except BaseException:
         _discard(target, backup_dir, name)
         raise
-    return CreateResult(name, len(info.collection_backups), stats.segments, stats.objects, info.size,
-                        stats.server_side, time.monotonic() - started, info.milvus_version, stats.gc_paused,
-                        run.warnings)
+    return CreateResult(
+        name,
+        len(info.collection_backups),
+        stats.segments,
+        stats.objects,
+        info.size,
+        stats.server_side,
+        time.monotonic() - started,
+        info.milvus_version,
+        stats.gc_paused,
+        run.warnings,
+    )
 
 
 def _flush(milvus: MilvusClient, coll: CollectionBackupInfo, run: Run) -> None:
@@ -216,15 +241,17 @@ def _flush(milvus: MilvusClient, coll: CollectionBackupInfo, run: Run) -> None:
     run.progress.advance(1)
 
 
-def _backup_data(side: MilvusSide, settings: Settings, info: BackupInfo, strategy: str, target: StorageLocation,
-                 run: Run) -> _DataStats:
+def _backup_data(
+    side: MilvusSide, settings: Settings, info: BackupInfo, strategy: str, target: StorageLocation, run: Run
+) -> _DataStats:
     milvus, source = side.client, side.storage
     if strategy == "serial_flush":
         run.progress.start(len(info.collection_backups), "collections", "flush")
         run.map(lambda coll: _flush(milvus, coll, run), info.collection_backups, limit=settings.backup_collections)
         run.progress.finish()
-        info.backup_timestamp = max((c.backup_timestamp for c in info.collection_backups), default=0) or \
-            info.backup_timestamp
+        info.backup_timestamp = (
+            max((c.backup_timestamp for c in info.collection_backups), default=0) or info.backup_timestamp
+        )
     pause = gc_paused(side.gc_controls, run.warn) if settings.pause_gc else contextlib.nullcontext(False)
     with pause as paused:
         parts = {_part(coll): 0 for coll in info.collection_backups}
@@ -240,8 +267,16 @@ def _backup_data(side: MilvusSide, settings: Settings, info: BackupInfo, strateg
                         run.progress.grow(task.size, task.part)
                         yield task
 
-        stats = copy_all(source.storage, target.storage, listed_tasks(), settings.transfer_mode,
-                         settings.copy_concurrency, run.progress, checksums=True, run=run)
+        stats = copy_all(
+            source.storage,
+            target.storage,
+            listed_tasks(),
+            settings.transfer_mode,
+            settings.copy_concurrency,
+            run.progress,
+            checksums=True,
+            run=run,
+        )
         run.progress.finish()
     for coll in info.collection_backups:
         for part in coll.partition_backups:
@@ -254,7 +289,7 @@ def _backup_data(side: MilvusSide, settings: Settings, info: BackupInfo, strateg
     backup_dir = layout.backup_dir(target.root, info.name)
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], unproven_sizes(tasks, stats), info.name)
-    objects = [ManifestObject(t.dst_key[len(backup_dir):], t.size, stats.checksums[t.dst_key]) for t in tasks]
+    objects = [ManifestObject(t.dst_key[len(backup_dir) :], t.size, stats.checksums[t.dst_key]) for t in tasks]
     return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused)
 
 
@@ -263,8 +298,9 @@ def _part(coll: CollectionBackupInfo) -> str:
     return f"{coll.db_name}.{coll.collection_name}"
 
 
-def _listed_segments(milvus: MilvusClient, source: StorageLocation, coll: CollectionBackupInfo,
-                     run: Run) -> Iterator[SourceSegment]:
+def _listed_segments(
+    milvus: MilvusClient, source: StorageLocation, coll: CollectionBackupInfo, run: Run
+) -> Iterator[SourceSegment]:
     """The collection's flushed segments as its listing reaches them, each placed in its partition."""
     partitions = {p.partition_id: p for p in coll.partition_backups}
     persisted = milvus.persistent_segments(coll.db_name, coll.collection_name)
@@ -274,8 +310,10 @@ def _listed_segments(milvus: MilvusClient, source: StorageLocation, coll: Collec
         elif seg.info.partition_id in partitions:
             partitions[seg.info.partition_id].segment_backups.append(seg.info)
         else:
-            run.warn(f"segment {seg.info.segment_id} of {coll.db_name}.{coll.collection_name} belongs to no known "
-                     f"partition ({seg.info.partition_id}); left out")
+            run.warn(
+                f"segment {seg.info.segment_id} of {coll.db_name}.{coll.collection_name} belongs to no known "
+                f"partition ({seg.info.partition_id}); left out"
+            )
             continue
         yield seg
 

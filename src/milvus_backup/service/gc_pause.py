@@ -32,15 +32,18 @@ def _first_working(controls: list[GcControl], seconds: int, warn: Callable[[str]
             continue
         logger.info("paused Milvus GC through the %s (lease %d s, renewed while the copy runs)", control.name, seconds)
         return control
-    warn("could not pause Milvus GC; the backup continued, relying on Milvus keeping dropped files for "
-         "dataCoord.gc.dropTolerance. Set milvus.management.endpoint (Milvus >= 2.4) or milvus.dataCoord.address "
-         f"(Milvus 2.3). Reasons: {'; '.join(reasons) or 'no GC control configured'}")
+    warn(
+        "could not pause Milvus GC; the backup continued, relying on Milvus keeping dropped files for "
+        "dataCoord.gc.dropTolerance. Set milvus.management.endpoint (Milvus >= 2.4) or milvus.dataCoord.address "
+        f"(Milvus 2.3). Reasons: {'; '.join(reasons) or 'no GC control configured'}"
+    )
     return None
 
 
 @contextlib.contextmanager
-def gc_paused(controls: list[GcControl], warn: Callable[[str], None],
-              lease_seconds: int = LEASE_SECONDS) -> Iterator[bool]:
+def gc_paused(
+    controls: list[GcControl], warn: Callable[[str], None], lease_seconds: int = LEASE_SECONDS
+) -> Iterator[bool]:
     """Yields whether GC is paused."""
     control = _first_working(controls, lease_seconds, warn)
     if control is None:

@@ -113,8 +113,10 @@ class JobStore:
     def fail_interrupted(self) -> int:
         """At start-up nothing runs yet: a job still marked running was cut off when the server died."""
         with self._locked() as db:
-            cursor = db.execute("UPDATE jobs SET state = ?, error = ?, end_time = ? WHERE state IN (?, ?)",
-                                (FAIL, INTERRUPTED, time.time(), INITIAL, EXECUTING))
+            cursor = db.execute(
+                "UPDATE jobs SET state = ?, error = ?, end_time = ? WHERE state IN (?, ?)",
+                (FAIL, INTERRUPTED, time.time(), INITIAL, EXECUTING),
+            )
             return cursor.rowcount
 
     def add(self, job_id: str, kind: str, name: str, request: dict[str, Any]) -> Job:
@@ -122,15 +124,25 @@ class JobStore:
         the same name (checked and inserted under one lock, so two requests cannot both win)."""
         with self._locked() as db:
             if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone():
-                raise JobConflictError(detail=f"a job with id {job_id!r} exists already",
-                                       hint="Leave requestId (or id) out to get a fresh one.")
-            if kind == BACKUP and db.execute("SELECT 1 FROM jobs WHERE kind = ? AND name = ? AND state IN (?, ?)",
-                                             (BACKUP, name, INITIAL, EXECUTING)).fetchone():
-                raise JobConflictError(detail=f"backup {name!r} is being created by another job",
-                                       hint="Wait for it (GET /api/v1/get_backup) or choose another name.")
-            db.execute("INSERT INTO jobs (id, kind, name, state, progress, start_time, request) "
-                       "VALUES (?, ?, ?, ?, 1, ?, ?)", (job_id, kind, name, EXECUTING, time.time(),
-                                                       json.dumps(request)))
+                raise JobConflictError(
+                    detail=f"a job with id {job_id!r} exists already",
+                    hint="Leave requestId (or id) out to get a fresh one.",
+                )
+            if (
+                kind == BACKUP
+                and db.execute(
+                    "SELECT 1 FROM jobs WHERE kind = ? AND name = ? AND state IN (?, ?)",
+                    (BACKUP, name, INITIAL, EXECUTING),
+                ).fetchone()
+            ):
+                raise JobConflictError(
+                    detail=f"backup {name!r} is being created by another job",
+                    hint="Wait for it (GET /api/v1/get_backup) or choose another name.",
+                )
+            db.execute(
+                "INSERT INTO jobs (id, kind, name, state, progress, start_time, request) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                (job_id, kind, name, EXECUTING, time.time(), json.dumps(request)),
+            )
         return self.get(job_id)
 
     def get(self, job_id: str, kind: str | None = None) -> Job:
@@ -142,8 +154,9 @@ class JobStore:
 
     def latest(self, kind: str, name: str) -> Job | None:
         with self._locked() as db:
-            row = db.execute("SELECT * FROM jobs WHERE kind = ? AND name = ? ORDER BY start_time DESC LIMIT 1",
-                             (kind, name)).fetchone()
+            row = db.execute(
+                "SELECT * FROM jobs WHERE kind = ? AND name = ? ORDER BY start_time DESC LIMIT 1", (kind, name)
+            ).fetchone()
         return None if row is None else _job(row)
 
     def recent(self, limit: int, kind: str | None = None) -> list[Job]:
@@ -160,13 +173,16 @@ class JobStore:
             rows = db.execute("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state").fetchall()
         return {(kind, state): count for kind, state, count in rows}
 
-    def set_progress(self, job_id: str, unit: str, done: int, total: int,
-                     parts: dict[str, list[int]] | None = None) -> None:
+    def set_progress(
+        self, job_id: str, unit: str, done: int, total: int, parts: dict[str, list[int]] | None = None
+    ) -> None:
         # 1 while preparing, 99 at most until the job has really finished (upstream never shows 0 while running).
         percent = 1 + (98 * done // total if total else 0)
         with self._locked() as db:
-            db.execute("UPDATE jobs SET unit = ?, done = ?, total = ?, progress = ?, parts = ? WHERE id = ? AND "
-                       "state = ?", (unit, done, total, percent, json.dumps(parts or {}), job_id, EXECUTING))
+            db.execute(
+                "UPDATE jobs SET unit = ?, done = ?, total = ?, progress = ?, parts = ? WHERE id = ? AND state = ?",
+                (unit, done, total, percent, json.dumps(parts or {}), job_id, EXECUTING),
+            )
 
     def request_cancel(self, job_id: str) -> None:
         with self._locked() as db:
@@ -179,9 +195,11 @@ class JobStore:
 
     def finish(self, job_id: str, state: int, error: str = "", result: dict[str, Any] | None = None) -> Job:
         with self._locked() as db:
-            db.execute("UPDATE jobs SET state = ?, error = ?, result = ?, end_time = ?, "
-                       "progress = CASE WHEN ? = ? THEN 100 ELSE progress END WHERE id = ?",
-                       (state, error, json.dumps(result or {}), time.time(), state, SUCCESS, job_id))
+            db.execute(
+                "UPDATE jobs SET state = ?, error = ?, result = ?, end_time = ?, "
+                "progress = CASE WHEN ? = ? THEN 100 ELSE progress END WHERE id = ?",
+                (state, error, json.dumps(result or {}), time.time(), state, SUCCESS, job_id),
+            )
         return self.get(job_id)
 
 
@@ -271,8 +289,9 @@ class JobRunner:
         """Run `work` in a worker thread. With `wait_for_checks`, return once its checks have passed (or it
         ended), so a refused request still fails here."""
         running = self._register(job)
-        thread = threading.Thread(target=self._execute, args=(job, work, running, timeout), name=f"job-{job.id}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self._execute, args=(job, work, running, timeout), name=f"job-{job.id}", daemon=True
+        )
         thread.start()
         if wait_for_checks:
             running.started.wait()
@@ -295,9 +314,15 @@ class JobRunner:
         return running
 
     def _execute(self, job: Job, work: Work, running: _Running, timeout: float | None) -> None:
-        run = Run(progress=JobProgress(self.store, job, self._listener), threads=self.threads, timeout=timeout,
-                  cancel=running.cancelled, what=f"{job.kind} job {job.id}", job_id=job.id,
-                  on_checks_passed=running.started.set)
+        run = Run(
+            progress=JobProgress(self.store, job, self._listener),
+            threads=self.threads,
+            timeout=timeout,
+            cancel=running.cancelled,
+            what=f"{job.kind} job {job.id}",
+            job_id=job.id,
+            on_checks_passed=running.started.set,
+        )
         try:
             with run:
                 result = work(run)

@@ -49,13 +49,19 @@ def split_renames(text: str, label: str = "--rename") -> list[Rename]:
     return renames
 
 
-def parse_mapping(suffix: str = "", renames: list[Rename] | None = None, suffix_label: str = "--suffix",
-                  rename_label: str = "--rename") -> NameMapping:
+def parse_mapping(
+    suffix: str = "",
+    renames: list[Rename] | None = None,
+    suffix_label: str = "--suffix",
+    rename_label: str = "--rename",
+) -> NameMapping:
     """Errors name the options as the door calls them (`suffix_label`, `rename_label`, each rename's label)."""
     renames = renames or []
     if suffix and renames:
-        raise UsageError(detail=f"{suffix_label} and {rename_label} cannot be combined",
-                         hint=f"Give the new names with {rename_label}.")
+        raise UsageError(
+            detail=f"{suffix_label} and {rename_label} cannot be combined",
+            hint=f"Give the new names with {rename_label}.",
+        )
     if suffix and not _SUFFIX.fullmatch(suffix):
         raise UsageError(detail=f"{suffix_label} {suffix!r}: only letters, digits and '_' are allowed")
     collections: dict[tuple[str, str], tuple[str, str]] = {}

@@ -91,8 +91,10 @@ class _Plan:
 
 def _check_options(request: RestoreRequest) -> None:
     if request.drop_exist_collection and request.skip_create_collection:
-        raise UsageError(detail="drop_exist_collection and skip_create_collection cannot be combined",
-                         hint="Drop and recreate the collection, or keep it and add data: choose one.")
+        raise UsageError(
+            detail="drop_exist_collection and skip_create_collection cannot be combined",
+            hint="Drop and recreate the collection, or keep it and add data: choose one.",
+        )
     if request.use_auto_index and not request.restore_index:
         raise UsageError(detail="use_auto_index changes how indexes are rebuilt; it needs restore_index")
 
@@ -111,8 +113,10 @@ def _selected(info: BackupInfo, selection: Selection) -> list[CollectionBackupIn
             continue
         for name in names:
             if (db, name) not in by_name:
-                raise UsageError(detail=f"backup {info.name!r} holds no collection {db}.{name}",
-                                 hint=f"Run `milvus-backup get -n {info.name}` to see what it holds.")
+                raise UsageError(
+                    detail=f"backup {info.name!r} holds no collection {db}.{name}",
+                    hint=f"Run `milvus-backup get -n {info.name}` to see what it holds.",
+                )
             chosen.append(by_name[(db, name)])
     return chosen
 
@@ -166,8 +170,9 @@ class _Undo:
                 milvus.drop_collection(db, name)
                 logger.info("restore failed: dropped %s.%s, which it had created", db, name)
             except BackupToolError as exc:
-                logger.warning("restore failed, and dropping %s.%s, which it had created, failed too: %s", db, name,
-                               exc)
+                logger.warning(
+                    "restore failed, and dropping %s.%s, which it had created, failed too: %s", db, name, exc
+                )
 
 
 def restore_backup(resources: Resources, request: RestoreRequest, run: Run | None = None) -> RestoreResult:
@@ -186,11 +191,14 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     run.checks_passed()
     if request.rbac and info.rbac_meta:
         restored = milvus.restore_rbac(info.rbac_meta)
-        logger.info("RBAC restored: %d role(s), %d grant(s), %d binding(s)", restored.roles, restored.grants,
-                    restored.bindings)
+        logger.info(
+            "RBAC restored: %d role(s), %d grant(s), %d binding(s)", restored.roles, restored.grants, restored.bindings
+        )
         for user in restored.users_not_created:
-            run.warn(f"user {user} does not exist in the target and was not created (a backup holds no usable "
-                     "password); create it, then restore again with --rbac to bind its roles")
+            run.warn(
+                f"user {user} does not exist in the target and was not created (a backup holds no usable "
+                "password); create it, then restore again with --rbac to bind its roles"
+            )
     existing_dbs = set(milvus.list_databases())
     for db in sorted({p.db for p in plans} - existing_dbs):
         milvus.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
@@ -225,16 +233,29 @@ def _check_targets(milvus: MilvusClient, plans: list[_Plan], request: RestoreReq
             raise CollectionExistsError(collection=plan.name, database=plan.db, address=milvus.address)
         if not exists and request.skip_create_collection:
             raise CollectionNotFoundError(
-                collection=plan.name, database=plan.db, address=milvus.address,
-                hint="--skip_create_collection restores into an existing collection; leave it out to create one.")
+                collection=plan.name,
+                database=plan.db,
+                address=milvus.address,
+                hint="--skip_create_collection restores into an existing collection; leave it out to create one.",
+            )
 
 
-def _restore_all(settings: Settings, milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest,
-                 staging: Staging | None, run: Run, undo: _Undo) -> list[CollectionResult]:
+def _restore_all(
+    settings: Settings,
+    milvus: MilvusClient,
+    plans: list[_Plan],
+    request: RestoreRequest,
+    staging: Staging | None,
+    run: Run,
+    undo: _Undo,
+) -> list[CollectionResult]:
     parts = {f"{p.db}.{p.name}": 0 if request.meta_only else len(_segments(p.source)) for p in plans}
     run.progress.start(sum(parts.values()), "segments", "restore", parts)
-    results = run.map(lambda plan: _restore_one(settings, milvus, plan, request, staging, run, undo), plans,
-                      limit=settings.restore_collections)
+    results = run.map(
+        lambda plan: _restore_one(settings, milvus, plan, request, staging, run, undo),
+        plans,
+        limit=settings.restore_collections,
+    )
     run.progress.finish()
     return results
 
@@ -243,8 +264,15 @@ def _segments(coll: CollectionBackupInfo) -> list[SegmentBackupInfo]:
     return [s for p in coll.partition_backups for s in p.segment_backups]
 
 
-def _restore_one(settings: Settings, milvus: MilvusClient, plan: _Plan, request: RestoreRequest,
-                 staging: Staging | None, run: Run, undo: _Undo) -> CollectionResult:
+def _restore_one(
+    settings: Settings,
+    milvus: MilvusClient,
+    plan: _Plan,
+    request: RestoreRequest,
+    staging: Staging | None,
+    run: Run,
+    undo: _Undo,
+) -> CollectionResult:
     src, db, name = plan.source, plan.db, plan.name
     result = CollectionResult(f"{src.db_name or DEFAULT_DB}.{src.collection_name}", f"{db}.{name}")
     logger.info("restoring %s as %s", result.source, result.target)
@@ -254,8 +282,14 @@ def _restore_one(settings: Settings, milvus: MilvusClient, plan: _Plan, request:
     has_partition_key = any(f.is_partition_key for f in src.schema.fields)
     if not request.skip_create_collection:
         milvus.create_collection(
-            db, name, src.schema, shards_num=src.shards_num or 1, consistency_level=src.consistency_level,
-            num_partitions=len(src.partition_backups) if has_partition_key else 0, properties=src.properties)
+            db,
+            name,
+            src.schema,
+            shards_num=src.shards_num or 1,
+            consistency_level=src.consistency_level,
+            num_partitions=len(src.partition_backups) if has_partition_key else 0,
+            properties=src.properties,
+        )
         undo.created(db, name)
     if not has_partition_key:
         existing = {p.name for p in milvus.list_partitions(db, name)}
@@ -269,19 +303,25 @@ def _restore_one(settings: Settings, milvus: MilvusClient, plan: _Plan, request:
         result.indexes = _rebuild_indexes(milvus, src, db, name, request.use_auto_index)
     if not request.meta_only and staging is not None:
         before = milvus.row_count(db, name)
-        result.segments, result.rows, result.import_seconds = _import_data(settings, milvus, src, db, name, staging,
-                                                                            run, undo)
+        result.segments, result.rows, result.import_seconds = _import_data(
+            settings, milvus, src, db, name, staging, run, undo
+        )
         after = milvus.row_count(db, name)
         if after - before != result.rows:
-            raise IntegrityError(name=src.collection_name, detail=(
-                f"{result.target} holds {after - before} new rows after the import, but the imports reported "
-                f"{result.rows}"))
+            raise IntegrityError(
+                name=src.collection_name,
+                detail=(
+                    f"{result.target} holds {after - before} new rows after the import, but the imports reported "
+                    f"{result.rows}"
+                ),
+            )
     if not request.skip_aliases:
         result.aliases = _restore_aliases(milvus, src, db, name, run)
     if request.load:
         _load(milvus, db, name, run)
-    logger.info("restored %s as %s: %d segment(s), %d row(s)", result.source, result.target, result.segments,
-                result.rows)
+    logger.info(
+        "restored %s as %s: %d segment(s), %d row(s)", result.source, result.target, result.segments, result.rows
+    )
     return result
 
 
@@ -313,8 +353,9 @@ def _load(milvus: MilvusClient, db: str, name: str, run: Run) -> None:
     gives_up = time.monotonic() + LOAD_TIMEOUT_SECONDS
     while milvus.loading_progress(db, name) < 100:
         if time.monotonic() > gives_up:
-            raise MilvusError(address=milvus.address,
-                              detail=f"{db}.{name} still loading after {LOAD_TIMEOUT_SECONDS:.0f} s")
+            raise MilvusError(
+                address=milvus.address, detail=f"{db}.{name} still loading after {LOAD_TIMEOUT_SECONDS:.0f} s"
+            )
         run.sleep(LOAD_POLL_SECONDS)
 
 
@@ -330,8 +371,11 @@ def _import_jobs(src: CollectionBackupInfo) -> list[_ImportJob]:
     below it in one task. Its DataNode runs one import task at a time, each with its own scheduling delays, so
     this is much faster than one import per segment (docs/benchmarks.md), and the same path the Go tool takes
     for backups without group ids."""
-    return [_ImportJob(part.partition_name, part.partition_id, list(part.segment_backups))
-            for part in src.partition_backups if part.segment_backups]
+    return [
+        _ImportJob(part.partition_name, part.partition_id, list(part.segment_backups))
+        for part in src.partition_backups
+        if part.segment_backups
+    ]
 
 
 def _wait_import(milvus: MilvusClient, task: int, run: Run) -> ImportOutcome:
@@ -345,8 +389,16 @@ def _wait_import(milvus: MilvusClient, task: int, run: Run) -> ImportOutcome:
     return outcome
 
 
-def _import_data(settings: Settings, milvus: MilvusClient, src: CollectionBackupInfo, db: str, name: str,
-                 staging: Staging, run: Run, undo: _Undo) -> tuple[int, int, float]:
+def _import_data(
+    settings: Settings,
+    milvus: MilvusClient,
+    src: CollectionBackupInfo,
+    db: str,
+    name: str,
+    staging: Staging,
+    run: Run,
+    undo: _Undo,
+) -> tuple[int, int, float]:
     """(segments, rows, seconds) of the collection's imports."""
     jobs = _import_jobs(src)
 
@@ -359,8 +411,10 @@ def _import_data(settings: Settings, milvus: MilvusClient, src: CollectionBackup
             outcome = _wait_import(milvus, task, run)
             undo.ended(task)
             if not outcome.completed:
-                raise MilvusError(address=milvus.address, detail=(
-                    f"import of {files[0]} into {db}.{name} failed: {outcome.reason or 'no reason given'}"))
+                raise MilvusError(
+                    address=milvus.address,
+                    detail=(f"import of {files[0]} into {db}.{name} failed: {outcome.reason or 'no reason given'}"),
+                )
             rows += outcome.row_count
         _check_rows(job.segments, rows, f"{db}.{name}", files[0])
         run.progress.advance(len(job.segments), f"{db}.{name}")
@@ -378,8 +432,12 @@ def _check_rows(segments: list[SegmentBackupInfo], rows: int, target: str, path:
     expected = sum(s.num_of_rows for s in segments)
     has_deletes = any(s.deltalogs for s in segments)
     if not has_deletes and rows != expected:
-        raise IntegrityError(name=target, detail=(
-            f"Milvus imported {rows} of the {expected} rows of {path}; the import path or timestamp is wrong"))
+        raise IntegrityError(
+            name=target,
+            detail=(f"Milvus imported {rows} of the {expected} rows of {path}; the import path or timestamp is wrong"),
+        )
     if has_deletes and (rows > expected or (rows == 0 and expected > 0)):
-        raise IntegrityError(name=target, detail=(
-            f"Milvus imported {rows} rows from {path}, which holds {expected} rows and some deletes"))
+        raise IntegrityError(
+            name=target,
+            detail=(f"Milvus imported {rows} rows from {path}, which holds {expected} rows and some deletes"),
+        )

@@ -32,9 +32,17 @@ class Run:
     inside a worker hands its items to free workers and runs the rest itself, so nothing waits for a worker
     that never comes, and no step makes a pool of its own."""
 
-    def __init__(self, *, progress: Progress | None = None, threads: int = DEFAULT_THREADS,
-                 timeout: float | None = None, cancel: threading.Event | None = None, what: str = "the run",
-                 job_id: str = "", on_checks_passed: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        progress: Progress | None = None,
+        threads: int = DEFAULT_THREADS,
+        timeout: float | None = None,
+        cancel: threading.Event | None = None,
+        what: str = "the run",
+        job_id: str = "",
+        on_checks_passed: Callable[[], None] | None = None,
+    ) -> None:
         self.progress: Progress = progress or NullProgress()
         self.cancel = cancel or threading.Event()
         self.timeout = timeout

@@ -30,23 +30,25 @@ class SourceSegment:
     md5s: dict[str, str]
 
 
-def _binlogs(source: StorageLocation, kind: str, collection_id: int,
-             depth: int) -> Iterator[tuple[SegmentKey, list[int], ObjectInfo]]:
+def _binlogs(
+    source: StorageLocation, kind: str, collection_id: int, depth: int
+) -> Iterator[tuple[SegmentKey, list[int], ObjectInfo]]:
     """(segment, the numeric path parts below the segment, object) of every binlog under
     `<root><kind>/<collection id>/`, in key order; anything that is not a binlog path of `depth` numbers
     (part/seg/...) is skipped."""
     prefix = layout.join(source.root, kind, str(collection_id)) + "/"
     for info in source.storage.list(prefix):
         try:
-            numbers = [int(p) for p in info.key[len(prefix):].split("/")]
+            numbers = [int(p) for p in info.key[len(prefix) :].split("/")]
         except ValueError:
             continue
         if len(numbers) == depth:
             yield (numbers[0], numbers[1]), numbers[2:], info
 
 
-def _insert_logs_by_segment(source: StorageLocation,
-                            collection_id: int) -> Iterator[tuple[SegmentKey, list[tuple[int, ObjectInfo]]]]:
+def _insert_logs_by_segment(
+    source: StorageLocation, collection_id: int
+) -> Iterator[tuple[SegmentKey, list[tuple[int, ObjectInfo]]]]:
     """Each segment with its [(field id, object)], as soon as the listing has moved past it."""
     current: SegmentKey | None = None
     logs: list[tuple[int, ObjectInfo]] = []
@@ -78,8 +80,9 @@ def describe_segments(source: StorageLocation, collection_id: int, segments: lis
     for seg in wanted.values():
         if not seg.is_l0:
             prefix = layout.source_insert_prefix(source.root, collection_id, seg.partition_id, seg.segment_id)
-            raise SourceDataError(location=source.describe(),
-                                  detail=f"segment {seg.segment_id} has no insert logs under {prefix}")
+            raise SourceDataError(
+                location=source.describe(), detail=f"segment {seg.segment_id} has no insert logs under {prefix}"
+            )
         yield _describe(source, seg, [], deltas.get((seg.partition_id, seg.segment_id), []))
 
 
@@ -87,8 +90,9 @@ def _binlog(info: ObjectInfo) -> Binlog:
     return Binlog(info.key, info.size, int(info.key.rsplit("/", 1)[1]))
 
 
-def _describe(source: StorageLocation, seg: Segment, inserts: list[tuple[int, ObjectInfo]],
-              deletes: list[ObjectInfo]) -> SourceSegment:
+def _describe(
+    source: StorageLocation, seg: Segment, inserts: list[tuple[int, ObjectInfo]], deletes: list[ObjectInfo]
+) -> SourceSegment:
     by_field: dict[int, list[Binlog]] = defaultdict(list)
     for field_id, info in inserts:
         by_field[field_id].append(_binlog(info))

@@ -61,8 +61,10 @@ def parse_database_collections(text: str, label: str = "--database_collections")
     if not isinstance(data, dict) or not all(
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in data.values()
     ):
-        raise UsageError(detail=f"{label} must map database names to lists of collection names",
-                         hint='Example: -a \'{"db1":["c1","c2"],"db2":[]}\'')
+        raise UsageError(
+            detail=f"{label} must map database names to lists of collection names",
+            hint='Example: -a \'{"db1":["c1","c2"],"db2":[]}\'',
+        )
     selection: dict[str, list[str] | None] = {}
     for db, names in data.items():
         for name in names or [None]:
@@ -70,9 +72,15 @@ def parse_database_collections(text: str, label: str = "--database_collections")
     return Selection(selection)
 
 
-def parse_selection(colls: str = "", databases: str = "", database_collections: str = "", filter_: str = "", *,
-                    filter_label: str = "--filter", database_collections_label: str = "--database_collections"
-                    ) -> Selection:
+def parse_selection(
+    colls: str = "",
+    databases: str = "",
+    database_collections: str = "",
+    filter_: str = "",
+    *,
+    filter_label: str = "--filter",
+    database_collections_label: str = "--database_collections",
+) -> Selection:
     """The seed flags and --filter into one selection. Precedence as upstream: --filter, then -a, then -c/-d
     (which combine). Errors name the options by the door's labels."""
     if filter_:

@@ -24,8 +24,17 @@ logger = logging.getLogger(__name__)
 
 
 class Staging:
-    def __init__(self, settings: Settings, backup: StorageLocation, target: StorageLocation, name: str,
-                 restore_id: str, *, copy: bool, import_path: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        backup: StorageLocation,
+        target: StorageLocation,
+        name: str,
+        restore_id: str,
+        *,
+        copy: bool,
+        import_path: Callable[[str], str],
+    ) -> None:
         self.settings = settings
         self.backup = backup
         self.target = target
@@ -37,12 +46,14 @@ class Staging:
         self.staged_objects = 0
         self._lock = threading.Lock()
 
-    def import_files(self, collection_id: int, partition_id: int, segments: list[SegmentBackupInfo],
-                     run: Run) -> list[str]:
+    def import_files(
+        self, collection_id: int, partition_id: int, segments: list[SegmentBackupInfo], run: Run
+    ) -> list[str]:
         """[insert folder, delta folder or ""] of one partition's import (every group folder below them), staged
         first if Milvus cannot read the backup."""
-        insert_dir, delta_dir = layout.backup_import_dirs(self.backup.root, self.name, collection_id, partition_id,
-                                                          group_id=0)
+        insert_dir, delta_dir = layout.backup_import_dirs(
+            self.backup.root, self.name, collection_id, partition_id, group_id=0
+        )
         has_deltas = any(s.deltalogs for s in segments)
         if not self.copy:
             return [self.import_path(insert_dir), self.import_path(delta_dir) if has_deltas else ""]
@@ -50,14 +61,24 @@ class Staging:
         tasks = []
         for prefix in (insert_dir, delta_dir) if has_deltas else (insert_dir,):
             for info in self.backup.storage.list(prefix):
-                tasks.append(CopyTask(info.key, self.prefix + info.key[len(backup_dir):], info.size,
-                                      src_md5=info.md5))
-        stats = copy_all(self.backup.storage, self.target.storage, tasks, self.settings.transfer_mode,
-                         self.settings.copy_concurrency, NullProgress(), run=run)
-        staged_insert = self.prefix + insert_dir[len(backup_dir):]
-        staged_delta = self.prefix + delta_dir[len(backup_dir):]
-        verify_listing(self.target.storage, [staged_insert, staged_delta] if has_deltas else [staged_insert],
-                       unproven_sizes(tasks, stats), self.name)
+                tasks.append(CopyTask(info.key, self.prefix + info.key[len(backup_dir) :], info.size, src_md5=info.md5))
+        stats = copy_all(
+            self.backup.storage,
+            self.target.storage,
+            tasks,
+            self.settings.transfer_mode,
+            self.settings.copy_concurrency,
+            NullProgress(),
+            run=run,
+        )
+        staged_insert = self.prefix + insert_dir[len(backup_dir) :]
+        staged_delta = self.prefix + delta_dir[len(backup_dir) :]
+        verify_listing(
+            self.target.storage,
+            [staged_insert, staged_delta] if has_deltas else [staged_insert],
+            unproven_sizes(tasks, stats),
+            self.name,
+        )
         with self._lock:
             self.staged_objects += len(tasks)
         return [self.import_path(staged_insert), self.import_path(staged_delta) if has_deltas else ""]
@@ -67,15 +88,19 @@ class Staging:
         if not self.copy:
             return
         if keep:
-            logger.info("keeping the staged copies under %s/%s (restore.keepTempFiles)", self.target.storage.location,
-                        self.prefix)
+            logger.info(
+                "keeping the staged copies under %s/%s (restore.keepTempFiles)",
+                self.target.storage.location,
+                self.prefix,
+            )
             return
         try:
             removed = self.target.storage.delete_prefix(self.prefix)
             logger.info("removed %d staged object(s) from %s/%s", removed, self.target.storage.location, self.prefix)
         except BackupToolError as exc:
-            logger.warning("could not remove the staged copies under %s/%s: %s", self.target.storage.location,
-                           self.prefix, exc)
+            logger.warning(
+                "could not remove the staged copies under %s/%s: %s", self.target.storage.location, self.prefix, exc
+            )
 
 
 def open_staging(resources: Resources, name: str, restore_id: str) -> Staging:
@@ -87,12 +112,22 @@ def open_staging(resources: Resources, name: str, restore_id: str) -> Staging:
     if milvus.storage.is_local_directory:
         # Local Milvus imports absolute paths, as the Milvus process sees them (localPath, e.g. a container mount).
         if backup.storage.is_local_directory and not seen_by_milvus and not streaming:
-            return Staging(settings, backup, milvus, name, restore_id, copy=False,
-                           import_path=lambda key: str(backup.storage.local_path(key)) + "/")
+            return Staging(
+                settings,
+                backup,
+                milvus,
+                name,
+                restore_id,
+                copy=False,
+                import_path=lambda key: str(backup.storage.local_path(key)) + "/",
+            )
         to_path: Callable[[str], str] = (
-            (lambda key: f"{seen_by_milvus}/{key}") if seen_by_milvus
-            else (lambda key: str(milvus.storage.local_path(key)) + "/"))
+            (lambda key: f"{seen_by_milvus}/{key}")
+            if seen_by_milvus
+            else (lambda key: str(milvus.storage.local_path(key)) + "/")
+        )
         return Staging(settings, backup, milvus, name, restore_id, copy=True, import_path=to_path)
     same_bucket = milvus.storage.location == backup.storage.location and milvus.storage.can_copy_from(backup.storage)
-    return Staging(settings, backup, milvus, name, restore_id, copy=streaming or not same_bucket,
-                   import_path=lambda key: key)
+    return Staging(
+        settings, backup, milvus, name, restore_id, copy=streaming or not same_bucket, import_path=lambda key: key
+    )

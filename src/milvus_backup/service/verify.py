@@ -48,13 +48,22 @@ def _expected_from_meta(info: BackupInfo) -> dict[str, int]:
         for seg in segments:
             for fb in seg.binlogs:
                 for log in fb.binlogs:
-                    key = layout.backup_insert_key("", "", seg.collection_id, seg.partition_id, seg.group_id,
-                                                   seg.segment_id, fb.field_id, _log_id(log))
+                    key = layout.backup_insert_key(
+                        "",
+                        "",
+                        seg.collection_id,
+                        seg.partition_id,
+                        seg.group_id,
+                        seg.segment_id,
+                        fb.field_id,
+                        _log_id(log),
+                    )
                     expected[key] = log.log_size
             for fb in seg.deltalogs:
                 for log in fb.binlogs:
-                    key = layout.backup_delta_key("", "", seg.collection_id, seg.partition_id, seg.group_id,
-                                                  seg.segment_id, _log_id(log))
+                    key = layout.backup_delta_key(
+                        "", "", seg.collection_id, seg.partition_id, seg.group_id, seg.segment_id, _log_id(log)
+                    )
                     expected[key] = log.log_size
     return expected
 
@@ -81,7 +90,7 @@ def verify_backup(target: StorageLocation, name: str, quick: bool = False, run: 
         by_collection[coll].append(key)
         checks.setdefault(coll, CollectionCheck(coll))
     backup_dir = layout.backup_dir(target.root, name)
-    found = {i.key[len(backup_dir):]: i.size for i in target.storage.list(backup_dir + layout.BINLOG_DIR + "/")}
+    found = {i.key[len(backup_dir) :]: i.size for i in target.storage.list(backup_dir + layout.BINLOG_DIR + "/")}
     run.progress.start(sum(size for size, _ in expected.values()), "bytes", f"verify {name}")
 
     def problem(key: str) -> str | None:
@@ -92,8 +101,11 @@ def verify_backup(target: StorageLocation, name: str, quick: bool = False, run: 
             found_problem = f"{key}: missing"
         elif found_size != size:
             found_problem = f"{key}: {found_size} bytes, expected {size}"
-        elif mode == FULL and checksum_of(target.storage, backup_dir + key, trust_service=False,
-                                         algorithm=checksum.split(":", 1)[0]) != checksum:
+        elif (
+            mode == FULL
+            and checksum_of(target.storage, backup_dir + key, trust_service=False, algorithm=checksum.split(":", 1)[0])
+            != checksum
+        ):
             found_problem = f"{key}: content differs (checksum mismatch)"
         run.progress.advance(size)
         return found_problem

@@ -168,7 +168,6 @@ class TranslatingReader(io.RawIOBase):
         super().close()
 
 
-
 def bounded_map(fn: Callable[[T], R], items: Iterable[T], concurrency: int, name: str = "part") -> list[R]:
     """`[fn(item) for item in items]` on `concurrency` threads, taking the next item from `items` only when a
     thread is free, so at most `concurrency + 1` items (e.g. parts read from a stream) are alive at once.

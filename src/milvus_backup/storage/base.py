@@ -253,8 +253,11 @@ class Storage(abc.ABC):
         """Remember that this service lists out of key order; say so once."""
         if not self._lists_out_of_order:
             self._lists_out_of_order = True
-            logger.info("%s lists keys out of key order (%s): its listings are read whole and sorted from now on",
-                        self.location, example)
+            logger.info(
+                "%s lists keys out of key order (%s): its listings are read whole and sorted from now on",
+                self.location,
+                example,
+            )
 
     # -- what a backend implements -------------------------------------------------------------------
 

@@ -168,9 +168,7 @@ class GcsStorage(Storage):
     # -- listing and deleting ------------------------------------------------------------------------
 
     def _list(self, prefix: str) -> Iterator[list[ObjectInfo]]:
-        blobs = self._client.list_blobs(
-            self._bucket, prefix=prefix or None, timeout=self._timeout, retry=DEFAULT_RETRY
-        )
+        blobs = self._client.list_blobs(self._bucket, prefix=prefix or None, timeout=self._timeout, retry=DEFAULT_RETRY)
         for page in blobs.pages:
             yield [ObjectInfo(key=blob.name, size=int(blob.size or 0)) for blob in page]
 
@@ -218,8 +216,9 @@ class GcsStorage(Storage):
             if token is None:
                 break
         md5 = _md5_hex(dst_blob)
-        return CopyReceipt(checksum=f"md5:{md5}" if md5 else None,
-                           size=int(dst_blob.size) if dst_blob.size is not None else None)
+        return CopyReceipt(
+            checksum=f"md5:{md5}" if md5 else None, size=int(dst_blob.size) if dst_blob.size is not None else None
+        )
 
 
 class _Rewindable(io.RawIOBase):

@@ -261,4 +261,3 @@ def _has_objects(directory: Path) -> bool:
         if any(_TMP_MARK not in name for name in filenames):
             return True
     return False
-

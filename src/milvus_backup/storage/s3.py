@@ -138,24 +138,26 @@ class S3Storage(Storage):
             raise ConfigError(detail=f"provider {provider!r} needs a storage address (endpoint)")
         self._endpoint_url = _endpoint_url(endpoint, use_ssl) if endpoint else None
 
-        self._client = _shared_client(_ClientSettings(
-            endpoint_url=self._endpoint_url,
-            use_ssl=use_ssl,
-            # A custom CA bundle for TLS; without one, botocore's default (AWS_CA_BUNDLE, ca_bundle, certifi).
-            verify=ca_cert_path if (use_ssl and ca_cert_path) else None,
-            region=region,
-            addressing=addressing,
-            auth=auth,
-            access_key=access_key,
-            secret_key=secret_key,
-            session_token=session_token,
-            iam_endpoint=iam_endpoint,
-            strict_checksums=provider in _AWS,
-            max_attempts=max(1, max_attempts),
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_pool_connections=max_pool_connections,
-        ))
+        self._client = _shared_client(
+            _ClientSettings(
+                endpoint_url=self._endpoint_url,
+                use_ssl=use_ssl,
+                # A custom CA bundle for TLS; without one, botocore's default (AWS_CA_BUNDLE, ca_bundle, certifi).
+                verify=ca_cert_path if (use_ssl and ca_cert_path) else None,
+                region=region,
+                addressing=addressing,
+                auth=auth,
+                access_key=access_key,
+                secret_key=secret_key,
+                session_token=session_token,
+                iam_endpoint=iam_endpoint,
+                strict_checksums=provider in _AWS,
+                max_attempts=max(1, max_attempts),
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_pool_connections=max_pool_connections,
+            )
+        )
         self._region = self._client.meta.region_name
         netloc = urlsplit(self._endpoint_url or self._client.meta.endpoint_url).netloc.rpartition("@")[2]
         self.location = f"s3://{netloc}/{bucket}"
@@ -184,9 +186,7 @@ class S3Storage(Storage):
     # -- error translation ---------------------------------------------------------------------------
 
     @contextmanager
-    def _translate_errors(
-        self, key: str, *, bucket_op: bool = False, location: str | None = None
-    ) -> Iterator[None]:
+    def _translate_errors(self, key: str, *, bucket_op: bool = False, location: str | None = None) -> Iterator[None]:
         location = location or self.location
         try:
             yield
@@ -463,8 +463,9 @@ def _shared_client(settings: _ClientSettings) -> Any:
         max_pool_connections=settings.max_pool_connections,
         **extra,
     )
-    return session.create_client("s3", endpoint_url=settings.endpoint_url, use_ssl=settings.use_ssl,
-                                 verify=settings.verify, config=config)
+    return session.create_client(
+        "s3", endpoint_url=settings.endpoint_url, use_ssl=settings.use_ssl, verify=settings.verify, config=config
+    )
 
 
 _loader_lock = threading.Lock()

@@ -63,8 +63,9 @@ def useful_concurrency(src: Storage, dst: Storage, mode: TransferMode, concurren
     return max(1, concurrency)
 
 
-def copy_object(src: Storage, src_key: str, dst: Storage, dst_key: str, size: int,
-                mode: TransferMode = "auto") -> Copied:
+def copy_object(
+    src: Storage, src_key: str, dst: Storage, dst_key: str, size: int, mode: TransferMode = "auto"
+) -> Copied:
     """Copy `src_key` of `src` (`size` bytes) to `dst_key` of `dst`.
 
     * ``auto``: server-side when `dst` can copy from `src`, else streamed through this process.

@@ -14,7 +14,13 @@ def run(capsys, *argv):
 
 def test_global_options_work_after_the_subcommand():
     assert hoist_global_options(["config", "show", "--config", "a.yaml", "--set=x=1", "--json"]) == [
-        "--config", "a.yaml", "--set=x=1", "config", "show", "--json"]
+        "--config",
+        "a.yaml",
+        "--set=x=1",
+        "config",
+        "show",
+        "--json",
+    ]
     assert hoist_global_options(["check", "--", "--config"]) == ["check", "--", "--config"]
 
 
@@ -35,8 +41,12 @@ def test_config_show_json_with_set_after_subcommand(capsys, tmp_path, monkeypatc
     values = {row["key"]: row for row in data["values"]}
     assert data["schema"] == "v1"
     assert values["milvus.grpc.port"]["value"] == 1234
-    assert values["milvus.user"] == {"key": "milvus.user", "value": "bob", "source": "override",
-                                     "sourceKey": "MILVUS_USER"}
+    assert values["milvus.user"] == {
+        "key": "milvus.user",
+        "value": "bob",
+        "source": "override",
+        "sourceKey": "MILVUS_USER",
+    }
     assert "hunter2" not in out and "hunter2" not in err
 
 

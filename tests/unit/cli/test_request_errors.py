@@ -13,14 +13,17 @@ def run(capsys, *argv):
     return info.value.code, out, err
 
 
-@pytest.mark.parametrize(("flags", "words"), [
-    (["-s", "bad-suffix"], "--suffix 'bad-suffix': only letters, digits and '_'"),
-    (["-r", "a:b:c"], "--rename 'a:b:c': expected OLD:NEW"),
-    (["-r", "db1.*:c2"], "--rename 'db1.*:c2': map a whole database"),
-    (["-s", "_x", "-r", "a:b"], "--suffix and --rename cannot be combined"),
-    (["--filter", ".c1"], "--filter '.c1': expected coll"),
-    (["-a", "{not json"], "--database_collections is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["-s", "bad-suffix"], "--suffix 'bad-suffix': only letters, digits and '_'"),
+        (["-r", "a:b:c"], "--rename 'a:b:c': expected OLD:NEW"),
+        (["-r", "db1.*:c2"], "--rename 'db1.*:c2': map a whole database"),
+        (["-s", "_x", "-r", "a:b"], "--suffix and --rename cannot be combined"),
+        (["--filter", ".c1"], "--filter '.c1': expected coll"),
+        (["-a", "{not json"], "--database_collections is not valid JSON"),
+    ],
+)
 def test_restore_names_the_flag(capsys, flags, words):
     code, out, err = run(capsys, "restore", "-n", "some_backup", *flags)
     assert code == 2 and out == ""

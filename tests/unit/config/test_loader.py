@@ -79,8 +79,9 @@ def test_lookup_order_milvusconf_then_configs_dir(tmp_path, monkeypatch):
 
 def test_v1_env_and_set_override_with_precedence(tmp_path):
     path = write(tmp_path, "milvus:\n  address: filehost\n  port: 1\nminio:\n  bucketName: b\n")
-    loaded = load_config(path, ["milvus.port=3"], env={"MILVUS_PORT": "2", "MINIO_BACKUP_BUCKET_NAME": "bb",
-                                                       "MILVUS_ADDRESS": "envhost"})
+    loaded = load_config(
+        path, ["milvus.port=3"], env={"MILVUS_PORT": "2", "MINIO_BACKUP_BUCKET_NAME": "bb", "MILVUS_ADDRESS": "envhost"}
+    )
     cfg = loaded.config
     assert cfg.milvus.grpc.port == 3  # --set beats env beats file
     assert cfg.milvus.grpc.address == "envhost"
@@ -101,8 +102,14 @@ def test_set_accepts_env_names_and_comma_lists(tmp_path):
 
 def test_v2_reads_only_credentials_from_env(tmp_path):
     path = write(tmp_path, "configVersion: v2\nmilvus:\n  grpc:\n    port: 19530\n")
-    cfg = load_config(path, env={"MILVUS_PORT": "tcp://10.0.0.1:19530", "MILVUS_PASSWORD": "pw",
-                                 "BACKUP_STORAGE_AUTH_SECRET_ACCESS_KEY": "bsk"}).config
+    cfg = load_config(
+        path,
+        env={
+            "MILVUS_PORT": "tcp://10.0.0.1:19530",
+            "MILVUS_PASSWORD": "pw",
+            "BACKUP_STORAGE_AUTH_SECRET_ACCESS_KEY": "bsk",
+        },
+    ).config
     assert cfg.milvus.grpc.port == 19530
     assert cfg.milvus.password.get_secret_value() == "pw"
     assert cfg.backup.storage.auth.secret_access_key.get_secret_value() == "bsk"

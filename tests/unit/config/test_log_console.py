@@ -22,8 +22,14 @@ def _cli(tmp_path: Path, *args: str, console: bool) -> subprocess.CompletedProce
     config.write_text(f"configVersion: v2\nlog:\n  console: {str(console).lower()}\nnoSuchKey: 1\n")
     paths = [str(SOURCE), *filter(None, [os.environ.get("PYTHONPATH")])]  # this tree's package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    return subprocess.run([sys.executable, "-m", "milvus_backup", "--config", str(config), *args],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "milvus_backup", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_log_console_false_keeps_logs_off_stderr(tmp_path):
@@ -49,8 +55,9 @@ def stderr_handler():
     logging.disable(logging.NOTSET)
 
 
-@pytest.mark.parametrize(("console", "debug", "shown"), [(True, False, True), (False, False, False),
-                                                         (False, True, True)])
+@pytest.mark.parametrize(
+    ("console", "debug", "shown"), [(True, False, True), (False, False, False), (False, True, True)]
+)
 def test_log_console_decides_for_every_later_record(tmp_path, stderr_handler, console, debug, shown):
     config = tmp_path / "backup.yaml"
     config.write_text(f"configVersion: v2\nlog:\n  console: {str(console).lower()}\n")

@@ -227,8 +227,11 @@ def scan(sources: Iterable[tuple[str, str]]) -> Reads:
 
 
 def project_sources() -> list[tuple[str, str]]:
-    return [(str(path.relative_to(REPO)), path.read_text(encoding="utf-8"))
-            for path in sorted(SOURCE.rglob("*.py")) if CONFIG_PACKAGE not in path.parents]
+    return [
+        (str(path.relative_to(REPO)), path.read_text(encoding="utf-8"))
+        for path in sorted(SOURCE.rglob("*.py"))
+        if CONFIG_PACKAGE not in path.parents
+    ]
 
 
 def required_suffix(item: ModelField, universe: Iterable[ModelField]) -> tuple[str, ...]:
@@ -247,7 +250,7 @@ def is_read(item: ModelField, reads: Reads, universe: Iterable[ModelField]) -> b
     suffix = required_suffix(item, universe)
     if len(suffix) == 1:
         return any(item.name in chain[1:] for chain in reads.chains)
-    return any(chain[-len(suffix):] == suffix and len(chain) > len(suffix) for chain in reads.chains)
+    return any(chain[-len(suffix) :] == suffix and len(chain) > len(suffix) for chain in reads.chains)
 
 
 def unread(keys: Iterable[str], reads: Reads, universe: Iterable[str]) -> list[str]:
@@ -271,8 +274,10 @@ UNIVERSE = REAL + EXAMPLES
 
 
 def _report(missing: list[str], what: str) -> str:
-    return (f"{what} that no code under src/milvus_backup reads (take each out of configs/backup.yaml and list it "
-            "in docs/config.md as accepted for compatibility, or read it):\n  " + "\n  ".join(missing))
+    return (
+        f"{what} that no code under src/milvus_backup reads (take each out of configs/backup.yaml and list it "
+        "in docs/config.md as accepted for compatibility, or read it):\n  " + "\n  ".join(missing)
+    )
 
 
 def test_every_shipped_key_is_a_model_field():
@@ -283,8 +288,12 @@ def test_every_shipped_key_is_a_model_field():
 
 
 def test_every_commented_example_key_is_a_model_field():
-    assert {"milvus.storage.accountName", "milvus.storage.localPath", "milvus.storage.auth.sessionToken",
-            "backup.storage.provider"} <= set(EXAMPLES)
+    assert {
+        "milvus.storage.accountName",
+        "milvus.storage.localPath",
+        "milvus.storage.auth.sessionToken",
+        "backup.storage.provider",
+    } <= set(EXAMPLES)
     for key in EXAMPLES:
         assert key in V2_KEYS, f"configs/backup.yaml: the commented-out {key} is not a v2 key"
         model_field(key)
@@ -338,7 +347,8 @@ def test_docs_describe_every_shipped_key_with_its_default():
     assert len(documented) == len(set(documented)), "docs/config.md: a key is listed twice under Keys"
     assert set(REAL) <= set(documented), f"docs/config.md does not describe {sorted(set(REAL) - set(documented))}"
     assert set(documented) <= set(UNIVERSE), (
-        f"docs/config.md describes {sorted(set(documented) - set(UNIVERSE))}, which configs/backup.yaml does not show")
+        f"docs/config.md describes {sorted(set(documented) - set(UNIVERSE))}, which configs/backup.yaml does not show"
+    )
     shipped = yaml.safe_load(TEXT)
     for key, default, _ in rows:
         assert default == _shown(V2_KEYS[key].default), f"docs/config.md: default of {key}"
@@ -385,20 +395,23 @@ def test_an_ambiguous_name_needs_its_distinguishing_suffix():
 
 
 def test_a_typed_variable_resolves_the_class():
-    source = ("from milvus_backup.config import Config\n"
-              "def f(config: Config):\n"
-              "    concurrency = config.restore.concurrency\n"
-              "    return concurrency.collections\n")
+    source = (
+        "from milvus_backup.config import Config\n"
+        "def f(config: Config):\n"
+        "    concurrency = config.restore.concurrency\n"
+        "    return concurrency.collections\n"
+    )
     assert [m.split()[0] for m in unread(CONCURRENCY, scan([("fake.py", source)]), CONCURRENCY)] == [
-        "backup.concurrency.collections"]
+        "backup.concurrency.collections"
+    ]
     # A field of a shared class read once counts for every place the class is used.
     reads = scan([("fake.py", "def f(cfg: 'StorageConfig | None'):\n    return cfg.bucket_name\n")])
     assert unread(STORAGE, reads, STORAGE) == []
     assert unread(STORAGE, scan([("fake.py", "def f(cfg):\n    return cfg.region\n")]), STORAGE) == [
-        f"{key} (Python field StorageConfig.bucket_name; no code reads `.bucket_name`)" for key in STORAGE]
+        f"{key} (Python field StorageConfig.bucket_name; no code reads `.bucket_name`)" for key in STORAGE
+    ]
 
 
 def test_the_scan_leaves_out_the_config_package():
     names = [name for name, _ in project_sources()]
     assert names and not any(name.startswith("src/milvus_backup/config/") for name in names)
-

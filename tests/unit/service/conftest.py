@@ -34,8 +34,14 @@ def backup_storage() -> MemoryStorage:
 
 
 def fill_source(fake: FakeMilvus) -> FakeMilvus:
-    fake.add_collection("default", "books", partitions=("p1",), indexes=(("vec", "HNSW"), ("id", "STL_SORT")),
-                        aliases=("library",), loaded=True)
+    fake.add_collection(
+        "default",
+        "books",
+        partitions=("p1",),
+        indexes=(("vec", "HNSW"), ("id", "STL_SORT")),
+        aliases=("library",),
+        loaded=True,
+    )
     fake.insert("default", "books", "_default", rows=100, segments=2)
     fake.insert("default", "books", "p1", rows=50, deletes=5)
     fake.add_collection("db2", "movies")

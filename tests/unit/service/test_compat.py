@@ -26,8 +26,10 @@ def test_a_2_3_backup_restores_into_2_3():
     ("fields", "reason"),
     [
         ((FieldSchema(field_id=101, name="h", data_type=102),), "Float16Vector, which needs Milvus >= 2.4"),
-        ((FieldSchema(field_id=101, name="a", data_type=101), FieldSchema(field_id=102, name="b", data_type=100)),
-         "2 vector fields; Milvus before 2.4 allows one"),
+        (
+            (FieldSchema(field_id=101, name="a", data_type=101), FieldSchema(field_id=102, name="b", data_type=100)),
+            "2 vector fields; Milvus before 2.4 allows one",
+        ),
         ((FieldSchema(field_id=101, name="n", data_type=10, nullable=True),), "nullable or has a default value"),
         ((FieldSchema(field_id=101, name="x", data_type=77),), "data type 77, unknown to this tool"),
     ],

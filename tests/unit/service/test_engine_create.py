@@ -36,9 +36,9 @@ def _is_binlog(key: str) -> bool:
     return f"/{layout.BINLOG_DIR}/" in key
 
 
-def test_create_copies_every_binlog_and_writes_the_meta_last(resources: Resources, source: FakeMilvus,
-                                                             backup_storage: MemoryStorage,
-                                                             milvus_storage: MemoryStorage) -> None:
+def test_create_copies_every_binlog_and_writes_the_meta_last(
+    resources: Resources, source: FakeMilvus, backup_storage: MemoryStorage, milvus_storage: MemoryStorage
+) -> None:
     meta_seen_during_copy: list[str] = []
     binlogs_at_meta: list[int] = []
 
@@ -61,7 +61,7 @@ def test_create_copies_every_binlog_and_writes_the_meta_last(resources: Resource
     manifest = read_manifest(resources.backup, "nightly")
     assert manifest is not None
     backup_dir = layout.backup_dir(BACKUP_ROOT, "nightly")
-    listed = {info.key[len(backup_dir):]: info.size for info in backup_storage.list(backup_dir + "binlogs/")}
+    listed = {info.key[len(backup_dir) :]: info.size for info in backup_storage.list(backup_dir + "binlogs/")}
     assert {o.key: o.size for o in manifest.objects} == listed
     assert len(listed) == len(copied)
     assert all(o.checksum.startswith("md5:") for o in manifest.objects)
@@ -78,16 +78,21 @@ def test_create_copies_every_binlog_and_writes_the_meta_last(resources: Resource
 def test_a_backup_round_trips_into_another_milvus(resources: Resources, backup_storage: MemoryStorage) -> None:
     create_backup(resources, CreateRequest(name="nightly"))
     target = FakeMilvus(MemoryStorage("target-bucket"))
-    restored = restore_backup(Resources(resources.backup, Settings(), target.side()),
-                              RestoreRequest("nightly", restore_index=True))
+    restored = restore_backup(
+        Resources(resources.backup, Settings(), target.side()), RestoreRequest("nightly", restore_index=True)
+    )
 
     assert [(c.target, c.segments, c.rows) for c in restored.collections] == [
-        ("db2.movies", 1, MOVIES_ROWS), ("default.books", 3, BOOKS_ROWS)]
+        ("db2.movies", 1, MOVIES_ROWS),
+        ("default.books", 3, BOOKS_ROWS),
+    ]
     assert target.row_count("default", "books") == BOOKS_ROWS
     assert target.row_count("db2", "movies") == MOVIES_ROWS
     assert sorted(p.name for p in target.list_partitions("default", "books")) == ["_default", "p1"]
     assert [(i.field_name, i.index_name, i.index_type) for i in target.describe_indexes("default", "books")] == [
-        ("vec", "vec_idx", "HNSW"), ("id", "id_idx", "STL_SORT")]
+        ("vec", "vec_idx", "HNSW"),
+        ("id", "id_idx", "STL_SORT"),
+    ]
     assert target.describe_collection("default", "books").aliases == ["library"]
     assert target.list_databases() == ["db2", "default"]
     assert restored.warnings == []
@@ -113,15 +118,19 @@ def _books_listing_fails(source: FakeMilvus) -> Hook:
     books = f"files/insert_log/{source.collection_id('default', 'books')}/"
 
     def hook(op: str, key: str) -> Exception | None:
-        return StorageError(location="mem://milvus-bucket", detail="listing broke") if (
-            op == "list" and key == books) else None
+        return (
+            StorageError(location="mem://milvus-bucket", detail="listing broke")
+            if (op == "list" and key == books)
+            else None
+        )
 
     return hook
 
 
 @pytest.mark.parametrize("failure", ["copy", "listing", "missing segment", "meta write"])
-def test_a_failed_create_leaves_nothing(failure: str, resources: Resources, source: FakeMilvus,
-                                        backup_storage: MemoryStorage, milvus_storage: MemoryStorage) -> None:
+def test_a_failed_create_leaves_nothing(
+    failure: str, resources: Resources, source: FakeMilvus, backup_storage: MemoryStorage, milvus_storage: MemoryStorage
+) -> None:
     expected: type[Exception] = StorageError
     if failure == "copy":
         backup_storage.fail_on = _fail_nth("copy_from", 5, StorageError(location="mem", detail="disk full"))
@@ -130,11 +139,15 @@ def test_a_failed_create_leaves_nothing(failure: str, resources: Resources, sour
     elif failure == "missing segment":
         expected = SourceDataError
         segment = source.persistent_segments("default", "books")[-1]
-        milvus_storage.delete_prefix(layout.source_insert_prefix("files/", segment.collection_id,
-                                                                 segment.partition_id, segment.segment_id))
+        milvus_storage.delete_prefix(
+            layout.source_insert_prefix("files/", segment.collection_id, segment.partition_id, segment.segment_id)
+        )
     else:
-        backup_storage.fail_on = lambda op, key: StorageError(location="mem", detail="no space") if (
-            op == "put" and key.endswith("segment_meta.json")) else None
+        backup_storage.fail_on = lambda op, key: (
+            StorageError(location="mem", detail="no space")
+            if (op == "put" and key.endswith("segment_meta.json"))
+            else None
+        )
     copies_before = 0
     failing = backup_storage.fail_on
 
@@ -151,8 +164,9 @@ def test_a_failed_create_leaves_nothing(failure: str, resources: Resources, sour
     assert backup_keys(backup_storage, "nightly") == []
 
 
-def test_a_taken_name_is_refused_before_anything_is_written(resources: Resources, source: FakeMilvus,
-                                                            backup_storage: MemoryStorage) -> None:
+def test_a_taken_name_is_refused_before_anything_is_written(
+    resources: Resources, source: FakeMilvus, backup_storage: MemoryStorage
+) -> None:
     backup_storage.put("backup/nightly/notes.txt", b"someone else's")
     with pytest.raises(BackupExistsError):
         create_backup(resources, CreateRequest(name="nightly"))
@@ -161,8 +175,9 @@ def test_a_taken_name_is_refused_before_anything_is_written(resources: Resources
 
 
 @pytest.mark.parametrize("phase", ["describe", "flush", "copy", "meta"])
-def test_a_cancel_at_each_phase_leaves_nothing(phase: str, resources: Resources, source: FakeMilvus,
-                                               backup_storage: MemoryStorage) -> None:
+def test_a_cancel_at_each_phase_leaves_nothing(
+    phase: str, resources: Resources, source: FakeMilvus, backup_storage: MemoryStorage
+) -> None:
     run = Run(what="backup nightly")
     if phase in ("describe", "flush"):
         method = {"describe": "describe_collection", "flush": "flush"}[phase]
@@ -180,8 +195,9 @@ def test_a_cancel_at_each_phase_leaves_nothing(phase: str, resources: Resources,
     else:
         # a cancel while the last file before the commit file is written (the manifest): once the commit file
         # is being written the backup is done
-        backup_storage.fail_on = lambda op, key: run.cancel.set() if (
-            op == "put" and key.endswith(layout.MANIFEST_FILE)) else None
+        backup_storage.fail_on = lambda op, key: (
+            run.cancel.set() if (op == "put" and key.endswith(layout.MANIFEST_FILE)) else None
+        )
 
     with run, pytest.raises(JobCancelledError):
         create_backup(resources, CreateRequest(name="nightly"), run)
@@ -190,16 +206,18 @@ def test_a_cancel_at_each_phase_leaves_nothing(phase: str, resources: Resources,
         assert source.calls["persistent_segments"] == 0  # no listing, no copy
 
 
-def test_a_slow_flush_hits_the_deadline(resources: Resources, source: FakeMilvus,
-                                        backup_storage: MemoryStorage) -> None:
+def test_a_slow_flush_hits_the_deadline(
+    resources: Resources, source: FakeMilvus, backup_storage: MemoryStorage
+) -> None:
     source.flush_polls = 1000
     with Run(timeout=0.3) as run, pytest.raises(DeadlineExceededError):
         create_backup(resources, CreateRequest(name="nightly"), run)
     assert backup_keys(backup_storage, "nightly") == []
 
 
-def test_slow_copies_hit_the_deadline_and_what_was_copied_is_removed(source: FakeMilvus,
-                                                                     backup_storage: MemoryStorage) -> None:
+def test_slow_copies_hit_the_deadline_and_what_was_copied_is_removed(
+    source: FakeMilvus, backup_storage: MemoryStorage
+) -> None:
     copied: list[str] = []
 
     def slow(op: str, key: str) -> None:
@@ -231,8 +249,7 @@ class _Gc:
         self.resumed += 1
 
 
-def test_gc_that_cannot_be_paused_is_a_warning_of_the_result(source: FakeMilvus,
-                                                             backup_storage: MemoryStorage) -> None:
+def test_gc_that_cannot_be_paused_is_a_warning_of_the_result(source: FakeMilvus, backup_storage: MemoryStorage) -> None:
     gc = _Gc(fails=True)
     resources = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), source.side([gc]))
     result = create_backup(resources, CreateRequest(name="nightly"))

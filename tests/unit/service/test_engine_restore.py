@@ -49,8 +49,9 @@ def test_restore_brings_every_row_and_removes_its_staged_copies(backup: str, bac
     assert target.calls["start_import"] == 3 and result.warnings == []
 
 
-def test_restore_from_the_same_bucket_imports_the_backup_where_it_lies(backup: str,
-                                                                      backup_storage: MemoryStorage) -> None:
+def test_restore_from_the_same_bucket_imports_the_backup_where_it_lies(
+    backup: str, backup_storage: MemoryStorage
+) -> None:
     target = FakeMilvus(backup_storage)  # Milvus's bucket holds the backup
     result = restore_backup(_resources(backup_storage, target), RestoreRequest(backup))
     assert result.staged_objects == 0
@@ -58,8 +59,9 @@ def test_restore_from_the_same_bucket_imports_the_backup_where_it_lies(backup: s
     assert target.row_count("default", "books") == BOOKS_ROWS
 
 
-def test_staging_across_services_is_there_during_the_import_and_gone_after(backup: str,
-                                                                           backup_storage: MemoryStorage) -> None:
+def test_staging_across_services_is_there_during_the_import_and_gone_after(
+    backup: str, backup_storage: MemoryStorage
+) -> None:
     target = _target(service="other")  # no server-side copy between the two: streamed
     seen: list[int] = []
     target.on_call = lambda name, args: seen.append(len(_staged(target))) if name == "start_import" else None
@@ -122,12 +124,22 @@ def test_an_alias_taken_in_the_target_is_a_warning(backup: str, backup_storage: 
     assert target.row_count("default", "books") == BOOKS_ROWS
 
 
-def test_rbac_round_trips_and_users_the_target_lacks_are_warnings(source: FakeMilvus, resources: Resources,
-                                                                  backup_storage: MemoryStorage) -> None:
-    source.rbac = {"users": [{"user": "alice", "roles": [{"name": "reader"}]}, {"user": "bob", "roles": []}],
-                   "roles": [{"name": "reader"}],
-                   "grants": [{"object": {"name": "Collection"}, "object_name": "books", "role": {"name": "reader"},
-                               "grantor": {"privilege": {"name": "Query"}}, "db_name": "default"}]}
+def test_rbac_round_trips_and_users_the_target_lacks_are_warnings(
+    source: FakeMilvus, resources: Resources, backup_storage: MemoryStorage
+) -> None:
+    source.rbac = {
+        "users": [{"user": "alice", "roles": [{"name": "reader"}]}, {"user": "bob", "roles": []}],
+        "roles": [{"name": "reader"}],
+        "grants": [
+            {
+                "object": {"name": "Collection"},
+                "object_name": "books",
+                "role": {"name": "reader"},
+                "grantor": {"privilege": {"name": "Query"}},
+                "db_name": "default",
+            }
+        ],
+    }
     create_backup(resources, CreateRequest(name="nightly", rbac=True))
     target = _target()
     target.rbac["users"] = [{"user": "alice", "roles": []}]
@@ -151,8 +163,9 @@ def test_64_partition_imports_stay_within_the_runs_threads() -> None:
     target.import_call_seconds = 0.002
     before = threading.active_count()
     with Run(threads=4) as run:
-        result = restore_backup(Resources(backups, Settings(import_jobs=64), target.side()), RestoreRequest("wide"),
-                                run)
+        result = restore_backup(
+            Resources(backups, Settings(import_jobs=64), target.side()), RestoreRequest("wide"), run
+        )
     assert result.collections[0].rows == 640 and result.collections[0].segments == 64
     assert target.calls["start_import"] == 64 and all(t.done for t in target.tasks.values())
     assert target.row_count("default", "wide") == 640

@@ -27,8 +27,9 @@ SEGMENTS = int(os.environ.get("MILVUS_BACKUP_SCALE_SEGMENTS", "10000"))
 
 def test_a_create_of_many_tiny_segments_prints_its_memory_and_time() -> None:
     source = FakeMilvus(MemoryStorage("many-milvus"), system_fields=False)
-    one_field = CollectionSchema("many", fields=[FieldSchema(field_id=100, name="id", is_primary_key=True,
-                                                             data_type=INT64)])
+    one_field = CollectionSchema(
+        "many", fields=[FieldSchema(field_id=100, name="id", is_primary_key=True, data_type=INT64)]
+    )
     source.add_collection("default", "many", one_field)
     source.insert("default", "many", rows=2, segments=SEGMENTS)  # one 16-byte binlog (+ header) per segment
     backups = StorageLocation(MemoryStorage("many-backup"), "backup/")
@@ -42,8 +43,10 @@ def test_a_create_of_many_tiny_segments_prints_its_memory_and_time() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    print(f"\ncreate of {SEGMENTS:,} segments: {seconds:.1f} s, {seconds / SEGMENTS * 1e6:.0f} us per segment "
-          f"(under tracemalloc), peak {peak / 2**20:.1f} MiB ({peak / SEGMENTS:.0f} B per segment)")
+    print(
+        f"\ncreate of {SEGMENTS:,} segments: {seconds:.1f} s, {seconds / SEGMENTS * 1e6:.0f} us per segment "
+        f"(under tracemalloc), peak {peak / 2**20:.1f} MiB ({peak / SEGMENTS:.0f} B per segment)"
+    )
     assert result.segments == SEGMENTS
     # counted in the raw file: decoding the whole meta (read_backup) costs more than the create itself
     segment_meta = json.loads(backups.storage.get(layout.meta_key(backups.root, "many", "segment_meta.json")))

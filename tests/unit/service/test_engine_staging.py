@@ -30,8 +30,9 @@ def _import_files(staging: Staging, collection_id: int, part: PartitionBackupInf
         return staging.import_files(collection_id, part.partition_id, part.segment_backups, run)
 
 
-def _restoring_into(backups: StorageLocation, milvus_storage: Storage, root: str = "files/", seen: str = "",
-                    **settings: object) -> Resources:
+def _restoring_into(
+    backups: StorageLocation, milvus_storage: Storage, root: str = "files/", seen: str = "", **settings: object
+) -> Resources:
     side = MilvusSide(FakeMilvus(milvus_storage, root), StorageLocation(milvus_storage, root), seen)
     return Resources(backups, Settings(**settings), side)  # type: ignore[arg-type]
 
@@ -53,8 +54,10 @@ def test_local_milvus_reads_a_local_backup_in_place_by_absolute_path(tmp_path: P
     assert Path(insert).is_dir() and Path(delta).is_dir()
     # and a whole restore, the fake Milvus importing those absolute paths
     result = restore_backup(resources, RestoreRequest("nightly"))
-    assert result.staged_objects == 0 and dict((c.target, c.rows) for c in result.collections)["default.books"] == \
-        BOOKS_ROWS
+    assert (
+        result.staged_objects == 0
+        and dict((c.target, c.rows) for c in result.collections)["default.books"] == BOOKS_ROWS
+    )
     assert list((tmp_path / "milvus2").iterdir()) == []
 
 
@@ -81,8 +84,10 @@ def test_one_bucket_for_milvus_and_backups_is_read_in_place_by_key() -> None:
     staging = open_staging(_restoring_into(backups, bucket), "nightly", "abc123")
     files = _import_files(staging, coll_id, p1)
     assert not staging.copy
-    assert files == [f"backup/nightly/binlogs/insert_log/{coll_id}/{p1.partition_id}/",
-                     f"backup/nightly/binlogs/delta_log/{coll_id}/{p1.partition_id}/"]
+    assert files == [
+        f"backup/nightly/binlogs/insert_log/{coll_id}/{p1.partition_id}/",
+        f"backup/nightly/binlogs/delta_log/{coll_id}/{p1.partition_id}/",
+    ]
     staging.cleanup(keep=False)
     assert bucket.keys() == keys_before
 
@@ -96,8 +101,10 @@ def test_another_service_gets_streamed_copies_under_restore_temp() -> None:
     staging = open_staging(_restoring_into(backups, target), "nightly", "abc123")
     files = _import_files(staging, coll_id, p1)
     assert staging.copy and staging.prefix == "restore-temp-abc123/"
-    assert files == [f"restore-temp-abc123/binlogs/insert_log/{coll_id}/{p1.partition_id}/",
-                     f"restore-temp-abc123/binlogs/delta_log/{coll_id}/{p1.partition_id}/"]
+    assert files == [
+        f"restore-temp-abc123/binlogs/insert_log/{coll_id}/{p1.partition_id}/",
+        f"restore-temp-abc123/binlogs/delta_log/{coll_id}/{p1.partition_id}/",
+    ]
     staged = keys_under(target, "restore-temp-abc123/")
     assert len(staged) == staging.staged_objects == 4 + 1  # fields 0, 1, 100, 101 and one delta log
     for key in staged:

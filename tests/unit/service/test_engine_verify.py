@@ -28,8 +28,9 @@ def test_an_intact_backup_verifies(backup: str, resources: Resources) -> None:
     assert [c.collection for c in report.collections] == ["db2.movies", "default.books"]
 
 
-def test_a_flipped_byte_is_found_by_the_full_check_only(backup: str, resources: Resources,
-                                                         backup_storage: MemoryStorage) -> None:
+def test_a_flipped_byte_is_found_by_the_full_check_only(
+    backup: str, resources: Resources, backup_storage: MemoryStorage
+) -> None:
     key = _a_binlog(backup_storage, backup)
     data = bytearray(backup_storage.content(key))
     data[len(data) // 2] ^= 0x01
@@ -43,10 +44,10 @@ def test_a_flipped_byte_is_found_by_the_full_check_only(backup: str, resources: 
     assert quick.ok and quick.mode == QUICK
 
 
-def test_the_quick_check_finds_a_missing_object(backup: str, resources: Resources,
-                                                backup_storage: MemoryStorage) -> None:
+def test_the_quick_check_finds_a_missing_object(
+    backup: str, resources: Resources, backup_storage: MemoryStorage
+) -> None:
     key = _a_binlog(backup_storage, backup)
     backup_storage.delete(key)
     report = verify_backup(resources.backup, backup, quick=True)
-    assert [p for c in report.collections for p in c.problems] == [
-        f"{key.removeprefix(f'backup/{backup}/')}: missing"]
+    assert [p for c in report.collections for p in c.problems] == [f"{key.removeprefix(f'backup/{backup}/')}: missing"]

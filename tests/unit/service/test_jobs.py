@@ -127,11 +127,13 @@ def test_a_request_refused_by_its_checks_fails_in_start(runner: JobRunner, store
     assert store.get("j1").state == FAIL
 
 
-def test_a_backup_job_past_its_timeout_leaves_no_backup(runner: JobRunner, store: JobStore, resources: Resources,
-                                                        source: FakeMilvus, backup_storage: MemoryStorage) -> None:
+def test_a_backup_job_past_its_timeout_leaves_no_backup(
+    runner: JobRunner, store: JobStore, resources: Resources, source: FakeMilvus, backup_storage: MemoryStorage
+) -> None:
     source.flush_polls = 1000  # the flush never ends
     with pytest.raises(DeadlineExceededError):
-        runner.run(_job(store), lambda run: {"name": create_backup(resources, CreateRequest("nightly"), run).name},
-                   timeout=0.2)
+        runner.run(
+            _job(store), lambda run: {"name": create_backup(resources, CreateRequest("nightly"), run).name}, timeout=0.2
+        )
     assert store.get("j1").state == TIMEOUT
     assert backup_keys(backup_storage, "nightly") == []

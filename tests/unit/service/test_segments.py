@@ -45,7 +45,10 @@ def test_segments_come_with_their_logs_in_listing_order(tmp_path: Path) -> None:
     assert [s.info.segment_id for s in found] == [10, 11, 12]
     eleven = found[1].info
     assert [(fb.field_id, [b.log_id for b in fb.binlogs]) for fb in eleven.binlogs] == [
-        (0, [11000]), (1, [11001]), (100, [11100])]
+        (0, [11000]),
+        (1, [11001]),
+        (100, [11100]),
+    ]
     assert [b.log_path for fb in eleven.deltalogs for b in fb.binlogs] == ["files/delta_log/1/2/11/7"]
     assert eleven.size == 0 + 1 + 100 + len(b"deletes")
     assert (eleven.num_of_rows, eleven.group_id, eleven.v_channel) == (10, 11, "dml_0")

@@ -10,9 +10,16 @@ def test_seed_flags_and_filter():
     assert parse_selection(colls="c1,db1.c2").databases == {"default": ["c1"], "db1": ["c2"]}
     assert parse_selection(databases="db2").databases == {"db2": None}
     assert parse_selection(database_collections='{"db1":["c1"],"db2":[],"":["x"]}').databases == {
-        "db1": ["c1"], "db2": None, "default": ["x"]}
+        "db1": ["c1"],
+        "db2": None,
+        "default": ["x"],
+    }
     assert parse_selection(filter_="c1,db1.*,db2.,db3.c").databases == {
-        "default": ["c1"], "db1": None, "db2": [], "db3": ["c"]}
+        "default": ["c1"],
+        "db1": None,
+        "db2": [],
+        "db3": ["c"],
+    }
     # upstream's precedence: --filter, then -a, then -c/-d
     assert parse_selection(colls="x", filter_="db1.*").databases == {"db1": None}
     assert parse_selection(colls="x", database_collections='{"d":[]}').databases == {"d": None}

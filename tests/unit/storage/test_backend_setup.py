@@ -23,8 +23,15 @@ def s3(**kwargs: Any) -> S3Storage:
 
 @pytest.mark.parametrize(
     ("provider", "style"),
-    [("minio", "path"), ("aws", "auto"), ("s3", "auto"), ("gcp", "path"), ("aliyun", "virtual"),
-     ("tencent", "virtual"), ("hwc", "virtual")],
+    [
+        ("minio", "path"),
+        ("aws", "auto"),
+        ("s3", "auto"),
+        ("gcp", "path"),
+        ("aliyun", "virtual"),
+        ("tencent", "virtual"),
+        ("hwc", "virtual"),
+    ],
 )
 def test_s3_addressing_defaults_per_provider(provider: str, style: str) -> None:
     storage = s3(provider=provider, endpoint="storage.example.com:443", use_ssl=True)
@@ -65,8 +72,11 @@ def test_s3_refuses_bad_settings() -> None:
 
 def test_s3_can_copy_only_within_one_service_with_the_same_rights() -> None:
     a = s3()
-    assert a.can_copy_from(S3Storage("other-bucket", endpoint="127.0.0.1:9000", use_ssl=False,
-                                     access_key="AKIDEXAMPLE", secret_key="s3cr3t"))
+    assert a.can_copy_from(
+        S3Storage(
+            "other-bucket", endpoint="127.0.0.1:9000", use_ssl=False, access_key="AKIDEXAMPLE", secret_key="s3cr3t"
+        )
+    )
     assert not a.can_copy_from(s3(endpoint="127.0.0.1:9001"))
     assert not a.can_copy_from(s3(secret_key="other"))
     assert not a.can_copy_from(s3(region="eu-west-1"))
@@ -75,8 +85,12 @@ def test_s3_can_copy_only_within_one_service_with_the_same_rights() -> None:
 
 def test_s3_storages_of_one_service_share_one_client() -> None:
     a = s3()
-    assert S3Storage("other-bucket", endpoint="127.0.0.1:9000", use_ssl=False, access_key="AKIDEXAMPLE",
-                     secret_key="s3cr3t")._client is a._client
+    assert (
+        S3Storage(
+            "other-bucket", endpoint="127.0.0.1:9000", use_ssl=False, access_key="AKIDEXAMPLE", secret_key="s3cr3t"
+        )._client
+        is a._client
+    )
     for other in (s3(secret_key="other"), s3(endpoint="127.0.0.1:9001"), s3(region="eu-west-1"), s3(max_attempts=2)):
         assert other._client is not a._client
     # A shared client never signs with another storage's credentials.
@@ -105,8 +119,9 @@ def test_azure_location_and_copy_scope() -> None:
     assert storage.location == "http://127.0.0.1:10000/acct/container"
     assert "a2V5a2V5a2V5" not in repr(storage)
     assert AzureStorage("c", account_name="acct", account_key="eA==").location == "https://acct.blob.core.windows.net/c"
-    assert storage.can_copy_from(AzureStorage("other", account_name="acct", account_key="eA==",
-                                              endpoint="http://127.0.0.1:10000/acct"))
+    assert storage.can_copy_from(
+        AzureStorage("other", account_name="acct", account_key="eA==", endpoint="http://127.0.0.1:10000/acct")
+    )
     assert not storage.can_copy_from(azure(endpoint="http://127.0.0.1:10001/acct"))
     assert not storage.can_copy_from(s3())
 

@@ -164,8 +164,9 @@ class Minimal(Storage):
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    def _translate_errors(self, key: str, *, bucket_op: bool = False,
-                          location: str | None = None) -> AbstractContextManager[None]:
+    def _translate_errors(
+        self, key: str, *, bucket_op: bool = False, location: str | None = None
+    ) -> AbstractContextManager[None]:
         return nullcontext() if key != "boom" else _Boom(key)
 
     def _stat(self, key: str) -> ObjectInfo:

@@ -168,10 +168,14 @@ def test_an_md5_equal_to_the_listed_sources_proves_a_copy(tmp_path: Path, monkey
     # listing stated proves the copy. (Against a real S3 service: tests/contract/test_storage.py.)
     src, dst = make(tmp_path, "a"), make(tmp_path, "b")
     src.put("k", b"data")
-    monkeypatch.setattr(LocalStorage, "copy_from",
-                        lambda self, source, src_key, dst_key, size: CopyReceipt(checksum="md5:" + "a" * 32))
-    tasks = [CopyTask("k", "same", 4, src_md5="a" * 32), CopyTask("k", "other", 4, src_md5="b" * 32),
-             CopyTask("k", "unlisted", 4)]
+    monkeypatch.setattr(
+        LocalStorage, "copy_from", lambda self, source, src_key, dst_key, size: CopyReceipt(checksum="md5:" + "a" * 32)
+    )
+    tasks = [
+        CopyTask("k", "same", 4, src_md5="a" * 32),
+        CopyTask("k", "other", 4, src_md5="b" * 32),
+        CopyTask("k", "unlisted", 4),
+    ]
     assert copy_all(src, dst, tasks, "auto", 2, NullProgress()).unproven == frozenset({"other", "unlisted"})
 
 

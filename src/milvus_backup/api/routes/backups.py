@@ -49,26 +49,30 @@ def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) ->
     service_request = create_request(body)
     validate_backup_name(body.backup_name)
     _refuse_taken_name(ctx.config, body.backup_name)
-    job = ctx.runner.store.add(new_request_id(request, body.requestId), BACKUP, body.backup_name,
-                               body.model_dump(by_alias=True))
+    job = ctx.runner.store.add(
+        new_request_id(request, body.requestId), BACKUP, body.backup_name, body.model_dump(by_alias=True)
+    )
 
     def work(run: Run) -> dict[str, Any]:
         return views.create_result(library.create_backup(ctx.config, service_request, run))
 
     if body.run_async:
         job = ctx.runner.start(job, work, timeout=body.timeout)
-        return schemas.BackupInfoResponse(requestId=job.id, msg="create backup is executing asynchronously",
-                                          data=views.backup_brief(job, None))
+        return schemas.BackupInfoResponse(
+            requestId=job.id, msg="create backup is executing asynchronously", data=views.backup_brief(job, None)
+        )
     job = ctx.runner.run(job, work, timeout=body.timeout)
-    return schemas.BackupInfoResponse(requestId=job.id, data=views.backup_brief(job, library.get_backup(
-        ctx.config, job.name)))
+    return schemas.BackupInfoResponse(
+        requestId=job.id, data=views.backup_brief(job, library.get_backup(ctx.config, job.name))
+    )
 
 
 @router.get("/list", response_model=schemas.ListBackupsResponse)
 def list_backups(request: Request, ctx: Context) -> schemas.ListBackupsResponse:
     """Every backup in backup storage, complete or not, with the latest verify job of each."""
-    summaries = [views.backup_summary(s, ctx.runner.store.latest(VERIFY, s.name))
-                 for s in library.list_backups(ctx.config)]
+    summaries = [
+        views.backup_summary(s, ctx.runner.store.latest(VERIFY, s.name)) for s in library.list_backups(ctx.config)
+    ]
     return schemas.ListBackupsResponse(requestId=new_request_id(request), data=summaries)
 
 
@@ -90,8 +94,10 @@ def get_backup(
     storage, also those this server did not create."""
     if backup_id:
         by_id = ctx.runner.store.get(backup_id, kind=BACKUP)
-        return schemas.BackupInfoResponse(requestId=new_request_id(request), data=views.backup_brief(
-            by_id, _meta_if_complete(ctx.config, by_id.name, by_id)))
+        return schemas.BackupInfoResponse(
+            requestId=new_request_id(request),
+            data=views.backup_brief(by_id, _meta_if_complete(ctx.config, by_id.name, by_id)),
+        )
     if not backup_name:
         raise UsageError(detail="give backup_name or backup_id")
     job = ctx.runner.store.latest(BACKUP, backup_name)
@@ -102,13 +108,16 @@ def get_backup(
 
 
 @router.delete("/delete", response_model=schemas.DeleteBackupResponse)
-def delete(request: Request, ctx: Context, backup_name: Annotated[str, Query(min_length=1)]
-           ) -> schemas.DeleteBackupResponse:
+def delete(
+    request: Request, ctx: Context, backup_name: Annotated[str, Query(min_length=1)]
+) -> schemas.DeleteBackupResponse:
     """Delete every object of a backup, complete or not (not while a job of this server is creating it)."""
     job = ctx.runner.store.latest(BACKUP, backup_name)
     if job is not None and job.running:
-        raise JobConflictError(detail=f"backup {backup_name!r} is being created by job {job.id!r}",
-                               hint="Cancel it first (POST /api/v1/cancel?id=...) or wait for it to end.")
+        raise JobConflictError(
+            detail=f"backup {backup_name!r} is being created by job {job.id!r}",
+            hint="Cancel it first (POST /api/v1/cancel?id=...) or wait for it to end.",
+        )
     removed = library.delete_backup(ctx.config, backup_name)
     return schemas.DeleteBackupResponse(requestId=new_request_id(request), data={"objects": removed})
 
@@ -118,8 +127,9 @@ def verify(body: schemas.VerifyBackupRequest, request: Request, ctx: Context) ->
     """Re-read every object of a backup and compare it with the manifest (ours; the Go server has no verify).
     A damaged backup fails the job with IntegrityError (HTTP 422 when synchronous)."""
     validate_backup_name(body.backup_name)
-    job = ctx.runner.store.add(new_request_id(request, body.requestId), VERIFY, body.backup_name,
-                               body.model_dump(by_alias=True))
+    job = ctx.runner.store.add(
+        new_request_id(request, body.requestId), VERIFY, body.backup_name, body.model_dump(by_alias=True)
+    )
 
     def work(run: Run) -> dict[str, Any]:
         report = library.verify_backup(ctx.config, body.backup_name, body.quick, run)
@@ -132,6 +142,5 @@ def verify(body: schemas.VerifyBackupRequest, request: Request, ctx: Context) ->
 
     if body.run_async:
         job = ctx.runner.start(job, work, wait_for_checks=True, timeout=body.timeout)
-        return schemas.JobResponse(requestId=job.id, msg="verify is executing asynchronously",
-                                   data=views.job_view(job))
+        return schemas.JobResponse(requestId=job.id, msg="verify is executing asynchronously", data=views.job_view(job))
     return schemas.JobResponse(requestId=job.id, data=views.job_view(ctx.runner.run(job, work, timeout=body.timeout)))

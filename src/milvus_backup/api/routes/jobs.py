@@ -16,8 +16,12 @@ Context = Annotated[ServerContext, Depends(server_context)]
 
 
 @router.get("/jobs", response_model=schemas.JobsResponse)
-def list_jobs(request: Request, ctx: Context, kind: Literal["backup", "restore", "verify"] | None = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> schemas.JobsResponse:
+def list_jobs(
+    request: Request,
+    ctx: Context,
+    kind: Literal["backup", "restore", "verify"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> schemas.JobsResponse:
     """The latest jobs, newest first."""
     jobs = ctx.runner.store.recent(limit, kind)
     return schemas.JobsResponse(requestId=new_request_id(request), data=[views.job_view(j) for j in jobs])

@@ -31,8 +31,9 @@ def restore(body: schemas.RestoreBackupRequest, request: Request, ctx: Context) 
     (backup readable, options consistent, no target collection in the way): poll get_restore?id=."""
     service_request = restore_request(body)
     validate_backup_name(body.backup_name)
-    job = ctx.runner.store.add(body.id or _default_restore_id(), RESTORE, body.backup_name,
-                               body.model_dump(by_alias=True))
+    job = ctx.runner.store.add(
+        body.id or _default_restore_id(), RESTORE, body.backup_name, body.model_dump(by_alias=True)
+    )
 
     def work(run: Run) -> dict[str, Any]:
         return views.restore_result(library.restore_backup(ctx.config, service_request, run))
@@ -40,8 +41,9 @@ def restore(body: schemas.RestoreBackupRequest, request: Request, ctx: Context) 
     request_id = new_request_id(request, body.requestId)
     if body.run_async:
         job = ctx.runner.start(job, work, wait_for_checks=True, timeout=body.timeout)
-        return schemas.RestoreBackupResponse(requestId=request_id, msg="restore backup is executing asynchronously",
-                                             data=views.restore_task(job))
+        return schemas.RestoreBackupResponse(
+            requestId=request_id, msg="restore backup is executing asynchronously", data=views.restore_task(job)
+        )
     job = ctx.runner.run(job, work, timeout=body.timeout)
     return schemas.RestoreBackupResponse(requestId=request_id, data=views.restore_task(job))
 

@@ -36,5 +36,6 @@ def check(request: Request, ctx: Context) -> schemas.CheckResponse:
     """`milvus-backup check`: Milvus, both storages and a probe copy. The first failure answers with its error."""
     report = run_check(ctx.config)
     steps = [schemas.CheckStepView(name=s.name, ok=s.ok, detail=s.detail) for s in report.steps]
-    return schemas.CheckResponse(requestId=new_request_id(request),
-                                 data=schemas.CheckResult(milvus_version=report.milvus_version, steps=steps))
+    return schemas.CheckResponse(
+        requestId=new_request_id(request), data=schemas.CheckResult(milvus_version=report.milvus_version, steps=steps)
+    )
