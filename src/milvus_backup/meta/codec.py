@@ -58,15 +58,28 @@ def dumps(obj: Any) -> bytes:
     return _json_bytes(to_dict(obj))
 
 
+_DECODINGS: dict[type, tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _decoding_of(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """(attribute, JSON key, type) per field, worked out once per class: resolving a class's type hints is slow,
+    and a backup of many segments has many objects of each class."""
+    decoding = _DECODINGS.get(cls)
+    if decoding is None:
+        hints = typing.get_type_hints(cls)
+        decoding = tuple((f.name, _json_key(f), hints[f.name]) for f in dataclasses.fields(cls))
+        _DECODINGS[cls] = decoding
+    return decoding
+
+
 def from_dict(cls: type[T], data: Any) -> T:
     if not isinstance(data, dict):
         raise UnsupportedFormatError(detail=f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        json_key = _json_key(f)
-        if json_key in data and data[json_key] is not None:
-            kwargs[f.name] = _convert(hints[f.name], data[json_key])
+    for attr, json_key, hint in _decoding_of(cls):
+        value = data.get(json_key)
+        if value is not None:
+            kwargs[attr] = _convert(hint, value)
     return cls(**kwargs)
 
 
