@@ -38,7 +38,18 @@ def _encoding_of(cls: type) -> tuple[tuple[str, str, bool], ...]:
     return tuple((f.name, _json_key(f), bool(f.metadata.get("always"))) for f in dataclasses.fields(cls))
 
 
+_PLAIN = frozenset({int, str, float, bool, type(None)})
+
+
 def to_dict(obj: Any) -> Any:
+    cls = type(obj)
+    if cls in _PLAIN:  # most values: checked first, a backup of many segments has millions of them
+        return obj
+    if cls is list:
+        return [to_dict(item) for item in obj]
+    if cls is dict:
+        # Go's encoding/json writes map keys sorted.
+        return {k: to_dict(obj[k]) for k in sorted(obj)}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {}
         for attr, json_key, always in _encoding_of(type(obj)):
@@ -49,7 +60,6 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, list):
         return [to_dict(item) for item in obj]
     if isinstance(obj, dict):
-        # Go's encoding/json writes map keys sorted.
         return {k: to_dict(obj[k]) for k in sorted(obj)}
     return obj
 

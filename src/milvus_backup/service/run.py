@@ -125,8 +125,10 @@ class Run:
     def _acquire_slot(self) -> bool:
         """A free worker for one item. A worker thread takes one only if it is free now (else it runs the item
         itself); any other thread waits for one, checking the cancel token and the deadline."""
+        if self._slots.acquire(blocking=False):
+            return True
         if self.in_worker():
-            return self._slots.acquire(blocking=False)
+            return False
         while not self._slots.acquire(timeout=_WAKE_SECONDS):
             self.check()
         return True
