@@ -354,3 +354,36 @@ def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(
     code, out, err = run(capsys, config, "create", "-n", "killed", "-c", many_segments)
     assert code == 0, err
     assert run(capsys, config, "verify", "-n", "killed")[0] == 0
+
+
+def test_warnings_are_part_of_the_result_and_strict_fails_on_them(deployment: Deployment, tmp_path, capsys):
+    config = deployment.config(tmp_path)
+    data = yaml.safe_load(config.read_text())
+    del data["milvus"]["dataCoord"]  # Milvus 2.3 has no management route: GC cannot be paused without it
+    config.write_text(yaml.safe_dump(data))
+
+    name = unique("warned_")
+    code, out, err = run(capsys, config, "create", "-n", name, "-c", "c2", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["gc_paused"] is False
+    [warning] = result["warnings"]
+    assert "could not pause Milvus GC" in warning and "milvus.dataCoord.address" in warning
+
+    strict = unique("strict_")
+    code, out, err = run(capsys, config, "create", "-n", strict, "-c", "c2", "--strict")
+    assert code == 4, err
+    assert "warning: could not pause Milvus GC" in out and "1 warning(s)" in out  # the result, then the failure
+    assert "Error: 1 warning(s) with --strict: could not pause Milvus GC" in err
+    code, out, err = run(capsys, config, "verify", "-n", strict)  # the work itself was done
+    assert code == 0, err
+
+
+def test_a_create_past_its_timeout_exits_43_and_leaves_nothing(deployment: Deployment, tmp_path, capsys):
+    config = deployment.config(tmp_path)
+    name = unique("late_")
+    code, out, err = run(capsys, config, "create", "-n", name, "--timeout", "0.05")
+    assert code == 43, err
+    assert f"Error: backup {name} did not finish within its timeout of 0.05 s." in err
+    assert out == ""
+    assert not any(key.startswith(f"{name}/") for key in backup_objects(config))
