@@ -195,3 +195,35 @@ def test_unknown_and_incomplete_backups_are_refused(deployment: Deployment, tmp_
     target.storage.put(target.root + "half/binlogs/insert_log/1/2/3/3/100/4", b"x")
     code, _, err = run(capsys, config, "restore", "-n", "half", "-s", "_x")
     assert code == 12 and "incomplete" in err
+
+
+def test_a_backup_folder_copied_under_another_name_restores_its_own_bytes(deployment: Deployment, tmp_path, capsys):
+    """The copy keeps the original's name in its meta; the original is then deleted (it could as well hold other
+    data by now): the copy is still whole, and restores from its own folder."""
+    from milvus_backup import wiring
+    from milvus_backup.config import load_config
+
+    config, original = made_backup(deployment, tmp_path, capsys, "-c", "c1")
+    target = wiring.backup_storage(load_config(str(config), env={}).config)
+    copy = unique("copy_")
+    for info in list(target.storage.list(f"{target.root}{original}/")):
+        relative = info.key[len(f"{target.root}{original}/") :]
+        target.storage.put(f"{target.root}{copy}/{relative}", target.storage.get(info.key))
+    code, _, err = run(capsys, config, "delete", "-n", original)
+    assert code == 0, err
+
+    code, out, err = run(capsys, config, "list", "--json")
+    assert code == 0, err
+    assert copy in {b["name"] for b in json.loads(out)} and original not in {b["name"] for b in json.loads(out)}
+    code, out, err = run(capsys, config, "verify", "-n", copy)
+    assert code == 0, err
+    suffix = unique("_copy")
+    code, out, err = run(capsys, config, "restore", "-n", copy, "-s", suffix, "--json")
+    assert code == 0, err
+    [restored] = json.loads(out)["collections"]
+    assert restored["rows"] == len(deployment.expected.live_ids["default.c1"])
+    milvus = client(deployment)
+    try:
+        milvus.drop_collection(f"c1{suffix}")
+    finally:
+        milvus.close()

@@ -38,7 +38,11 @@ def hybrid_ts_to_iso(ts: int) -> str:
 
 def read_backup(target: StorageLocation, name: str) -> BackupInfo:
     """The backup's meta; BackupNotFoundError if nothing is there, BackupIncompleteError if its meta was never
-    written."""
+    written.
+
+    A backup is what its folder holds: a folder copied or renamed to `name` keeps the name it was made with in
+    its meta, and is read as `name`, so everything that follows (a restore's imports included) reads this folder's
+    bytes, never those of the backup it was copied from."""
     validate_backup_name(name)
     files: dict[str, bytes] = {}
     for file in layout.META_FILES:
@@ -50,7 +54,13 @@ def read_backup(target: StorageLocation, name: str) -> BackupInfo:
         if next(iter(target.storage.list(layout.backup_dir(target.root, name))), None) is None:
             raise BackupNotFoundError(name=name, location=target.describe())
         raise BackupIncompleteError(name=name, location=target.describe())
-    return codec.decode_files(files)
+    info = codec.decode_files(files)
+    if info.name != name:
+        logger.info(
+            "backup folder %s holds the meta of backup %s (copied or renamed): read as %s", name, info.name, name
+        )
+        info.name = name
+    return info
 
 
 def read_manifest(target: StorageLocation, name: str) -> Manifest | None:
