@@ -1,14 +1,20 @@
 # Shared by scripts/test and scripts/demo: a project venv with the package installed, idempotent and quiet.
+# `setup_env demo` installs the package and the embedded Milvus only (the `demo` extra); `setup_env test` adds
+# everything the suite and scripts/lint need (the `test` extra, which includes `demo`) to the same .venv.
 setup_env() {
   local purpose=$1
+  case $purpose in
+    demo | test) ;;
+    *) echo "setup_env: unknown purpose '$purpose' (demo or test)" >&2; return 2 ;;
+  esac
   local python=${PYTHON:-python3}
   if [ ! -x .venv/bin/python ]; then
     echo "creating .venv with $($python --version)" >&2
     "$python" -m venv .venv
   fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  echo "installing milvus-backup and its test dependencies into .venv" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  echo "installing milvus-backup and its $purpose dependencies into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$purpose]"
   # The REST server's page is tested in headless Chromium (Debian's; tests run as root, CI too).
   if [ "$purpose" = test ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
     echo "installing chromium and chromium-driver (apt) for the web page test" >&2

@@ -3,6 +3,10 @@
 It starts Milvus (the same launcher the test suite uses), fills a sample collection, writes a backup.yaml for
 it and runs the tool as a user would, printing each command. Everything lives in a temporary directory that
 is removed at the end, and Milvus is stopped whatever happens.
+
+It needs the package and its `demo` extra only (the embedded Milvus): tests/rig/milvus.py imports nothing else
+at load time. tests/integration/test_packaging.py runs this demo from a copy of the repository with nothing but
+`./scripts/demo` installing into a fresh .venv.
 """
 
 from __future__ import annotations
