@@ -25,8 +25,11 @@ from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectIn
 #: below that, taking the checksum holds the GIL while the other copying threads wait for it.
 COPY_CHUNK_BYTES = 1024 * 1024
 
-# Files being written are named `<name><TMP_MARK><random>` next to their final name and renamed into place,
-# so a reader never sees half an object. Listings skip them.
+# Objects are written into a temporary file in `<root>/.milvus-backup-tmp/` and renamed into place, so a reader
+# never sees half an object, and a write killed halfway leaves its debris there: never inside a folder that a
+# backup lists or Milvus imports. Listings skip that folder (and `_TMP_MARK` files, which versions before it left
+# next to their objects; a delete of a prefix removes those).
+_TMP_DIR = ".milvus-backup-tmp"
 _TMP_MARK = ".milvus-backup-tmp-"
 # Listings hand out the walk's objects in pages of this many.
 _LIST_PAGE = 1000
@@ -57,7 +60,7 @@ class LocalStorage(Storage):
         return self._root.joinpath(*key.split("/"))
 
     def _bucket_missing(self) -> BucketNotFoundError:
-        return BucketNotFoundError(bucket=str(self._root), location=self.location)
+        return BucketNotFoundError(bucket=str(self._root), location=self.location, directory=True)
 
     @contextmanager
     def _translate_errors(
@@ -93,28 +96,32 @@ class LocalStorage(Storage):
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def _write_atomically(self, key: str, write: Callable[[BinaryIO], object]) -> None:
-        """Call `write(out)` to fill a new temporary file next to the object, then rename it into place.
+        """Call `write(out)` to fill a new temporary file in `<root>/.milvus-backup-tmp/`, then rename it into
+        place (one file system: the rename is atomic).
 
         The temporary file is created once and written through that one handle: reopening it with truncation
         makes ext4 flush it to disk on close (its replace-by-truncate heuristic), which slowed copies by half.
         """
         path = self._path(key)
-        tmp = path.with_name(f"{path.name}{_TMP_MARK}{uuid.uuid4().hex}")
         with self._translate_errors(key, writing=True):
-            for attempt in range(3):
-                self._make_parent(path)
-                try:
-                    # Once the temporary file exists its folder is not empty, so a concurrent delete's clean-up
-                    # of empty folders cannot remove it; before that it can, hence the retry.
-                    out = tmp.open("xb")
-                    break
-                except FileNotFoundError:
-                    if attempt == 2:
-                        raise
+            if not self._root.is_dir():
+                raise self._bucket_missing()
+            tmp_dir = self._root / _TMP_DIR
+            tmp_dir.mkdir(exist_ok=True)
+            tmp = tmp_dir / uuid.uuid4().hex
+            out = tmp.open("xb")
             try:
                 with out:
                     write(out)
-                os.replace(tmp, path)
+                for attempt in range(3):
+                    self._make_parent(path)
+                    try:
+                        os.replace(tmp, path)
+                        break
+                    except FileNotFoundError:
+                        # A concurrent delete's clean-up of empty folders removed the parent in between.
+                        if attempt == 2 or not tmp.exists():
+                            raise
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -176,7 +183,7 @@ class LocalStorage(Storage):
             with os.scandir(directory) as it:
                 entries = []
                 for entry in it:
-                    if _TMP_MARK in entry.name:
+                    if _is_temporary(entry.name):
                         continue
                     is_dir = entry.is_dir(follow_symlinks=False)
                     entries.append((entry.name + "/" if is_dir else entry.name, entry))
@@ -214,6 +221,17 @@ class LocalStorage(Storage):
         path = self._path(key)
         path.unlink()  # a missing file raises here, before any folder is pruned
         self._prune_empty_parents(path.parent)
+
+    def _delete_prefix(self, prefix: str) -> int:
+        """Every listed object, then, below a folder prefix, the temporary files that earlier versions left next
+        to their objects when killed mid-write (not counted: they were never objects)."""
+        count = super()._delete_prefix(prefix)
+        if prefix.endswith("/"):
+            folder = self._path(prefix.rstrip("/"))
+            for debris in sorted(folder.rglob(f"*{_TMP_MARK}*")) if folder.is_dir() else []:
+                debris.unlink(missing_ok=True)
+                self._prune_empty_parents(debris.parent)
+        return count
 
     def _prune_empty_parents(self, directory: Path) -> None:
         """Object stores have no empty folders; remove the directories a delete left empty (never the root)."""
@@ -256,7 +274,13 @@ class LocalStorage(Storage):
         return CopyReceipt(checksum=f"crc32c:{crc:08x}", size=written)
 
 
+def _is_temporary(name: str) -> bool:
+    return name == _TMP_DIR or _TMP_MARK in name
+
+
 def _has_objects(directory: Path) -> bool:
+    if directory.name == _TMP_DIR:
+        return False
     for _dirpath, _dirnames, filenames in os.walk(directory):
         if any(_TMP_MARK not in name for name in filenames):
             return True
