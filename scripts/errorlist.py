@@ -29,7 +29,9 @@ Codes are grouped in ranges, so a script can tell what kind of thing failed with
 | 130 | interrupted (Ctrl-C) |
 
 **An unknown non-zero exit code means failure**: scripts should treat any non-zero code as a failed run,
-including codes a later version adds inside these ranges.
+including codes a later version adds inside these ranges. Code 36 (an empty Milvus storage root) is no longer
+used: `check` compares the root with the files Milvus reports (38), and an empty root is right for a Milvus that
+stores nothing yet.
 
 Every code:
 
@@ -44,6 +46,12 @@ def main() -> None:
         template = inspect.getdoc(cls).splitlines()[0]
         hint = (cls.hint or "").replace("|", "\\|")
         rows.append(f"| {cls.exit_code} | {cls.http_status} | `{cls.__name__}` | {template} | {hint} |")
+        directory = cls.__dict__.get("DIRECTORY")  # the local-storage wording of BucketNotFoundError
+        if directory:
+            template, hint = directory[0], directory[1].replace("|", "\\|")
+            rows.append(
+                f"| {cls.exit_code} | {cls.http_status} | `{cls.__name__}` (local storage) | {template} | {hint} |"
+            )
     print(HEADER + "\n".join(sorted(rows, key=lambda row: int(row.split("|")[1]))))
 
 

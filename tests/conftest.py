@@ -122,6 +122,16 @@ def milvus_s3(rig_dir: Path, seaweedfs: S3Server) -> Iterator[MilvusInstance]:
     instance.stop()
 
 
+@pytest.fixture(scope="session")
+def milvus_empty(rig_dir: Path) -> Iterator[MilvusInstance]:
+    """A fresh Milvus, local storage, that no test writes to: what a restore target looks like on day one."""
+    instance = start_milvus(rig_dir / "milvus_empty", name="empty", storage=LocalStorageSpec())
+    _record("milvus_empty", instance.startup_seconds)
+    _milvus_instances["milvus_empty"] = instance
+    yield instance
+    instance.stop()
+
+
 MILVUS_ROOT_TOKEN = "root:Milvus"
 
 

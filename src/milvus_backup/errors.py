@@ -30,12 +30,15 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
     + DatabaseNotFoundError            33 / 404
     + CollectionNotFoundError          34 / 404
     + CollectionExistsError            35 / 409
-    + MilvusRootEmptyError             36 / 502
     + SourceDataError                  37 / 502
+    + MilvusRootMismatchError          38 / 502
   x JobConflictError                   40 / 409   jobs and runs 40-49
   x JobCancelledError                  41 / 409
   x JobNotFoundError                   42 / 404
   x DeadlineExceededError              43 / 504
+
+Code 36 (an empty Milvus storage root) is no longer used: `check` now compares the root with what Milvus reports
+(38), and an empty root is right for a Milvus that stores nothing yet.
 
 An unknown non-zero exit code means failure. ``docs/exit-codes.md`` lists every code; a unit test keeps it
 in step with this module.
@@ -149,10 +152,28 @@ class StorageAccessDeniedError(StorageError):
 
 
 class BucketNotFoundError(StorageError):
-    """Bucket {bucket!r} does not exist on {location}."""
+    """Bucket {bucket!r} does not exist on {location}.
+
+    Local storage has directories, not buckets: with `directory=True` the message and hint are `DIRECTORY`'s.
+    """
 
     exit_code = 23
     hint = "Check bucketName (or backupBucketName) in backup.yaml, or create the bucket."
+    #: The message and hint for a missing directory of local storage (provider local).
+    DIRECTORY: ClassVar[tuple[str, str]] = (
+        "Directory {bucket!r} does not exist.",
+        "With provider local, rootPath is a directory: milvus.storage.rootPath is Milvus's localStorage.path, "
+        "backup.storage.rootPath the directory of backups (the first create makes it). Check the path, or create "
+        "the directory.",
+    )
+
+    def __init__(self, hint: str | None = None, *, directory: bool = False, **fields: Any) -> None:
+        super().__init__(hint, directory=directory, **fields)
+        if directory:
+            template, directory_hint = self.DIRECTORY
+            self.args = (template.format(**fields),)
+            if hint is None:
+                self.hint = directory_hint
 
 
 class ObjectNotFoundError(StorageError):
@@ -226,16 +247,6 @@ class CollectionExistsError(MilvusError):
     )
 
 
-class MilvusRootEmptyError(MilvusError):
-    """Milvus storage root {location} is empty: backups would hold no data."""
-
-    exit_code = 36
-    hint = (
-        "bucketName and rootPath (v2: milvus.storage.*) must be the ones in milvus.yaml; "
-        "an empty root is the usual cause of empty backups."
-    )
-
-
 class SourceDataError(MilvusError):
     """Milvus storage {location} does not hold what Milvus reports: {detail}"""
 
@@ -243,6 +254,16 @@ class SourceDataError(MilvusError):
     hint = (
         "bucketName and rootPath (v2: milvus.storage.*) must match milvus.yaml; run `milvus-backup check`. "
         "Retry if Milvus was compacting."
+    )
+
+
+class MilvusRootMismatchError(MilvusError):
+    """Milvus storage root {location} does not hold the files Milvus reports: {detail}"""
+
+    exit_code = 38
+    hint = (
+        "bucketName and rootPath (v2: milvus.storage.*) must name where Milvus keeps its files: minio.bucketName and "
+        "minio.rootPath in milvus.yaml, or localStorage.path for local storage; insert_log/ lies directly below it."
     )
 
 

@@ -7,56 +7,95 @@ own from the configuration.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
 from milvus_backup import wiring
 from milvus_backup.config import Config
+from milvus_backup.errors import BackupNotFoundError
 from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog
 from milvus_backup.service.catalog import BackupSummary
 from milvus_backup.service.check import CheckReport, CheckStep, run_check
 from milvus_backup.service.create import CreateRequest, CreateResult
 from milvus_backup.service.create import create_backup as _create
+from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.restore import RestoreRequest, RestoreResult
 from milvus_backup.service.restore import restore_backup as _restore
 from milvus_backup.service.run import Run
 from milvus_backup.service.verify import VerifyReport
 from milvus_backup.service.verify import verify_backup as _verify
 
+logger = logging.getLogger(__name__)
+
 
 def check(config: Config, on_step: Callable[[CheckStep], None] = lambda step: None) -> CheckReport:
-    """Connect to Milvus, look at both storages, copy a probe object from one to the other."""
-    with wiring.open_resources(config, milvus=True) as resources:
+    """Connect to Milvus, compare its storage with what it reports, look at the backup storage, copy a probe
+    object from one to the other, try a short GC pause. Leaves nothing behind, not even a directory of backups."""
+    with wiring.open_resources(config, milvus=True, backup_root="probe") as resources:
         return run_check(resources, on_step)
 
 
 def create_backup(config: Config, request: CreateRequest, run: Run | None = None) -> CreateResult:
-    with wiring.open_resources(config, milvus=True) as resources, _run(config, run, f"backup {request.name}") as r:
+    with (
+        wiring.open_resources(config, milvus=True, backup_root="create") as resources,
+        _run(config, run, f"backup {request.name}") as r,
+    ):
         return _create(resources, request, r)
 
 
 def restore_backup(config: Config, request: RestoreRequest, run: Run | None = None) -> RestoreResult:
+    _backups_of(config, request.name)
     with wiring.open_resources(config, milvus=True) as resources, _run(config, run, f"restore of {request.name}") as r:
         return _restore(resources, request, r)
 
 
 def verify_backup(config: Config, name: str, quick: bool = False, run: Run | None = None) -> VerifyReport:
+    _backups_of(config, name)
     with wiring.open_resources(config, milvus=False) as resources, _run(config, run, f"verify of {name}") as r:
         return _verify(resources.backup, name, quick, r)
 
 
 def list_backups(config: Config) -> list[BackupSummary]:
-    return catalog.list_backups(wiring.backup_storage(config))
+    """The backups, complete or not; none when the local directory of backups does not exist yet (the first
+    create makes it)."""
+    target = wiring.backup_storage(config)
+    if _missing_directory(target):
+        logger.info(
+            "The directory of backups %s does not exist yet: no backups (the first create makes it).", target.describe()
+        )
+        return []
+    return catalog.list_backups(target)
 
 
 def get_backup(config: Config, name: str) -> BackupInfo:
-    return catalog.get_backup(wiring.backup_storage(config), name)
+    return catalog.get_backup(_backups_of(config, name), name)
 
 
 def delete_backup(config: Config, name: str) -> int:
     """Delete every object of the backup, complete or not; returns how many were deleted."""
-    return catalog.delete_backup(wiring.backup_storage(config), name)
+    return catalog.delete_backup(_backups_of(config, name), name)
+
+
+def _missing_directory(target: StorageLocation) -> bool:
+    path = target.storage.local_path("")
+    return path is not None and not os.path.isdir(path)
+
+
+def _backups_of(config: Config, name: str) -> StorageLocation:
+    """The backup storage, where backup `name` must be: without the directory of backups (local storage, before
+    the first create) no backup is there (BackupNotFoundError), and nothing creates the directory."""
+    target = wiring.backup_storage(config)
+    if _missing_directory(target):
+        raise BackupNotFoundError(
+            name=name,
+            location=target.describe(),
+            hint="The directory of backups does not exist: nothing was backed up there yet. Check "
+            "backup.storage.rootPath; `milvus-backup create` makes the directory.",
+        )
+    return target
 
 
 def _run(config: Config, run: Run | None, what: str) -> AbstractContextManager[Run]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 from milvus_backup.config import Config, StorageConfig
 from milvus_backup.meta.layout import root_prefix
@@ -172,25 +175,54 @@ def milvus_storage(config: Config) -> StorageLocation:
     )
 
 
-def backup_storage(config: Config) -> StorageLocation:
+def backup_storage(config: Config, *, create_local_root: bool = False) -> StorageLocation:
+    """The backup storage. Only a create makes a missing local directory of backups (`create_local_root`): the
+    other commands only read, and create nothing."""
     return open_storage(
         config.backup.storage,
         multipart_copy_threshold_mib=config.transfer.multipart_copy_threshold_mib,
-        create_local_root=True,
+        create_local_root=create_local_root,
     )
 
 
+#: What `open_resources` does with a local directory of backups that does not exist: leave it missing (the
+#: commands that read), create it (create), or create it for the run and remove what it created (check: it copies
+#: a probe into it, as a create would, and leaves nothing behind).
+BackupRoot = Literal["existing", "create", "probe"]
+
+
 @contextlib.contextmanager
-def open_resources(config: Config, *, milvus: bool) -> Iterator[Resources]:
-    """The backup storage and the settings; with `milvus`, also a connection to Milvus (closed on leaving), its
-    storage and its GC controls."""
-    backup = backup_storage(config)
-    if not milvus:
-        yield Resources(backup, settings(config))
+def _probe_local_root(config: Config) -> Iterator[None]:
+    """The missing directories of a local backup root, made for the run and removed after it (if still empty)."""
+    if config.backup.storage.provider != "local":
+        yield
         return
-    client = connect_milvus(config)
+    root = Path(config.backup.storage.root_path or ".").absolute()
+    made = [path for path in (root, *root.parents) if not path.exists()]
+    root.mkdir(parents=True, exist_ok=True)
     try:
-        side = MilvusSide(client, milvus_storage(config), config.milvus.storage.local_path, gc_controls(config))
-        yield Resources(backup, settings(config), side)
+        yield
     finally:
-        client.close()
+        # Deepest first. A directory a file was put into stays; empty ones the storage made inside (its folder of
+        # temporary files) go with it.
+        for path in made:
+            if any(files for _, _, files in os.walk(path)):
+                break
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def open_resources(config: Config, *, milvus: bool, backup_root: BackupRoot = "existing") -> Iterator[Resources]:
+    """The backup storage and the settings; with `milvus`, also a connection to Milvus (closed on leaving), its
+    storage and its GC controls. `backup_root` says what to do with a missing local directory of backups."""
+    with _probe_local_root(config) if backup_root == "probe" else contextlib.nullcontext():
+        backup = backup_storage(config, create_local_root=backup_root == "create")
+        if not milvus:
+            yield Resources(backup, settings(config))
+            return
+        client = connect_milvus(config)
+        try:
+            side = MilvusSide(client, milvus_storage(config), config.milvus.storage.local_path, gc_controls(config))
+            yield Resources(backup, settings(config), side)
+        finally:
+            client.close()

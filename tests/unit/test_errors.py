@@ -2,11 +2,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from milvus_backup.errors import (
     BackupExistsError,
     BackupIncompleteError,
     BackupNotFoundError,
     BackupToolError,
+    BucketNotFoundError,
     ConfigError,
     CopyFailedError,
     DeadlineExceededError,
@@ -15,13 +18,14 @@ from milvus_backup.errors import (
     JobConflictError,
     JobNotFoundError,
     MilvusError,
-    MilvusRootEmptyError,
+    MilvusRootMismatchError,
     StorageError,
     UnsupportedFormatError,
     UsageError,
     WarningsAsErrorsError,
     all_error_classes,
 )
+from milvus_backup.storage.local import LocalStorage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,7 +88,16 @@ def test_message_is_filled_from_fields_and_hint_can_be_overridden():
     assert err.exit_code == 10 and err.http_status == 404
     assert "milvus-backup list" in err.hint
     assert CopyFailedError(src="a", dst="b", detail="x", hint="other").hint == "other"
-    assert isinstance(MilvusRootEmptyError(address="h:1", location="l"), BackupToolError)
+    assert isinstance(MilvusRootMismatchError(location="l", detail="d"), MilvusError)
+
+
+def test_a_missing_local_directory_is_no_bucket():
+    bucket = BucketNotFoundError(bucket="b", location="s3://h:1/b")
+    assert str(bucket) == "Bucket 'b' does not exist on s3://h:1/b." and "bucketName" in bucket.hint
+    directory = BucketNotFoundError(bucket="/data/backups", location="file:///data/backups", directory=True)
+    assert str(directory) == "Directory '/data/backups' does not exist."
+    assert "rootPath" in directory.hint and "bucket" not in directory.hint.lower()
+    assert directory.exit_code == bucket.exit_code == 23
 
 
 def test_exit_codes_doc_is_generated_from_the_tree():
@@ -92,3 +105,10 @@ def test_exit_codes_doc_is_generated_from_the_tree():
         [sys.executable, str(REPO / "scripts" / "errorlist.py")], capture_output=True, text=True, check=True
     ).stdout
     assert (REPO / "docs" / "exit-codes.md").read_text() == generated
+
+
+def test_local_storage_speaks_of_a_missing_directory(tmp_path):
+    with pytest.raises(BucketNotFoundError) as info:
+        LocalStorage(tmp_path / "nope").check_bucket()
+    assert str(info.value) == f"Directory '{tmp_path / 'nope'}' does not exist."
+    assert "rootPath" in (info.value.hint or "")
