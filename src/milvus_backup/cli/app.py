@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from milvus_backup.cli import list as list_cmd
 from milvus_backup.cli import restore as restore_cmd
 from milvus_backup.cli import server as server_cmd
 from milvus_backup.cli import verify as verify_cmd
+from milvus_backup.cli.commands import Command, Group
 from milvus_backup.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from milvus_backup.errors import BackupToolError
 
@@ -29,6 +31,7 @@ GLOBAL_VALUE_OPTIONS = ("--config", "--set")
 
 app = typer.Typer(
     name="milvus-backup",
+    cls=Group,
     help="Back up and restore Milvus collections (compatible with zilliztech/milvus-backup).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -90,6 +93,19 @@ class _HeldLogs(logging.Handler):
                 logging.getLogger(record.name).handle(record)
 
 
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("milvus-backup")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"milvus-backup {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -108,20 +124,24 @@ def _global_options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Debug logs and tracebacks on stderr.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
 ) -> None:
     ctx.obj = AppState(config or DEFAULT_CONFIG_NAME, config is not None, list(set_ or []), debug)
     if debug:
         logging.getLogger("milvus_backup").setLevel(logging.DEBUG)
 
 
-app.command("check", epilog=check_cmd.EPILOG)(check_cmd.check)
-app.command("create", epilog=create_cmd.EPILOG)(create_cmd.create)
-app.command("list", epilog=list_cmd.EPILOG)(list_cmd.list_)
-app.command("get", epilog=get_cmd.EPILOG)(get_cmd.get)
-app.command("delete", epilog=delete_cmd.EPILOG)(delete_cmd.delete)
-app.command("restore", epilog=restore_cmd.EPILOG)(restore_cmd.restore)
-app.command("verify", epilog=verify_cmd.EPILOG)(verify_cmd.verify)
-app.command("server", epilog=server_cmd.EPILOG)(server_cmd.server)
+app.command("check", epilog=check_cmd.EPILOG, cls=Command)(check_cmd.check)
+app.command("create", epilog=create_cmd.EPILOG, cls=Command)(create_cmd.create)
+app.command("list", epilog=list_cmd.EPILOG, cls=Command)(list_cmd.list_)
+app.command("get", epilog=get_cmd.EPILOG, cls=Command)(get_cmd.get)
+app.command("delete", epilog=delete_cmd.EPILOG, cls=Command)(delete_cmd.delete)
+app.command("restore", epilog=restore_cmd.EPILOG, cls=Command)(restore_cmd.restore)
+app.command("verify", epilog=verify_cmd.EPILOG, cls=Command)(verify_cmd.verify)
+app.command("server", epilog=server_cmd.EPILOG, cls=Command)(server_cmd.server)
 app.add_typer(config_cmd.app, name="config")
 
 

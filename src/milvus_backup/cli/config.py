@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from milvus_backup.cli import render
+from milvus_backup.cli.commands import Command, Group
 from milvus_backup.config import effective_rows
 
-app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True, cls=Group)
 
 SHOW_EPILOG = """[b]Examples[/b]
 
@@ -21,7 +22,7 @@ Secrets are always masked.
 """
 
 
-@app.command("show", epilog=SHOW_EPILOG)
+@app.command("show", epilog=SHOW_EPILOG, cls=Command)
 def show(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print the values as JSON.")] = False,

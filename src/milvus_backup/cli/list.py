@@ -15,7 +15,13 @@ EPILOG = """[b]Examples[/b]
 
   milvus-backup list --json
 
+  milvus-backup list | cut -f1
+
 A backup whose create failed or was killed shows as [b]incomplete[/b]: restore refuses it and delete removes it.
+
+On a terminal the backups are a table. Otherwise (a pipe, a file) each backup is one line of tab-separated fields,
+full values, no header: name, state, size in bytes, collections (comma-separated; for a backup that cannot be read,
+the reason), created (UTC, ISO 8601), Milvus version; an empty field is `-`.
 """
 
 
@@ -29,6 +35,11 @@ def list_(
     backups = list_backups(ctx.obj.load().config)
     if json_output:
         render.print_json([dataclasses.asdict(b) for b in backups])
+        return
+    if not render.stdout.is_terminal:
+        for b in backups:
+            fields = (b.name, b.state, str(b.size), ",".join(b.collections) or b.detail, b.created, b.milvus_version)
+            render.print_raw("\t".join(_plain(field) for field in fields))
         return
     rows = [
         (
@@ -44,3 +55,8 @@ def list_(
     render.print_table(
         ["name", "state", "size", "collections", "created (UTC)", "milvus"], rows, title=f"{len(backups)} backup(s)"
     )
+
+
+def _plain(value: str) -> str:
+    """One field of a line: never empty, never a tab or a line break inside."""
+    return " ".join(value.split()) or "-"

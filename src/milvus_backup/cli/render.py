@@ -17,7 +17,10 @@ def print_json(data: Any) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
-    table = Table(*headers, title=title, show_lines=False)
+    table = Table(title=title, show_lines=False)
+    for header in headers:
+        # A narrow terminal folds a long value onto more lines rather than cut it short.
+        table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(*row)
     stdout.print(table)
@@ -25,3 +28,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: st
 
 def print_line(text: str) -> None:
     stdout.out(text, highlight=False)
+
+
+def print_raw(text: str) -> None:
+    """One line exactly as given (tabs kept, no markup, no wrapping): output for scripts."""
+    stdout.file.write(text + "\n")

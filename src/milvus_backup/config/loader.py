@@ -43,14 +43,20 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
 
 
-def find_config_file(name: str, env: Mapping[str, str]) -> Path | None:
-    """The path as given, then `$MILVUSCONF/<basename>`, then `./configs/<basename>`."""
+def config_candidates(name: str, env: Mapping[str, str]) -> list[Path]:
+    """Where the file is looked for, in order: the path as given, `$MILVUSCONF/<basename>`,
+    `./configs/<basename>`."""
     candidates = [Path(name)]
     base = Path(name).name
     if env.get("MILVUSCONF"):
         candidates.append(Path(env["MILVUSCONF"]) / base)
     candidates.append(Path("configs") / base)
-    return next((path for path in candidates if path.is_file()), None)
+    return candidates
+
+
+def find_config_file(name: str, env: Mapping[str, str]) -> Path | None:
+    """The first of `config_candidates` that is a file."""
+    return next((path for path in config_candidates(name, env) if path.is_file()), None)
 
 
 def load_config(
@@ -63,16 +69,21 @@ def load_config(
     """Load the configuration. `explicit` means the user named the file, so it must exist."""
     env = os.environ if env is None else env
     path = find_config_file(name, env)
+    tried = ", ".join(str(candidate) for candidate in config_candidates(name, env))
     if path is None and explicit:
         raise ConfigError(
-            detail=f"config file {name!r} not found (also looked in $MILVUSCONF and ./configs)",
+            detail=f"config file {name!r} not found (looked for {tried})",
             hint="Pass --config with the path of your backup.yaml.",
         )
+    if path is None:
+        # Said first, before anything can fail on a default (s3://localhost:9000/a-bucket is nobody's storage).
+        logger.warning("no config file found (looked for %s): using defaults, environment and --set", tried)
     raw = _read_yaml(path) if path else {}
     schema = _schema(raw, path)
     warnings: list[str] = []
     if schema == "v1" and path is not None:
-        warnings.append(f"{path} uses the v1 schema (no `configVersion: v2`); it is translated to v2.")
+        # A note, not a warning: v1 files are upstream's own format and load as they are (`config show` tells).
+        logger.info("%s uses the v1 schema (no `configVersion: v2`); it is translated to v2", path)
     known_lower = v1.V1_KEYS_LOWER if schema == "v1" else V2_KEYS_LOWER
     values: dict[str, Setting] = {}
     _flatten(raw, "", known_lower, str(path), schema, values, warnings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import time
 import uuid
@@ -10,7 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from milvus_backup.errors import BackupExistsError, BackupToolError, CollectionNotFoundError, UsageError
+from milvus_backup.errors import (
+    BackupExistsError,
+    BackupToolError,
+    CollectionNotFoundError,
+    DatabaseNotFoundError,
+    UsageError,
+)
 from milvus_backup.meta import codec, layout
 from milvus_backup.meta.manifest import Manifest, ManifestCollection, ManifestObject
 from milvus_backup.meta.model import (
@@ -20,6 +27,7 @@ from milvus_backup.meta.model import (
     PartitionBackupInfo,
 )
 from milvus_backup.milvus.protocol import MilvusClient
+from milvus_backup.service.claim import claimed, lock_key
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
@@ -64,15 +72,47 @@ def resolve_targets(milvus: MilvusClient, selection: Selection) -> dict[str, lis
     wanted = {db: None for db in databases} if selection.everything else selection.databases
     targets: dict[str, list[str]] = {}
     for db, names in wanted.items():
-        existing = milvus.list_collections(db)  # raises DatabaseNotFoundError
+        if db not in databases:
+            raise DatabaseNotFoundError(
+                database=db, address=milvus.address, hint=closest_names_hint(db, databases, "databases")
+            )
+        existing = milvus.list_collections(db)  # raises DatabaseNotFoundError if dropped meanwhile
         if names is None:
             targets[db] = existing
             continue
         for name in names:
             if name not in existing:
-                raise CollectionNotFoundError(collection=name, database=db, address=milvus.address)
+                raise CollectionNotFoundError(
+                    collection=name,
+                    database=db,
+                    address=milvus.address,
+                    hint=closest_names_hint(name, existing, f"collections in database {db!r}"),
+                )
         targets[db] = list(names)
     return targets
+
+
+#: How many existing names an unknown name's hint offers.
+CLOSEST_NAMES = 3
+#: Below this many, all existing names are listed when none is close.
+LISTED_NAMES = 10
+
+
+def closest_names_hint(name: str, existing: list[str], kind: str) -> str:
+    """The hint of a not-found error: the existing names closest to `name` (else some of them); `kind` is what
+    they are, in the plural ("databases", "collections in database 'default'")."""
+    close = difflib.get_close_matches(name, existing, n=CLOSEST_NAMES, cutoff=0.6) or difflib.get_close_matches(
+        name.lower(), [n.lower() for n in existing], n=CLOSEST_NAMES, cutoff=0.6
+    )
+    if close:
+        by_lower = {n.lower(): n for n in existing}
+        shown = ", ".join(repr(n if n in existing else by_lower[n]) for n in close)
+        return f"The closest existing {kind}: {shown}."
+    if not existing:
+        return f"There are no {kind}."
+    shown = ", ".join(repr(n) for n in sorted(existing)[:LISTED_NAMES])
+    more = f" and {len(existing) - LISTED_NAMES} more" if len(existing) > LISTED_NAMES else ""
+    return f"No similar name; the existing {kind}: {shown}{more}."
 
 
 @dataclass(frozen=True)
@@ -170,14 +210,23 @@ def create_backup(resources: Resources, request: CreateRequest, run: Run | None 
     if run is None:
         with Run(what=f"backup {request.name or 'create'}") as own_run:
             return create_backup(resources, request, own_run)
-    started = time.monotonic()
     name = validate_backup_name(request.name) if request.name else default_backup_name()
+    target = resources.backup
+    target.storage.check_bucket()
+    with claimed(target, name):
+        backup_dir = layout.backup_dir(target.root, name)
+        lock = lock_key(target, name)
+        if any(info.key != lock for info in target.storage.list(backup_dir)):
+            raise BackupExistsError(name=name, location=target.describe())
+        return _create_claimed(resources, request, name, run)
+
+
+def _create_claimed(resources: Resources, request: CreateRequest, name: str, run: Run) -> CreateResult:
+    """The create, once the name is ours and its folder empty."""
+    started = time.monotonic()
     target, side = resources.backup, resources.need_milvus()
     milvus = side.client
-    target.storage.check_bucket()
     backup_dir = layout.backup_dir(target.root, name)
-    if next(iter(target.storage.list(backup_dir)), None) is not None:
-        raise BackupExistsError(name=name, location=target.describe())
     targets = resolve_targets(milvus, request.selection)
     strategy = _resolve_strategy(request.strategy, milvus.server_version)
     if strategy != "meta_only":
@@ -337,7 +386,13 @@ def _write_meta(target: StorageLocation, name: str, info: BackupInfo, manifest: 
 
 
 def _discard(target: StorageLocation, backup_dir: str, name: str) -> None:
-    """A failed create removes what it wrote (the name was free, so everything below it is ours)."""
+    """A failed create removes what it wrote (the name was free, so everything below it is ours), all but the
+    lock: the name stays claimed until the create lets go of it."""
     with contextlib.suppress(BackupToolError):
-        removed = target.storage.delete_prefix(backup_dir)
-        logger.info("backup %s failed: removed the %d object(s) it had copied", name, removed)
+        removed = target.storage.delete_prefix(f"{backup_dir}{layout.BINLOG_DIR}/")
+        lock = lock_key(target, name)
+        for info in list(target.storage.list(backup_dir)):
+            if info.key != lock:
+                target.storage.delete(info.key)
+                removed += 1
+        logger.info("backup %s failed: removed the %d object(s) it had written", name, removed)
