@@ -4,6 +4,9 @@ uvicorn), durable jobs across a killed server, cancel, bad requests, auth, metri
 from __future__ import annotations
 
 import contextlib
+import json
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +19,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options as ChromeOptions
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from milvus_backup.cli.app import main
+from milvus_backup.service.catalog import hybrid_ts_to_iso
 from tests.integration.conftest import local_config, unique, write_config
 from tests.integration.server_rig import ProcessServer, ThreadServer, poll
 from tests.rig.milvus import MilvusInstance
@@ -170,6 +175,221 @@ def test_verify_reports_an_intact_backup_and_list_shows_it(served):
     assert answer.json()["data"]["result"]["ok"] is True
     listed = {b["name"]: b for b in client.get(f"{API}/list").json()["data"]}
     assert listed[name]["last_verify"]["ok"] is True
+
+
+# --- upstream's answer shapes, field by field ------------------------------------------------------------------
+
+#: The fields of the Go server's list items (its BackupInfo up to v0.4, BackupSummary since), then ours.
+UPSTREAM_LIST_ITEM = {
+    "id",
+    "name",
+    "state_code",
+    "errorMessage",
+    "progress",
+    "backup_timestamp",
+    "size",
+    "start_time",
+    "end_time",
+    "milvus_version",
+}
+OUR_LIST_ITEM = {"state", "collections", "created", "detail", "last_verify"}
+#: upstream's BackupInfoBrief (rpc_channel_info, Milvus 2.5's, is left out when empty, as the Go server omits it).
+UPSTREAM_BRIEF = {
+    "id",
+    "state_code",
+    "errorMessage",
+    "start_time",
+    "end_time",
+    "progress",
+    "name",
+    "backup_timestamp",
+    "collection_backups",
+    "size",
+    "milvus_version",
+    "database_backups",
+    "meta_size",
+    "format",
+}
+OUR_BRIEF = {"job_id", "collection_progress"}
+#: upstream's CollectionBackupInfoBrief fields that every backed-up collection has.
+UPSTREAM_COLLECTION_BRIEF = {"id", "collection_id", "collection_name", "schema", "shards_num", "size", "has_index"}
+UPSTREAM_RESTORE_TASK = {
+    "id",
+    "state_code",
+    "errorMessage",
+    "start_time",
+    "end_time",
+    "progress",
+    "collection_restore_tasks",
+    "restored_size",
+    "to_restore_size",
+}
+OUR_RESTORE_TASK = {"backup_name", "collection_progress"}
+UPSTREAM_COLLECTION_TASK = {
+    "id",
+    "state_code",
+    "errorMessage",
+    "start_time",
+    "end_time",
+    "progress",
+    "target_db_name",
+    "target_collection_name",
+    "restored_size",
+    "to_restore_size",
+}
+OUR_COLLECTION_TASK = {"source", "segments", "rows", "indexes"}
+
+
+def test_list_get_backup_and_get_restore_answer_with_upstreams_fields(served, dataset_local):
+    client, config = served
+    name, job_id, restore_id = unique("shapes_"), unique("req-"), unique("restore_shapes_")
+    before = int(time.time())
+    answer = client.post(f"{API}/create", json={"backup_name": name, "collection_names": ["c1"], "requestId": job_id})
+    assert answer.status_code == 200, answer.text
+    after = time.time()
+    meta_dir = config.parent / "backups" / name / "meta"
+    meta = json.loads((meta_dir / "backup_meta.json").read_text())
+    full = json.loads((meta_dir / "full_meta.json").read_text())
+    (coll,) = full["collection_backups"]
+    segments = [seg for part in coll["partition_backups"] for seg in part["segment_backups"]]
+    segment_bytes = sum(seg["size"] for seg in segments)
+    job = client.get(f"{API}/jobs/{job_id}").json()["data"]
+    start, end = job["start_time"], job["end_time"]
+    assert isinstance(start, int) and before <= start <= end <= after  # unix seconds, as the Go server's
+    assert str(uuid.UUID(meta["id"])) == meta["id"] and meta["id"] != job_id
+    assert meta["size"] == coll["size"] == segment_bytes > 0
+
+    listed = [b for b in client.get(f"{API}/list").json()["data"] if b["name"] == name]
+    assert listed == [
+        {
+            "id": meta["id"],
+            "name": name,
+            "state_code": SUCCESS,
+            "errorMessage": "",
+            "progress": 100,
+            "backup_timestamp": meta["backup_timestamp"],
+            "size": meta["size"],
+            "start_time": start,
+            "end_time": end,
+            "milvus_version": meta["milvus_version"],
+            "state": "complete",
+            "collections": ["default.c1"],
+            "created": hybrid_ts_to_iso(meta["backup_timestamp"]),
+            "detail": "",
+            "last_verify": None,
+        }
+    ]
+    assert set(listed[0]) == UPSTREAM_LIST_ITEM | OUR_LIST_ITEM
+    assert meta["milvus_version"].startswith("v2.3.5") and meta["backup_timestamp"] > 0
+
+    expected_brief = {
+        "id": meta["id"],
+        "state_code": SUCCESS,
+        "errorMessage": "",
+        "start_time": start,
+        "end_time": end,
+        "progress": 100,
+        "name": name,
+        "backup_timestamp": meta["backup_timestamp"],
+        "collection_backups": [{k: v for k, v in coll.items() if k not in ("partition_backups", "l0_segments")}],
+        "size": meta["size"],
+        "milvus_version": meta["milvus_version"],
+        "database_backups": full["database_backups"],
+        "meta_size": sum(f.stat().st_size for f in meta_dir.iterdir()),
+        "format": "",
+        "job_id": job_id,
+        "collection_progress": [{"name": "default.c1", "unit": "bytes", "done": segment_bytes, "total": segment_bytes}],
+    }
+    assert set(expected_brief) == UPSTREAM_BRIEF | OUR_BRIEF
+    assert set(expected_brief["collection_backups"][0]) >= UPSTREAM_COLLECTION_BRIEF
+    assert answer.json()["data"] == expected_brief  # the sync create's answer
+    for params in ({"backup_name": name}, {"backup_id": job_id}, {"backup_id": meta["id"]}):
+        answer = client.get(f"{API}/get_backup", params=params)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"] == expected_brief, params
+
+    suffix = unique("_s")
+    before = int(time.time())
+    answer = client.post(
+        f"{API}/restore", json={"backup_name": name, "id": restore_id, "collection_suffix": suffix, "async": True}
+    )
+    assert answer.status_code == 200, answer.text
+    seen: list[dict[str, Any]] = []
+
+    def polled() -> dict[str, Any]:
+        seen.append(restore_job(client, restore_id))
+        return seen[-1]
+
+    data = poll(polled, ended)
+    after = time.time()
+    (task,) = data["collection_restore_tasks"]
+    assert str(uuid.UUID(task["id"])) == task["id"]  # a task id of its own, per collection
+    start, end = data["start_time"], data["end_time"]
+    assert isinstance(start, int) and before <= start <= end <= after
+    assert data == {
+        "id": restore_id,
+        "state_code": SUCCESS,
+        "errorMessage": "",
+        "start_time": start,
+        "end_time": end,
+        "progress": 100,
+        "collection_restore_tasks": [
+            {
+                "id": task["id"],
+                "state_code": SUCCESS,
+                "errorMessage": "",
+                "start_time": start,
+                "end_time": end,
+                "progress": 100,
+                "target_db_name": "default",
+                "target_collection_name": "c1" + suffix,
+                "restored_size": segment_bytes,
+                "to_restore_size": segment_bytes,
+                "source": "default.c1",
+                "segments": len(segments),
+                "rows": task["rows"],
+                "indexes": 0,
+            }
+        ],
+        "restored_size": segment_bytes,
+        "to_restore_size": segment_bytes,
+        "backup_name": name,
+        "collection_progress": [
+            {"name": f"default.c1{suffix}", "unit": "segments", "done": len(segments), "total": len(segments)}
+        ],
+    }
+    assert set(data) == UPSTREAM_RESTORE_TASK | OUR_RESTORE_TASK
+    assert set(task) == UPSTREAM_COLLECTION_TASK | OUR_COLLECTION_TASK
+    assert task["rows"] >= len(dataset_local.live_ids["default.c1"])
+    # While it ran: the same ids and sizes; the restored bytes grow with the segments imported, never past the total.
+    for view in seen:
+        for running in view["collection_restore_tasks"]:
+            assert (running["id"], running["to_restore_size"]) == (task["id"], segment_bytes), view
+            assert 0 <= running["restored_size"] <= segment_bytes
+    restored = [t["restored_size"] for v in seen for t in v["collection_restore_tasks"]]
+    assert restored == sorted(restored)
+
+
+def test_bodies_are_json_whatever_their_content_type_as_the_go_server_reads_them(served):
+    """`curl -d` labels its body application/x-www-form-urlencoded; Go clients often send no Content-Type."""
+    client, _ = served
+    for headers in ({}, {"content-type": "application/x-www-form-urlencoded"}):
+        name = unique("ctype_")
+        body = json.dumps({"backup_name": name, "collection_names": ["db1.c3"]}).encode()
+        answer = client.post(f"{API}/create", content=body, headers=headers)
+        assert answer.request.headers.get("content-type") == headers.get("content-type")
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["data"]["name"], answer.json()["data"]["state_code"]) == (name, SUCCESS)
+        body = json.dumps({"backup_name": name, "collection_suffix": unique("_ct")}).encode()
+        answer = client.post(f"{API}/restore", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["state_code"] == SUCCESS
+        error(
+            client.post(f"{API}/create", content=b"backup_name=" + name.encode(), headers=headers),
+            400,
+            "UsageError",
+            "the request body is not valid JSON",
+        )
 
 
 def error(answer: httpx.Response, status: int, error_class: str, words: str) -> None:
@@ -380,9 +600,7 @@ def test_check_and_openapi(served):
     client, _ = served
     answer = client.get(f"{API}/check")
     assert answer.status_code == 200, answer.text
-    data = answer.json()["data"]
-    assert [s["name"] for s in data["steps"]] == ["milvus", "milvus storage", "backup storage", "copy", "gc pause"]
-    assert data["warnings"] == [] and not any(s["warning"] for s in data["steps"])  # GC paused through DataCoord
+    assert [s["name"] for s in answer.json()["data"]["steps"]] == ["milvus", "milvus storage", "backup storage", "copy"]
     spec = client.get("/openapi.json").json()
     for path in ("create", "list", "get_backup", "delete", "restore", "get_restore", "check", "cancel"):
         assert f"{API}/{path}" in spec["paths"], path
@@ -430,9 +648,11 @@ def _never_a_server_error(operation: Any, mode: Any) -> None:
     run()
 
 
-# --- the web page, in headless Debian Chromium driven by chromedriver -------------------------------------------
+# --- the web page and the API docs, in headless Debian Chromium driven by chromedriver --------------------------
 
 REPO = Path(__file__).resolve().parents[2]
+#: Screenshots the tests keep (gitignored).
+ARTIFACTS = REPO / ".artifacts"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -444,6 +664,34 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--window-size=1400,900",
 )
+#: No network but the server's: every host name fails to resolve, and anything else would go to a proxy that
+#: does not exist, except the loopback address the server listens on.
+OFFLINE_FLAGS = (
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+)
+
+
+@contextlib.contextmanager
+def chromium(profile: Path, *flags: str) -> Iterator[webdriver.Chrome]:
+    options = ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (*CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=ChromeService("/usr/bin/chromedriver"), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    assert driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+    return path
 
 
 def test_web_page_lists_backups_and_runs_one_to_100_percent(served, tmp_path):
@@ -455,12 +703,7 @@ def test_web_page_lists_backups_and_runs_one_to_100_percent(served, tmp_path):
         ).status_code
         == 200
     )
-    options = ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=ChromeService("/usr/bin/chromedriver"), options=options)
-    try:
+    with chromium(tmp_path / "chromium") as driver:
         driver.get(str(client.base_url))
         wait = WebDriverWait(driver, 120, poll_frequency=0.2)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#backups tr[data-name="{seed}"]'))
@@ -484,8 +727,24 @@ def test_web_page_lists_backups_and_runs_one_to_100_percent(served, tmp_path):
         wait.until(reached_100_percent)
         assert seen and all(state in ("executing", "success") for state, _ in seen)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#backups tr[data-name="{name}"]'))
-        artifacts = REPO / "test-artifacts"
-        artifacts.mkdir(exist_ok=True)
-        assert driver.save_screenshot(str(artifacts / "server-page.png"))
-    finally:
-        driver.quit()
+        screenshot(driver, "server-page.png")
+
+
+def test_api_docs_render_with_the_network_blocked(served, tmp_path):
+    """Swagger UI's scripts and styles come from the server (an installed package), not a CDN."""
+    client, _ = served
+    spec = client.get("/openapi.json").json()
+    operations = sum(len(methods) for methods in spec["paths"].values())
+    with chromium(tmp_path / "chromium", *OFFLINE_FLAGS) as driver:
+        # The browser really is offline: a page on the internet does not load.
+        with pytest.raises(WebDriverException, match="net::ERR_"):
+            driver.get("https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css")
+        driver.get(str(client.base_url.join("/docs")))
+        wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == operations)
+        paths = {e.text.replace("\u200b", "") for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert {f"{API}/create", f"{API}/list", f"{API}/get_backup", f"{API}/get_restore"} <= paths, paths
+        loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(url.startswith(str(client.base_url.join("/"))) for url in loaded), loaded
+        path = screenshot(driver, "api-docs-offline.png")
+    assert path.stat().st_size > 10_000

@@ -9,15 +9,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from milvus_backup.api.auth import BearerTokenMiddleware
+from milvus_backup.api.body import JsonBodyMiddleware
 from milvus_backup.api.context import ServerContext
 from milvus_backup.api.errors import install_error_handlers
 from milvus_backup.api.metrics import ServerMetrics
 from milvus_backup.api.routes import backups, jobs, page, restores, system
 from milvus_backup.config import Config
 from milvus_backup.service.jobs import JobRunner, JobStore
+
+#: Where the docs pages' scripts and styles are served (open without the token, like the pages).
+DOCS_ASSETS = "/docs/assets"
 
 
 def create_app(config: Config, jobs_dir: Path) -> FastAPI:
@@ -32,16 +37,20 @@ def create_app(config: Config, jobs_dir: Path) -> FastAPI:
         yield
         store.close()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from assets in an installed package, not a CDN: they work offline.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="milvus-backup",
         version=version("milvus-backup"),
         debug=config.server.debug_mode,
-        description="Back up and restore Milvus collections: upstream's /api/v1 endpoints, durable jobs.",
+        description="Back up and restore Milvus collections: upstream's /api/v1 endpoints, durable jobs. "
+        "Request bodies are read as JSON whatever their Content-Type, as the Go server reads them.",
         servers=[{"url": base}] if base else None,
         lifespan=lifespan,
     )
     app.state.context = ServerContext(config, JobRunner(store, metrics, threads=config.transfer.concurrency))
     install_error_handlers(app)
+    app.add_middleware(JsonBodyMiddleware)
     token = config.server.auth_token.get_secret_value()
     if token:
         app.add_middleware(BearerTokenMiddleware, token=token)

@@ -13,7 +13,9 @@ from milvus_backup.api.errors import error_response
 
 #: Reachable without the token: health for load balancers, metrics for Prometheus, the page and the API docs
 #: (they hold no data; the page asks for the token and sends it with every call).
-OPEN_PATHS = ("/api/v1/hello", "/healthz", "/metrics", "/", "/docs", "/openapi.json", "/docs/oauth2-redirect")
+OPEN_PATHS = ("/api/v1/hello", "/healthz", "/metrics", "/", "/docs", "/redoc", "/openapi.json")
+#: Prefixes reachable without the token: the page's files, the docs pages' assets and oauth2 redirect.
+OPEN_PREFIXES = ("/static/", "/docs/")
 
 
 class BearerTokenMiddleware(BaseHTTPMiddleware):
@@ -22,7 +24,7 @@ class BearerTokenMiddleware(BaseHTTPMiddleware):
         self._expected = f"Bearer {token}".encode()
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path in OPEN_PATHS or request.url.path.startswith("/static/"):
+        if request.url.path in OPEN_PATHS or request.url.path.startswith(OPEN_PREFIXES):
             return await call_next(request)
         given = request.headers.get("authorization", "").encode()
         if not secrets.compare_digest(given, self._expected):

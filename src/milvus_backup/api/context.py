@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -16,6 +16,8 @@ from milvus_backup.service.jobs import JobRunner
 class ServerContext:
     config: Config
     runner: JobRunner
+    #: Restore job id -> bytes to restore by target collection, read once from the backup's meta while the job runs.
+    restore_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def server_context(request: Request) -> ServerContext:

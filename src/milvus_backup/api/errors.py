@@ -31,7 +31,8 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
         if err.get("type") == "json_invalid":
-            return f"the request body is not valid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}"
+            reason = err.get("ctx", {}).get("error", err.get("msg"))
+            return f"the request body is not valid JSON (it is read as JSON whatever its Content-Type): {reason}"
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
     return "invalid request: " + "; ".join(parts)

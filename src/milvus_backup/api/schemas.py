@@ -99,21 +99,24 @@ class BackupBrief(BaseModel):
     """Upstream's BackupInfoBrief: the job's fields and, once the backup is complete, its meta."""
 
     model_config = ConfigDict(extra="allow")
-    id: str = ""
+    id: str = Field("", description="The backup's id (`id` in its meta); the job's id while the job runs.")
     name: str = ""
     state_code: int = Field(description="0 initial, 1 executing, 2 success, 3 fail, 4 timeout")
     progress: int = Field(description="0-100")
     errorMessage: str = ""
-    start_time: int = 0
-    end_time: int = 0
-    size: int = 0
+    start_time: int = Field(0, description="Unix seconds: when the job started (0: no job of this server made it).")
+    end_time: int = Field(0, description="Unix seconds: when the job ended (0 while it runs, or no job).")
+    size: int = Field(0, description="Bytes of the backed-up binlogs.")
     milvus_version: str = ""
-    backup_timestamp: int = 0
+    backup_timestamp: int = Field(0, description="Milvus hybrid timestamp (physical ms << 18) the backup is as of.")
     collection_backups: list[dict[str, Any]] = Field(default_factory=list)
+    database_backups: list[dict[str, Any]] = Field(default_factory=list)
+    meta_size: int = Field(0, description="Bytes of the backup's meta files.")
+    format: str = Field("", description='"" is the binlog format.')
+    job_id: str = Field("", description="The job of this server that made the backup, if any (ours).")
     collection_progress: list[CollectionProgress] = Field(
         default_factory=list, description="Bytes copied by collection while the job runs (ours)."
     )
-    database_backups: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class BackupInfoResponse(_Response):
@@ -121,15 +124,25 @@ class BackupInfoResponse(_Response):
 
 
 class BackupSummary(BaseModel):
-    id: str = ""
+    """A backup in backup storage: the fields of upstream's list items, then ours."""
+
+    id: str = Field("", description="The backup's id (`id` in its meta); the job's id while a job writes it.")
     name: str
-    state: str = Field(description="complete, incomplete or unreadable")
-    size: int = 0
-    collections: list[str] = Field(default_factory=list)
-    created: str = Field("", description="ISO 8601, UTC")
+    state_code: int = Field(
+        description="2 complete; 1 while a job of this server writes it; 3 incomplete or unreadable"
+    )
+    errorMessage: str = Field("", description="Why the backup is incomplete or unreadable.")
+    progress: int = Field(0, description="0-100")
+    backup_timestamp: int = Field(0, description="Milvus hybrid timestamp (physical ms << 18) the backup is as of.")
+    size: int = Field(0, description="Bytes of the backed-up binlogs.")
+    start_time: int = Field(0, description="Unix seconds: when this server's job started it (0: not made here).")
+    end_time: int = Field(0, description="Unix seconds: when this server's job finished it (0: not made here).")
     milvus_version: str = ""
-    detail: str = ""
-    last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any.")
+    state: str = Field(description="complete, incomplete or unreadable (ours)")
+    collections: list[str] = Field(default_factory=list, description="db.collection of each collection (ours)")
+    created: str = Field("", description="backup_timestamp as ISO 8601, UTC (ours)")
+    detail: str = Field("", description="Why it is incomplete or unreadable (ours)")
+    last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any (ours).")
 
 
 class ListBackupsResponse(_Response):
@@ -141,26 +154,37 @@ class DeleteBackupResponse(_Response):
 
 
 class CollectionRestoreTask(BaseModel):
-    id: str = ""
-    state_code: int = 0
-    progress: int = 0
+    """Upstream's RestoreCollectionTask(Response), then ours."""
+
+    id: str = Field(description="This collection's task id (stable: derived from the job id and the target).")
+    state_code: int = Field(description="0 initial, 1 executing, 2 success, 3 fail, 4 timeout")
+    errorMessage: str = ""
+    start_time: int = Field(0, description="Unix seconds (the job's: its collections run together).")
+    end_time: int = Field(0, description="Unix seconds, 0 while the job runs.")
+    progress: int = Field(description="0-100: segments imported of the collection's segments")
     target_db_name: str = ""
     target_collection_name: str = ""
-    source: str = ""
-    segments: int = 0
-    rows: int = 0
-    indexes: int = 0
+    restored_size: int = Field(0, description="Bytes of the backed-up segments imported so far.")
+    to_restore_size: int = Field(0, description="Bytes of the backed-up segments to import (0 with metaOnly).")
+    source: str = Field("", description="The backed-up db.collection (ours; known once the job ended).")
+    segments: int = Field(0, description="Segments imported (ours).")
+    rows: int = Field(0, description="Rows imported (ours).")
+    indexes: int = Field(0, description="Indexes created (ours).")
 
 
 class RestoreTask(BaseModel):
+    """Upstream's RestoreBackupTask(Response), then ours."""
+
     id: str
-    backup_name: str = ""
-    state_code: int
-    progress: int
+    state_code: int = Field(description="0 initial, 1 executing, 2 success, 3 fail, 4 timeout")
     errorMessage: str = ""
-    start_time: int = 0
-    end_time: int = 0
+    start_time: int = Field(0, description="Unix seconds.")
+    end_time: int = Field(0, description="Unix seconds, 0 while the job runs.")
+    progress: int = Field(description="0-100")
     collection_restore_tasks: list[CollectionRestoreTask] = Field(default_factory=list)
+    restored_size: int = Field(0, description="Bytes imported so far, over every collection.")
+    to_restore_size: int = Field(0, description="Bytes to import, over every collection.")
+    backup_name: str = Field("", description="The backup restored from (ours).")
     collection_progress: list[CollectionProgress] = Field(
         default_factory=list, description="Segments imported by collection while the job runs (ours)."
     )
@@ -210,15 +234,11 @@ class CheckStepView(BaseModel):
     name: str
     ok: bool
     detail: str
-    #: The step passed with a warning (e.g. GC cannot be paused with this configuration).
-    warning: bool = False
 
 
 class CheckResult(BaseModel):
     milvus_version: str
     steps: list[CheckStepView]
-    #: The details of the steps that passed with a warning, as `<step>: <detail>`.
-    warnings: list[str] = []
 
 
 class CheckResponse(_Response):

@@ -27,6 +27,10 @@ class BackupSummary:
     created: str = ""
     milvus_version: str = ""
     detail: str = ""
+    #: The backup's id (`id` in its meta, a uuid per create).
+    id: str = ""
+    #: The hybrid timestamp (physical ms << 18) the backup is as of; `created` shows it as a date.
+    backup_timestamp: int = 0
 
 
 def hybrid_ts_to_iso(ts: int) -> str:
@@ -80,6 +84,8 @@ def summarize(info: BackupInfo) -> BackupSummary:
         collections=[f"{c.db_name or 'default'}.{c.collection_name}" for c in info.collection_backups],
         created=hybrid_ts_to_iso(info.backup_timestamp),
         milvus_version=info.milvus_version,
+        id=info.id,
+        backup_timestamp=info.backup_timestamp,
     )
 
 

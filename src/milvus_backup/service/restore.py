@@ -67,6 +67,8 @@ class CollectionResult:
     segments: int = 0
     rows: int = 0
     indexes: int = 0
+    #: Bytes of the backed-up segments imported (their sizes in the backup's meta); 0 when no data is restored.
+    size: int = 0
     aliases: list[str] = field(default_factory=list)
     #: Wall time from the first Import call to the last import Milvus reported done: the part of a restore that
     #: is Milvus's own work (its import manager marks imports done on a 2-second tick).
@@ -302,6 +304,7 @@ def _restore_one(
     if request.restore_index:
         result.indexes = _rebuild_indexes(milvus, src, db, name, request.use_auto_index)
     if not request.meta_only and staging is not None:
+        result.size = sum(s.size for s in _segments(src))
         before = milvus.row_count(db, name)
         result.segments, result.rows, result.import_seconds = _import_data(
             settings, milvus, src, db, name, staging, run, undo

@@ -10,6 +10,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "bad input: a missing or invalid field, malformed JSON, contradicting options"),
         (401, "missing or wrong bearer token (when server.authToken is set)"),
+        (403, "a body not labelled application/json, sent by a web page of another origin"),
         (404, "unknown backup, job, database or collection"),
         (409, "name conflict: the backup or target collection exists, a job holds the name, job cancelled"),
         (422, "the backup failed verification or needs a newer format"),

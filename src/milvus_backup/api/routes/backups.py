@@ -18,9 +18,12 @@ from milvus_backup.errors import (
     BackupNotFoundError,
     IntegrityError,
     JobConflictError,
+    JobNotFoundError,
     UsageError,
 )
+from milvus_backup.meta import layout
 from milvus_backup.meta.model import BackupInfo
+from milvus_backup.service import catalog
 from milvus_backup.service.jobs import BACKUP, SUCCESS, VERIFY, Job
 from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.run import Run
@@ -43,6 +46,18 @@ def _refuse_taken_name(config: Config, name: str) -> None:
     raise BackupExistsError(name=name, location=wiring.backup_storage(config).describe())
 
 
+def _meta_size(config: Config, name: str) -> int:
+    """Bytes of the backup's meta folder (upstream's meta_size)."""
+    target = wiring.backup_storage(config)
+    return sum(o.size for o in target.storage.list(layout.backup_dir(target.root, name) + layout.META_DIR + "/"))
+
+
+def _made(job: Job | None, backup_id: str) -> bool:
+    """Whether `job` is the successful create that wrote the backup with this id (a job records the id it wrote;
+    the name alone could be a later backup of the same name, made after a delete)."""
+    return job is not None and job.state == SUCCESS and job.result.get("backup_id", backup_id) == backup_id
+
+
 @router.post("/create", response_model=schemas.BackupInfoResponse)
 def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) -> schemas.BackupInfoResponse:
     """Create a backup (upstream's fields). With `async` the answer comes at once: poll get_backup?backup_id=."""
@@ -52,9 +67,12 @@ def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) ->
     job = ctx.runner.store.add(
         new_request_id(request, body.requestId), BACKUP, body.backup_name, body.model_dump(by_alias=True)
     )
+    written: list[BackupInfo] = []
 
     def work(run: Run) -> dict[str, Any]:
-        return views.create_result(library.create_backup(ctx.config, service_request, run))
+        result = views.create_result(library.create_backup(ctx.config, service_request, run))
+        written.append(library.get_backup(ctx.config, body.backup_name))
+        return {**result, "backup_id": written[0].id}
 
     if body.run_async:
         job = ctx.runner.start(job, work, timeout=body.timeout)
@@ -63,17 +81,24 @@ def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) ->
         )
     job = ctx.runner.run(job, work, timeout=body.timeout)
     return schemas.BackupInfoResponse(
-        requestId=job.id, data=views.backup_brief(job, library.get_backup(ctx.config, job.name))
+        requestId=job.id, data=views.backup_brief(job, written[0], _meta_size(ctx.config, job.name))
     )
 
 
 @router.get("/list", response_model=schemas.ListBackupsResponse)
 def list_backups(request: Request, ctx: Context) -> schemas.ListBackupsResponse:
-    """Every backup in backup storage, complete or not, with the latest verify job of each."""
-    summaries = [
-        views.backup_summary(s, ctx.runner.store.latest(VERIFY, s.name)) for s in library.list_backups(ctx.config)
-    ]
-    return schemas.ListBackupsResponse(requestId=new_request_id(request), data=summaries)
+    """Every backup in backup storage, complete or not: upstream's fields (`id`, `state_code`, `size`,
+    `start_time`...) and ours (`state`, `collections`, the latest verify job of each)."""
+    store = ctx.runner.store
+    items = []
+    for summary in library.list_backups(ctx.config):
+        job = store.latest(BACKUP, summary.name)
+        if summary.state == catalog.COMPLETE:
+            creator = job if _made(job, summary.id) else None
+        else:
+            creator = job if job is not None and job.state != SUCCESS else None
+        items.append(views.backup_summary(summary, creator, store.latest(VERIFY, summary.name)))
+    return schemas.ListBackupsResponse(requestId=new_request_id(request), data=items)
 
 
 def _meta_if_complete(config: Config, name: str, job: Job | None) -> BackupInfo | None:
@@ -86,25 +111,48 @@ def _meta_if_complete(config: Config, name: str, job: Job | None) -> BackupInfo 
         return None
 
 
+def _by_backup_id(ctx: ServerContext, backup_id: str) -> schemas.BackupBrief:
+    """`backup_id` is the create's job id (upstream's task id) or the backup's own id (its meta's, as list shows)."""
+    job: Job | None
+    try:
+        job = ctx.runner.store.get(backup_id, kind=BACKUP)
+        name = job.name
+    except JobNotFoundError:
+        summary = next((s for s in library.list_backups(ctx.config) if s.id == backup_id), None)
+        if summary is None:
+            raise JobNotFoundError(
+                job_id=backup_id,
+                hint="backup_id is a create's requestId or a backup's id as /api/v1/list shows it; no backup has "
+                "this id either.",
+            ) from None
+        name = summary.name
+        latest = ctx.runner.store.latest(BACKUP, name)
+        job = latest if _made(latest, backup_id) else None
+    info = _meta_if_complete(ctx.config, name, job)
+    if info is not None and job is not None and not _made(job, info.id):
+        # The job failed, or made an earlier backup of this name: what the name holds now is not its work.
+        info = None
+    return views.backup_brief(job, info, _meta_size(ctx.config, name) if info is not None else 0)
+
+
 @router.get("/get_backup", response_model=schemas.BackupInfoResponse)
 def get_backup(
     request: Request, ctx: Context, backup_name: str = "", backup_id: str = ""
 ) -> schemas.BackupInfoResponse:
-    """One backup: by `backup_id` (the create's job id) or by `backup_name`, which finds any backup in backup
-    storage, also those this server did not create."""
+    """One backup: by `backup_id` (the create's job id, or the backup's id as list shows it) or by `backup_name`,
+    which finds any backup in backup storage, also those this server did not create."""
     if backup_id:
-        by_id = ctx.runner.store.get(backup_id, kind=BACKUP)
-        return schemas.BackupInfoResponse(
-            requestId=new_request_id(request),
-            data=views.backup_brief(by_id, _meta_if_complete(ctx.config, by_id.name, by_id)),
-        )
+        return schemas.BackupInfoResponse(requestId=new_request_id(request), data=_by_backup_id(ctx, backup_id))
     if not backup_name:
         raise UsageError(detail="give backup_name or backup_id")
     job = ctx.runner.store.latest(BACKUP, backup_name)
     info = _meta_if_complete(ctx.config, backup_name, job)
     # A complete backup speaks for itself; a job that failed (e.g. on this very name) is not its state.
-    shown_job = job if info is None or (job is not None and job.state == SUCCESS) else None
-    return schemas.BackupInfoResponse(requestId=new_request_id(request), data=views.backup_brief(shown_job, info))
+    shown_job = job if info is None or _made(job, info.id) else None
+    meta_size = _meta_size(ctx.config, backup_name) if info is not None else 0
+    return schemas.BackupInfoResponse(
+        requestId=new_request_id(request), data=views.backup_brief(shown_job, info, meta_size)
+    )
 
 
 @router.delete("/delete", response_model=schemas.DeleteBackupResponse)
