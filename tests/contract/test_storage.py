@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,21 @@ def test_overwrite_replaces_content(storage: Storage) -> None:
     assert storage.get("k") == b"second"
     assert storage.stat("k").size == 6
     assert keys_of(storage.list("")) == ["k"]
+
+
+def test_put_if_absent_creates_once(storage: Storage) -> None:
+    assert storage.put_if_absent("claims/one", b"first") is True
+    assert storage.put_if_absent("claims/one", b"second") is False
+    assert storage.get("claims/one") == b"first"
+    storage.put("claims/two", b"written")
+    assert storage.put_if_absent("claims/two", b"late") is False
+
+
+def test_put_if_absent_has_one_winner_among_concurrent_calls(storage: Storage) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(lambda i: storage.put_if_absent("claims/race", f"run {i}".encode()), range(8)))
+    assert won.count(True) == 1
+    assert storage.get("claims/race") == f"run {won.index(True)}".encode()
 
 
 def test_keys_with_unusual_characters(storage: Storage) -> None:

@@ -125,6 +125,15 @@ class MemoryStorage(Storage):
         self._enter("put", key)
         self._store(key, bytes(data))
 
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        self._enter("put_if_absent", key)
+        md5 = hashlib.md5(data).hexdigest()
+        with self._lock:
+            if key in self._objects:
+                return False
+            self._objects[key] = (bytes(data), md5)
+        return True
+
     def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         self._enter("put_stream", key)
         parts = iter_parts(stream, size, STREAM_CHUNK_BYTES, self.location, key)

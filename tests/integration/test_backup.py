@@ -338,19 +338,20 @@ def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(
         folder = Path(load_config(str(config), env={}).config.backup.storage.root_path) / "killed"
         assert [p for p in folder.rglob("*") if p.is_file() and "milvus-backup-tmp" in p.name] == []
     code, out, _ = run(capsys, config, "list", "--json")
-    assert json.loads(out) == [
-        {
-            "name": "killed",
-            "state": "incomplete",
-            "size": 0,
-            "collections": [],
-            "created": "",
-            "milvus_version": "",
-            "detail": "meta never written",
-            "id": "",
-            "backup_timestamp": 0,
-        }
-    ]
+    [listed] = json.loads(out)
+    detail = listed.pop("detail")
+    assert listed == {
+        "name": "killed",
+        "state": "incomplete",
+        "size": 0,
+        "collections": [],
+        "created": "",
+        "milvus_version": "",
+        "id": "",
+        "backup_timestamp": 0,
+    }
+    # The killed process let go of the name with its death: the folder is a cut-off create, not one under way.
+    assert detail.startswith(f"meta never written: its create was cut off (pid {proc.pid} on "), detail
     code, _, err = run(capsys, config, "get", "-n", "killed")
     assert code == 12 and "incomplete" in err
     code, _, err = run(capsys, config, "verify", "-n", "killed")
@@ -398,3 +399,25 @@ def test_a_create_past_its_timeout_exits_43_and_leaves_nothing(deployment: Deplo
     assert f"Error: backup {name} did not finish within its timeout of 0.05 s." in err
     assert out == ""
     assert not any(key.startswith(f"{name}/") for key in backup_objects(config))
+
+
+def test_two_creates_of_one_name_at_once_one_wins_whole_the_other_fails(deployment: Deployment, tmp_path, capsys):
+    config = deployment.config(tmp_path)
+    creates = {
+        coll: subprocess.Popen(
+            [TOOL, "--config", str(config), "create", "-n", "same", "-c", coll],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for coll in ("c1", "c2")
+    }
+    ended = {coll: (proc.wait(timeout=300), proc.communicate()[1]) for coll, proc in creates.items()}
+    [winner] = [coll for coll, (code, _) in ended.items() if code == 0]
+    [(code, err)] = [ended[coll] for coll in ended if coll != winner]
+    # The loser met the winner's claim (40), or, had the winner already finished, its complete backup (11).
+    assert (code == 40 and "is being created" in err) or (code == 11 and "already exists" in err), err
+    assert collections_of(capsys, config, "same") == {f"default.{winner}"}
+    code, _, err = run(capsys, config, "verify", "-n", "same")
+    assert code == 0, err
+    assert not [k for k in backup_objects(config, "same/") if k.endswith("create.lock")]

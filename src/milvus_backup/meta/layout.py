@@ -26,12 +26,19 @@ BINLOG_DIR = "binlogs"
 #: Written last of all meta files: its presence is what makes a backup complete, for this tool and upstream.
 COMMIT_FILE = "backup_meta.json"
 MANIFEST_FILE = "manifest.json"
+#: Ours, at the top of a backup's folder: held by the create that writes the backup, removed when it ends (see
+#: service/claim.py).
+LOCK_FILE = "create.lock"
 #: The meta files; backup_meta.json (the commit marker) is written last, after all the others.
 META_FILES = ("collection_meta.json", "partition_meta.json", "segment_meta.json", "full_meta.json", COMMIT_FILE)
 
 
 def backup_dir(backup_root: str, name: str) -> str:
     return join(backup_root, name) + "/"
+
+
+def lock_key(backup_root: str, name: str) -> str:
+    return join(backup_root, name, LOCK_FILE)
 
 
 def meta_key(backup_root: str, name: str, file: str) -> str:

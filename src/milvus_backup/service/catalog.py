@@ -10,6 +10,7 @@ from milvus_backup.errors import BackupIncompleteError, BackupNotFoundError, Bac
 from milvus_backup.meta import codec, layout
 from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo
+from milvus_backup.service import claim
 from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.resources import StorageLocation
 
@@ -96,11 +97,20 @@ def list_backups(target: StorageLocation) -> list[BackupSummary]:
         try:
             summaries.append(summarize(read_backup(target, name)))
         except BackupIncompleteError:
-            summaries.append(BackupSummary(name=name, state=INCOMPLETE, detail="meta never written"))
+            summaries.append(BackupSummary(name=name, state=INCOMPLETE, detail=_why_incomplete(target, name)))
         except BackupToolError as exc:
             # A folder that is not a backup, or a damaged one: shown, never mistaken for a good backup.
             summaries.append(BackupSummary(name=name, state=UNREADABLE, detail=str(exc)))
     return summaries
+
+
+def _why_incomplete(target: StorageLocation, name: str) -> str:
+    held = claim.holder(target, name)
+    if held is None:
+        return "meta never written"
+    if held.alive:
+        return f"being created ({held.describe()})"
+    return f"meta never written: its create was cut off ({held.describe()})"
 
 
 def get_backup(target: StorageLocation, name: str) -> BackupInfo:
@@ -111,6 +121,7 @@ def delete_backup(target: StorageLocation, name: str) -> int:
     """Delete every object of the backup, complete or not; returns how many were deleted."""
     validate_backup_name(name)
     target.storage.check_bucket()
+    claim.refuse_if_held(target, name)
     removed = target.storage.delete_prefix(layout.backup_dir(target.root, name))
     if removed == 0:
         raise BackupNotFoundError(name=name, location=target.describe())

@@ -17,6 +17,7 @@ from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -169,6 +170,13 @@ class AzureStorage(Storage):
 
     def _put(self, key: str, data: bytes) -> None:
         self._client.get_blob_client(key).upload_blob(data, overwrite=True, length=len(data), max_concurrency=1)
+
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        try:
+            self._client.get_blob_client(key).upload_blob(data, overwrite=False, length=len(data), max_concurrency=1)
+        except ResourceExistsError:
+            return False
+        return True
 
     def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """Stage blocks of `block_size` (at most `upload_concurrency + 1` in memory), then commit the list."""

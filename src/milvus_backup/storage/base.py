@@ -113,6 +113,14 @@ class Storage(abc.ABC):
         with self._translate_errors(key):
             self._put(key, data)
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write one (small) object only if no object has that key, atomically (the service's conditional
+        create): True if this call created it, False if an object was there. Of any number of concurrent calls
+        for one key, exactly one returns True."""
+        validate_key(key)
+        with self._translate_errors(key):
+            return self._put_if_absent(key, data)
+
     def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """Write one object from a stream of `size` bytes with bounded memory: exactly `size` bytes, or fail
         (`StorageError` when the stream ends early) and write nothing."""
@@ -284,6 +292,11 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def _put(self, key: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        """The service's conditional create (S3 `If-None-Match: *`, Azure and GCS preconditions, O_EXCL):
+        False when the object exists."""
 
     @abc.abstractmethod
     def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:

@@ -154,6 +154,14 @@ class GcsStorage(Storage):
     def _put(self, key: str, data: bytes) -> None:
         self._bucket.blob(key).upload_from_string(data, timeout=self._timeout, retry=DEFAULT_RETRY)
 
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        try:
+            # Generation 0 matches only an object that does not exist.
+            self._bucket.blob(key).upload_from_string(data, timeout=self._timeout, if_generation_match=0)
+        except gexc.PreconditionFailed:
+            return False
+        return True
+
     def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """A resumable upload in chunks of `chunk_size`; one chunk is in memory at a time."""
         blob = self._bucket.blob(key, chunk_size=self._chunk_size)

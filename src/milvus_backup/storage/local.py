@@ -150,6 +150,25 @@ class LocalStorage(Storage):
     def _put(self, key: str, data: bytes) -> None:
         self._write_atomically(key, lambda out: out.write(data))
 
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        """The whole content in a temporary file, then a hard link to the key: linking fails when the key
+        exists, so the object appears complete or not at all, and only once."""
+        path = self._path(key)
+        if not self._root.is_dir():
+            raise self._bucket_missing()
+        tmp_dir = self._root / _TMP_DIR
+        tmp_dir.mkdir(exist_ok=True)
+        tmp = tmp_dir / uuid.uuid4().hex
+        try:
+            tmp.write_bytes(data)
+            self._make_parent(path)
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
     def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         def write(out: BinaryIO) -> None:
             for part in iter_parts(stream, size, STREAM_CHUNK_BYTES, self.location, key):

@@ -248,6 +248,16 @@ class S3Storage(Storage):
     def _put(self, key: str, data: bytes) -> None:
         self._client.put_object(Bucket=self._bucket, Key=key, Body=data)
 
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        try:
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=data, IfNoneMatch="*")
+        except botocore.exceptions.ClientError as exc:
+            # 412: the object exists; 409: another conditional write of the key is under way (it wins).
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
+                return False
+            raise
+        return True
+
     def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """Multipart upload in parts of `part_size`; at most `upload_concurrency + 1` parts are in memory."""
         part_size = max(self._part_size, math.ceil(size / _MAX_PARTS))

@@ -183,6 +183,9 @@ class Minimal(Storage):
     def _put(self, key: str, data: bytes) -> None:
         self.objects[key] = data
 
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        return self.objects.setdefault(key, data) is data
+
     def _put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         self.objects[key] = stream.read(size)
 
