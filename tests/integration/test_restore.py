@@ -191,7 +191,8 @@ def test_unknown_and_incomplete_backups_are_refused(deployment: Deployment, tmp_
     from milvus_backup import wiring
     from milvus_backup.config import load_config
 
-    target = wiring.backup_storage(load_config(str(config), env={}).config)
+    # (the restore above created no directory of backups: a create would make it, as here)
+    target = wiring.backup_storage(load_config(str(config), env={}).config, create_local_root=True)
     target.storage.put(target.root + "half/binlogs/insert_log/1/2/3/3/100/4", b"x")
     code, _, err = run(capsys, config, "restore", "-n", "half", "-s", "_x")
     assert code == 12 and "incomplete" in err
