@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,27 @@ def test_v1_files_can_configure_the_rest_server(tmp_path):
     path = write(tmp_path, "milvus:\n  port: 1\nserver:\n  address: 0.0.0.0\n")
     cfg = load_config(path, env={"MILVUS_BACKUP_SERVER_TOKEN": "tok"}).config
     assert cfg.server.address == "0.0.0.0" and cfg.server.auth_token.get_secret_value() == "tok"
+
+
+def test_no_file_is_said_naming_the_paths_tried(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.INFO, logger="milvus_backup"):
+        load_config(env={"MILVUSCONF": "/etc/mb"})
+    (record,) = [r for r in caplog.records if "no config file" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "looked for backup.yaml, /etc/mb/backup.yaml, configs/backup.yaml" in record.getMessage()
+    caplog.clear()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "backup.yaml").write_text("configVersion: v2\n")
+    with caplog.at_level(logging.INFO, logger="milvus_backup"):
+        assert load_config(env={}).path == Path("configs/backup.yaml")
+    assert not [r for r in caplog.records if "no config file" in r.getMessage()]
+
+
+def test_a_v1_file_is_noted_at_info_not_warned(tmp_path, caplog):
+    path = write(tmp_path, "milvus:\n  address: localhost\n")
+    with caplog.at_level(logging.INFO, logger="milvus_backup"):
+        loaded = load_config(path, env={}, explicit=True)
+    assert loaded.schema == "v1" and loaded.warnings == []
+    (record,) = [r for r in caplog.records if "v1 schema" in r.getMessage()]
+    assert record.levelno == logging.INFO and "translated to v2" in record.getMessage()
