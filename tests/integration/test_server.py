@@ -600,7 +600,9 @@ def test_check_and_openapi(served):
     client, _ = served
     answer = client.get(f"{API}/check")
     assert answer.status_code == 200, answer.text
-    assert [s["name"] for s in answer.json()["data"]["steps"]] == ["milvus", "milvus storage", "backup storage", "copy"]
+    data = answer.json()["data"]
+    assert [s["name"] for s in data["steps"]] == ["milvus", "milvus storage", "backup storage", "copy", "gc pause"]
+    assert data["warnings"] == [] and not any(s["warning"] for s in data["steps"])  # GC paused through DataCoord
     spec = client.get("/openapi.json").json()
     for path in ("create", "list", "get_backup", "delete", "restore", "get_restore", "check", "cancel"):
         assert f"{API}/{path}" in spec["paths"], path

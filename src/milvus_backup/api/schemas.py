@@ -234,11 +234,15 @@ class CheckStepView(BaseModel):
     name: str
     ok: bool
     detail: str
+    #: The step passed with a warning (e.g. GC cannot be paused with this configuration).
+    warning: bool = False
 
 
 class CheckResult(BaseModel):
     milvus_version: str
     steps: list[CheckStepView]
+    #: The details of the steps that passed with a warning, as `<step>: <detail>`.
+    warnings: list[str] = []
 
 
 class CheckResponse(_Response):

@@ -33,9 +33,9 @@ def healthz() -> str:
 
 @router.get("/api/v1/check", response_model=schemas.CheckResponse, responses=ERROR_RESPONSES)
 def check(request: Request, ctx: Context) -> schemas.CheckResponse:
-    """`milvus-backup check`: Milvus, both storages and a probe copy. The first failure answers with its error."""
+    """`milvus-backup check`: Milvus against its storage, the backup storage, a probe copy and a trial GC pause.
+    A failure answers with its error; warnings are in `data.warnings`."""
     report = run_check(ctx.config)
-    steps = [schemas.CheckStepView(name=s.name, ok=s.ok, detail=s.detail) for s in report.steps]
-    return schemas.CheckResponse(
-        requestId=new_request_id(request), data=schemas.CheckResult(milvus_version=report.milvus_version, steps=steps)
-    )
+    steps = [schemas.CheckStepView(name=s.name, ok=s.ok, detail=s.detail, warning=s.warning) for s in report.steps]
+    data = schemas.CheckResult(milvus_version=report.milvus_version, steps=steps, warnings=report.warnings)
+    return schemas.CheckResponse(requestId=new_request_id(request), data=data)
