@@ -140,6 +140,7 @@ def table(results: dict[str, Any]) -> str:
     row("restore time, tool (s)", lambda f: f["restore"]["tool_s"])
     row("restore time, direct import (s)", lambda f: f["restore"]["direct_s"])
     row("restore ÷ direct import", lambda f: f["restore"]["ratio"])
+    row("restore's check of its files before the import (s)", lambda f: f["restore"]["pre_import_check_s"], "{:.3f}")
     row("restore time outside Milvus's imports, tool (s)", lambda f: f["restore"]["tool_outside_imports_s"], "{:.3f}")
     row(
         "restore time outside Milvus's imports, direct (s)",

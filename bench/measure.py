@@ -19,12 +19,15 @@ from pymilvus import MilvusClient
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from bench.env import Side
+from milvus_backup import wiring
 from milvus_backup.library import create_backup, delete_backup, get_backup, restore_backup
 from milvus_backup.meta import layout
+from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.create import CreateRequest
 from milvus_backup.service.mapping import Rename, parse_mapping
 from milvus_backup.service.restore import RestoreRequest
 from milvus_backup.service.selection import parse_selection
+from milvus_backup.service.verify import check_objects
 
 TOOL = str(Path(sys.executable).parent / "milvus-backup")
 
@@ -221,9 +224,10 @@ def drop(side: Side, collection: str) -> None:
         client.close()
 
 
-def restore_turns(side: Side, collection: str, runs: int) -> tuple[list[Restored], list[Restored]]:
+def restore_turns(side: Side, collection: str, runs: int) -> tuple[list[Restored], list[Restored], float]:
     """`runs` tool restores and `runs` direct imports of one backup of `collection`, taking turns (Milvus is
-    still busy with the previous collection's drop for a while)."""
+    still busy with the previous collection's drop for a while), and the median time of the restore's check of
+    the backup's files before the import."""
     backup = unique("bench_restore_")
     tool_backup(side, collection, backup)
     tool: list[Restored] = []
@@ -240,8 +244,9 @@ def restore_turns(side: Side, collection: str, runs: int) -> tuple[list[Restored
         drop(side, target)
 
     take_turns(runs, restore, import_)
+    check_s = pre_import_check(side, backup, runs)
     delete_backup(side.config, backup)
-    return tool, direct
+    return tool, direct, check_s
 
 
 def totals(runs: list[Restored]) -> list[float]:
@@ -254,10 +259,28 @@ def outside_imports(runs: list[Restored]) -> float:
     return median([run.total_s - run.imports_s for run in runs])
 
 
+def pre_import_check(side: Side, backup: str, runs: int) -> float:
+    """Median seconds of the check a restore makes of every file before Milvus reads it (part of the tool's
+    restore time): sizes from one listing, checksums from the listing's MD5 where the service states one (S3),
+    else by reading every byte (local)."""
+    target = wiring.backup_storage(side.config)
+    info, manifest = read_backup(target, backup), read_manifest(target, backup)
+    times = []
+    for _ in range(runs):
+        with wiring.new_run(side.config) as run:
+            started = time.perf_counter()
+            report = check_objects(target, info, manifest, run, read_content=True, trust_listing=True)
+            times.append(time.perf_counter() - started)
+        assert report.ok, report
+    return median(times)
+
+
 def restore_vs_import(side: Side, collection: str, runs: int) -> dict[str, Any]:
-    tool, direct = restore_turns(side, collection, runs)
+    tool, direct, check_s = restore_turns(side, collection, runs)
     tool_s, direct_s = median(totals(tool)), median(totals(direct))
     return {
+        "pre_import_check_s": check_s,
+        "pre_import_check_share": check_s / tool_s,
         "tool_s": tool_s,
         "direct_s": direct_s,
         "ratio": tool_s / direct_s,
@@ -367,7 +390,7 @@ def create_overhead(side: Side, collection: str, segments: int, concurrency: int
 
 
 def restore_overhead(side: Side, collection: str, segments: int, runs: int) -> dict[str, Any]:
-    tool, direct = restore_turns(side, collection, runs)
+    tool, direct, _ = restore_turns(side, collection, runs)
     tool_s, direct_s = median(totals(tool)), median(totals(direct))
     outside_ms = (outside_imports(tool) - outside_imports(direct)) * 1000 / segments
     return {

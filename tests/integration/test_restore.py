@@ -228,3 +228,27 @@ def test_a_backup_folder_copied_under_another_name_restores_its_own_bytes(deploy
         milvus.drop_collection(f"c1{suffix}")
     finally:
         milvus.close()
+
+
+def test_a_flipped_byte_is_refused_before_milvus_reads_it(deployment: Deployment, tmp_path, capsys):
+    """Milvus 2.3.5 panics on a binlog whose CRC fails, and stays down: the restore must not hand it one."""
+    from milvus_backup import wiring
+    from milvus_backup.config import load_config
+
+    config, name = made_backup(deployment, tmp_path, capsys, "-c", "c1")
+    target = wiring.backup_storage(load_config(str(config), env={}).config)
+    vectors = [i.key for i in target.storage.list(f"{target.root}{name}/binlogs/insert_log/") if i.size > 1000]
+    damaged = bytearray(target.storage.get(vectors[0]))
+    damaged[len(damaged) // 2] ^= 0x01
+    target.storage.put(vectors[0], bytes(damaged))
+
+    suffix = unique("_flip")
+    code, _, err = run(capsys, config, "restore", "-n", name, "-s", suffix)
+    assert code == 13, err
+    assert "content differs (checksum mismatch)" in err and vectors[0].rsplit("/", 1)[1] in err
+    assert "Nothing was restored" in err
+    milvus = client(deployment)
+    try:
+        assert not milvus.has_collection(f"c1{suffix}")  # nothing was created, and Milvus is still answering
+    finally:
+        milvus.close()

@@ -67,4 +67,5 @@ def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
         drop_exist_index=body.dropExistIndex,
         skip_create_collection=body.skipCreateCollection,
         rbac=body.rbac,
+        verify=body.verify,
     )

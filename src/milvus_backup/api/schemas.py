@@ -62,6 +62,11 @@ class RestoreBackupRequest(_Request):
     dropExistIndex: bool = False
     skipCreateCollection: bool = False
     rbac: bool = False
+    verify: bool = Field(
+        True,
+        description="Check every file's checksum against the manifest before Milvus reads it; false checks sizes "
+        "only. Ours.",
+    )
     timeout: float | None = Field(
         None,
         gt=0,

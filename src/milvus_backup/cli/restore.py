@@ -75,6 +75,10 @@ def restore(
         bool, typer.Option("--skip_db_properties", help="Create missing databases without the backed-up properties.")
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    no_verify: Annotated[
+        bool,
+        typer.Option("--no-verify", help="Check the files' sizes before the import, not their checksums."),
+    ] = False,
     timeout: runs.Timeout = None,
     strict: runs.Strict = False,
 ) -> None:
@@ -100,6 +104,7 @@ def restore(
         load=load,
         skip_aliases=skip_aliases,
         skip_db_properties=skip_db_properties,
+        verify=not no_verify,
     )
     config = ctx.obj.load().config
     with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout, what=f"restore of {name}") as run:

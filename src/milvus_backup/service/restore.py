@@ -20,13 +20,14 @@ from milvus_backup.errors import (
 )
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
-from milvus_backup.service.catalog import read_backup
+from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.compat import VECTOR_TYPES, check_restorable
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.run import Run
 from milvus_backup.service.selection import DEFAULT_DB, Selection
 from milvus_backup.service.staging import Staging, open_staging
+from milvus_backup.service.verify import SIZES_ONLY, check_objects
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ LOAD_TIMEOUT_SECONDS = 600.0
 #: How long a failed restore waits for the imports it started to end before it drops what it created.
 SETTLE_SECONDS = 120.0
 SETTLE_POLL_SECONDS = 0.5
+#: How many problems a refused restore names in its message (the rest are counted).
+SHOWN_PROBLEMS = 5
 
 
 @dataclass
@@ -58,6 +61,8 @@ class RestoreRequest:
     load: bool = False
     skip_aliases: bool = False
     skip_db_properties: bool = False
+    #: Check each object's checksum against the manifest before Milvus reads it (sizes are checked always).
+    verify: bool = True
 
 
 @dataclass
@@ -191,6 +196,8 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     _check_targets(milvus, plans, request)
     staging = None if request.meta_only else open_staging(resources, info.name, uuid.uuid4().hex[:12])
     run.checks_passed()
+    if not request.meta_only:
+        _check_before_import(resources, info, plans, request, run)
     if request.rbac and info.rbac_meta:
         restored = milvus.restore_rbac(info.rbac_meta)
         logger.info(
@@ -215,6 +222,38 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             staging.cleanup(keep=resources.settings.keep_temp_files)
     staged = staging.staged_objects if staging is not None else 0
     return RestoreResult(info.name, results, time.monotonic() - started, staged, run.warnings)
+
+
+def _check_before_import(
+    resources: Resources, info: BackupInfo, plans: list[_Plan], request: RestoreRequest, run: Run
+) -> None:
+    """Nothing reaches Milvus unchecked: every object the restore will import is there with its size and (unless
+    `verify` is off) its checksum, before anything is created. A damaged binlog can take Milvus down (2.3.5 panics
+    on a CRC error in an import) and is then reported as Milvus being unreachable."""
+    report = check_objects(
+        resources.backup,
+        info,
+        read_manifest(resources.backup, info.name),
+        run,
+        read_content=request.verify,
+        collection_ids={p.source.collection_id for p in plans},
+        trust_listing=True,
+    )
+    if report.mode == SIZES_ONLY:
+        run.warn(
+            f"backup {info.name} has no manifest (made by another tool): its files were checked by size only "
+            "before the import"
+        )
+    problems = [problem for check in report.collections for problem in check.problems]
+    if problems:
+        shown = "; ".join(problems[:SHOWN_PROBLEMS])
+        more = f" and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
+        raise IntegrityError(
+            name=info.name,
+            detail=f"{len(problems)} problem(s) found before anything was restored: {shown}{more}",
+            hint=f"Nothing was restored. `milvus-backup verify -n {info.name}` lists every problem; restore another "
+            "backup of the collection.",
+        )
 
 
 def _db_properties(info: BackupInfo, plans: list[_Plan], db: str) -> list[KeyValue]:

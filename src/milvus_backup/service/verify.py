@@ -6,11 +6,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from milvus_backup.meta import layout
+from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo, Binlog
 from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.copying import checksum_of
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
+from milvus_backup.storage.base import ObjectInfo
 
 FULL, QUICK, SIZES_ONLY = "checksums", "sizes", "sizes (no manifest: made by another tool)"
 
@@ -75,37 +77,58 @@ def verify_backup(target: StorageLocation, name: str, quick: bool = False, run: 
     info = read_backup(target, name)
     manifest = read_manifest(target, name)
     run.checks_passed()
+    return check_objects(target, info, manifest, run, read_content=not quick)
+
+
+def check_objects(
+    target: StorageLocation,
+    info: BackupInfo,
+    manifest: Manifest | None,
+    run: Run,
+    *,
+    read_content: bool,
+    collection_ids: set[int] | None = None,
+    trust_listing: bool = False,
+) -> VerifyReport:
+    """Each object of the backup (of `collection_ids` only, if given) against the manifest: present, of its size,
+    and with `read_content`, of its checksum. `trust_listing` takes an MD5 that the storage's listing states (an S3
+    ETag) for the content's, instead of reading the bytes: it proves the object is the one that was written, not
+    that the service still holds it intact. A backup without a manifest (made by another tool) is checked by size
+    from its meta."""
+    name = info.name
     if manifest is not None:
         expected = {o.key: (o.size, o.checksum) for o in manifest.objects}
-        mode = QUICK if quick else FULL
+        mode = FULL if read_content else QUICK
     else:
         expected = {key: (size, "") for key, size in _expected_from_meta(info).items()}
         mode = SIZES_ONLY
     names = {c.collection_id: f"{c.db_name or 'default'}.{c.collection_name}" for c in info.collection_backups}
-    checks: dict[str, CollectionCheck] = {n: CollectionCheck(n) for n in names.values()}
+    checks: dict[str, CollectionCheck] = {}
     by_collection: dict[str, list[str]] = defaultdict(list)
     for key in expected:
         # binlogs/<insert_log|delta_log>/<collection id>/...
-        coll = names.get(int(key.split("/")[2]), key.split("/")[2])
-        by_collection[coll].append(key)
-        checks.setdefault(coll, CollectionCheck(coll))
+        folder = key.split("/")[2]
+        if collection_ids is not None and int(folder) not in collection_ids:
+            continue
+        by_collection[names.get(int(folder), folder)].append(key)
+    for collection_id, coll in names.items():
+        if collection_ids is None or collection_id in collection_ids:
+            checks[coll] = CollectionCheck(coll)
+    checks.update((coll, CollectionCheck(coll)) for coll in by_collection if coll not in checks)
     backup_dir = layout.backup_dir(target.root, name)
-    found = {i.key[len(backup_dir) :]: i.size for i in target.storage.list(backup_dir + layout.BINLOG_DIR + "/")}
-    run.progress.start(sum(size for size, _ in expected.values()), "bytes", f"verify {name}")
+    found = {i.key[len(backup_dir) :]: i for i in target.storage.list(backup_dir + layout.BINLOG_DIR + "/")}
+    total = sum(expected[key][0] for keys in by_collection.values() for key in keys)
+    run.progress.start(total, "bytes", f"verify {name}")
 
     def problem(key: str) -> str | None:
         size, checksum = expected[key]
-        found_size = found.get(key)
+        listed = found.get(key)
         found_problem = None
-        if found_size is None:
+        if listed is None:
             found_problem = f"{key}: missing"
-        elif found_size != size:
-            found_problem = f"{key}: {found_size} bytes, expected {size}"
-        elif (
-            mode == FULL
-            and checksum_of(target.storage, backup_dir + key, trust_service=False, algorithm=checksum.split(":", 1)[0])
-            != checksum
-        ):
+        elif listed.size != size:
+            found_problem = f"{key}: {listed.size} bytes, expected {size}"
+        elif mode == FULL and checksum != _content_checksum(target, backup_dir + key, listed, checksum, trust_listing):
             found_problem = f"{key}: content differs (checksum mismatch)"
         run.progress.advance(size)
         return found_problem
@@ -119,3 +142,10 @@ def verify_backup(target: StorageLocation, name: str, quick: bool = False, run: 
         check.problems.extend(p for p in run.map(problem, keys) if p is not None)
     run.progress.finish()
     return VerifyReport(name, mode, sorted(checks.values(), key=lambda c: c.collection), run.warnings)
+
+
+def _content_checksum(target: StorageLocation, key: str, listed: ObjectInfo, expected: str, trust_listing: bool) -> str:
+    algorithm = expected.split(":", 1)[0]
+    if trust_listing and algorithm == "md5" and listed.md5:
+        return f"md5:{listed.md5}"
+    return checksum_of(target.storage, key, trust_service=False, algorithm=algorithm)
