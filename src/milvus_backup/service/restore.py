@@ -37,8 +37,6 @@ LOAD_TIMEOUT_SECONDS = 600.0
 #: How long a failed restore waits for the imports it started to end before it drops what it created.
 SETTLE_SECONDS = 120.0
 SETTLE_POLL_SECONDS = 0.5
-#: How many problems a refused restore names in its message (the rest are counted).
-SHOWN_PROBLEMS = 5
 
 
 @dataclass
@@ -244,13 +242,10 @@ def _check_before_import(
             f"backup {info.name} has no manifest (made by another tool): its files were checked by size only "
             "before the import"
         )
-    problems = [problem for check in report.collections for problem in check.problems]
-    if problems:
-        shown = "; ".join(problems[:SHOWN_PROBLEMS])
-        more = f" and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
+    if not report.ok:
         raise IntegrityError(
             name=info.name,
-            detail=f"{len(problems)} problem(s) found before anything was restored: {shown}{more}",
+            detail=f"{report.problems_in_brief()}, found before anything was restored",
             hint=f"Nothing was restored. `milvus-backup verify -n {info.name}` lists every problem; restore another "
             "backup of the collection.",
         )

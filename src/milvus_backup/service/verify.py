@@ -36,6 +36,12 @@ class VerifyReport:
     def ok(self) -> bool:
         return not any(c.problems for c in self.collections)
 
+    def problems_in_brief(self, shown: int = 5) -> str:
+        """`N problem(s): the first few; and M more`, for an error message."""
+        problems = [problem for check in self.collections for problem in check.problems]
+        more = f" and {len(problems) - shown} more" if len(problems) > shown else ""
+        return f"{len(problems)} problem(s): {'; '.join(problems[:shown])}{more}"
+
 
 def _log_id(log: Binlog) -> int:
     """Old backups carry no log_id: the file name of its source path is the id."""

@@ -31,8 +31,6 @@ from milvus_backup.service.run import Run
 router = APIRouter(prefix="/api/v1", tags=["backups"], responses=ERROR_RESPONSES)
 
 Context = Annotated[ServerContext, Depends(server_context)]
-#: How many problems a failed verify names in its message (the rest are counted).
-SHOWN_PROBLEMS = 5
 
 
 def _refuse_taken_name(config: Config, name: str) -> None:
@@ -182,10 +180,7 @@ def verify(body: schemas.VerifyBackupRequest, request: Request, ctx: Context) ->
     def work(run: Run) -> dict[str, Any]:
         report = library.verify_backup(ctx.config, body.backup_name, body.quick, run)
         if not report.ok:
-            problems = [p for c in report.collections for p in c.problems]
-            shown = "; ".join(problems[:SHOWN_PROBLEMS])
-            more = f" and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
-            raise IntegrityError(name=body.backup_name, detail=f"{len(problems)} problem(s): {shown}{more}")
+            raise IntegrityError(name=body.backup_name, detail=report.problems_in_brief())
         return views.verify_result(report)
 
     if body.run_async:
