@@ -9,7 +9,9 @@ from milvus_backup.errors import (
     BackupIncompleteError,
     BackupNotFoundError,
     BackupToolError,
+    BinlogFormatError,
     BucketNotFoundError,
+    CollectionNotInBackupError,
     ConfigError,
     CopyFailedError,
     DeadlineExceededError,
@@ -32,7 +34,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The ranges docs/exit-codes.md states, and which classes each holds.
 SINGLE_CODES = {BackupToolError: 1, UsageError: 2, ConfigError: 3, WarningsAsErrorsError: 4}
-BACKUP_ERRORS = (BackupNotFoundError, BackupExistsError, BackupIncompleteError, IntegrityError, UnsupportedFormatError)
+BACKUP_ERRORS = (
+    BackupNotFoundError,
+    BackupExistsError,
+    BackupIncompleteError,
+    IntegrityError,
+    UnsupportedFormatError,
+    BinlogFormatError,
+    CollectionNotInBackupError,
+)
 JOB_ERRORS = (JobConflictError, JobCancelledError, JobNotFoundError, DeadlineExceededError)
 
 
