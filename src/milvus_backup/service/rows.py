@@ -227,6 +227,7 @@ def iter_live_batches(
     columns = collection_columns(coll)
     specs = columns.by_name(fields)
     read_specs = specs if any(s.field_id == columns.primary.field_id for s in specs) else [*specs, columns.primary]
+    schema = columns.arrow_schema(specs)
     for partition in partitions if partitions is not None else coll.partition_backups:
         deletes = partition_deletes(target, name, coll, partition, as_of)
         for seg in partition.segment_backups:
@@ -235,10 +236,8 @@ def iter_live_batches(
             for batch in segment_batches(target, name, seg, read_specs, batch_rows):
                 pks = batch.column(columns.primary.name)
                 mask = deletes.keep_mask(pks, batch.column(_TS_COLUMN), as_of)
-                kept = batch.filter(mask) if mask.false_count else batch
-                out = pa.RecordBatch.from_arrays(
-                    [kept.column(s.name) for s in specs], schema=columns.arrow_schema(specs)
-                )
+                kept = batch.filter(mask) if mask is not None and mask.false_count else batch
+                out = pa.RecordBatch.from_arrays([kept.column(s.name) for s in specs], schema=schema)
                 yield LiveBatch(coll, partition, seg.segment_id, out, batch.num_rows)
 
 
@@ -321,6 +320,6 @@ def count_live_rows(
         for batch in segment_batches(target, name, seg, [columns.primary]):
             mask = deletes.keep_mask(batch.column(0), batch.column(1), as_of)
             counts.inserted += batch.num_rows
-            counts.live += mask.true_count
+            counts.live += batch.num_rows if mask is None else mask.true_count
     counts.deleted = counts.inserted - counts.live
     return counts
