@@ -585,7 +585,7 @@ def expect_output(docs: Docs, command: str, argv: list[str], name: str | None, o
         assert "export success:" in out, out
         out_dir = workspace / str(option(argv, "--out"))
         suffix = ".jsonl" if option(argv, "--format") == "jsonl" else ".parquet"
-        assert list(out_dir.rglob(f"part-00000{suffix}")), f"no {suffix} file under {out_dir}"
+        assert list(out_dir.rglob(f"part-00000-000{suffix}")), f"no {suffix} file under {out_dir}"
     else:
         raise AssertionError(f"nothing to expect from `milvus-backup {command}`: say what it shows")
 
