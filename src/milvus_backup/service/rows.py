@@ -342,3 +342,19 @@ def count_live_rows(
             counts.live += batch.num_rows if mask is None else mask.true_count
     counts.deleted = counts.inserted - counts.live
     return counts
+
+
+def count_collection_rows(
+    target: StorageLocation, name: str, coll: CollectionBackupInfo, as_of: int | None = None, run: Run | None = None
+) -> RowCounts:
+    """A collection's row counts (every partition's `count_live_rows`), partitions read in parallel on `run`'s
+    threads when one is given."""
+    total = RowCounts()
+    partitions = coll.partition_backups
+    if run is not None:
+        counts = run.map(lambda p: count_live_rows(target, name, coll, p, as_of, run), partitions)
+    else:
+        counts = [count_live_rows(target, name, coll, p, as_of) for p in partitions]
+    for c in counts:
+        total.add(c)
+    return total
