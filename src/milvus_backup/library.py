@@ -21,6 +21,8 @@ from milvus_backup.service.catalog import BackupSummary
 from milvus_backup.service.check import CheckReport, CheckStep, run_check
 from milvus_backup.service.create import CreateRequest, CreateResult
 from milvus_backup.service.create import create_backup as _create
+from milvus_backup.service.prune import PruneRequest, PruneResult
+from milvus_backup.service.prune import prune_backups as _prune
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.restore import RestoreRequest, RestoreResult
 from milvus_backup.service.restore import restore_backup as _restore
@@ -77,6 +79,15 @@ def get_backup(config: Config, name: str) -> BackupInfo:
 def delete_backup(config: Config, name: str) -> int:
     """Delete every object of the backup, complete or not; returns how many were deleted."""
     return catalog.delete_backup(_backups_of(config, name), name)
+
+
+def prune_backups(config: Config, request: PruneRequest) -> PruneResult:
+    """Remove the backups the request's retention policy does not keep (with `dry_run`, only say which)."""
+    target = wiring.backup_storage(config)
+    if _missing_directory(target):
+        logger.info("The directory of backups %s does not exist yet: nothing to prune.", target.describe())
+        return PruneResult(kept=[], removed=[], dry_run=request.dry_run, seconds=0.0)
+    return _prune(target, request)
 
 
 def _missing_directory(target: StorageLocation) -> bool:
