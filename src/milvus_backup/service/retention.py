@@ -119,4 +119,4 @@ def apply_policy(backups: Sequence[Dated], policy: RetentionPolicy) -> list[Deci
                 left -= 0 if left == UNLIMITED else 1
         if left > 0 and ordered and reason not in reasons[-1]:
             reasons[-1].append(f"oldest {reason}")
-    return [Decision(b.name, b.time, r) for b, r in zip(ordered, reasons)]
+    return [Decision(b.name, b.time, r) for b, r in zip(ordered, reasons, strict=True)]
