@@ -21,6 +21,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.integration.conftest import local_config, write_config
 from tests.integration.server_rig import ProcessServer, ThreadServer, poll
+from tests.integration.test_docs import all_blocks
 from tests.integration.test_server import chromium, screenshot
 from tests.rig.milvus import MilvusInstance
 from tests.rig.ports import LOCALHOST
@@ -130,6 +131,14 @@ def test_a_schedule_seconds_apart_runs_prunes_and_shows_in_metrics_and_on_the_pa
     assert metric(metrics, "milvus_backup_schedule_failures_total", "broken") >= 1
     assert metric(metrics, "milvus_backup_schedule_last_success_timestamp_seconds", "broken") is None
     assert metric(metrics, "milvus_backup_schedule_skipped_runs_total", "every3s") is not None
+    # The alert rules of the docs name metrics the server exposes.
+    documented = {
+        name
+        for block in all_blocks()
+        if block.lang == "promql"
+        for name in re.findall(r"milvus_backup_\w+", "\n".join(block.lines))
+    }
+    assert documented and all(re.search(rf"^{name}[{{ ]", metrics, re.M) for name in documented), documented
 
     # The failing schedule called the webhook.
     content_type, payload = webhook.received[0]

@@ -64,13 +64,12 @@ def prune(
     else:
         for backup in result.kept:
             render.print_line(f"keep    {backup.name}  {backup.created}  ({', '.join(backup.reasons)})")
-        verb = "would remove" if result.dry_run else "remove"
+        verb = "would remove" if result.dry_run else "removed"
         for backup in result.removed:
             render.print_line(f"{verb}  {backup.name}  {backup.created}")
         runs.print_warnings(result.warnings)
-        done = "would remove" if result.dry_run else "removed"
         render.print_line(
-            f"prune {'dry run' if result.dry_run else 'success'}: {len(result.kept)} kept, "
-            f"{len(result.removed)} {done}{runs.counted(result.warnings)}"
+            f"prune {'dry run' if result.dry_run else 'success'}: {len(result.kept)} kept, {len(result.removed)} "
+            f"{'to remove' if result.dry_run else 'removed'}{runs.counted(result.warnings)}"
         )
     runs.enforce_strict(strict, result.warnings)
