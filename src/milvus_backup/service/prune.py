@@ -66,9 +66,9 @@ def selected(summary: BackupSummary, request: PruneRequest) -> bool:
 
 
 def referenced_by_kept(target: StorageLocation, kept: list[str]) -> dict[str, list[str]]:
-    """The backups that the kept ones reference (incremental backups' bases), each with the kept backups
-    referencing it. No backup references another yet: incremental create is not on this branch; when it lands,
-    this asks it."""
+    """The backups whose folders hold bytes that the kept ones reference (an incremental backup's bases), each
+    with the kept backups referencing it. No backup references another yet: incremental create is not in this
+    version. When it is, this reads each kept backup's references (their owners) from the catalog."""
     return {}
 
 
