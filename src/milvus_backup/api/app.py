@@ -23,7 +23,7 @@ from milvus_backup.api.routes import schedules as schedule_routes
 from milvus_backup.api.webhook import FailureWebhook
 from milvus_backup.config import Config
 from milvus_backup.service.jobs import JobRunner, JobStore
-from milvus_backup.service.schedules import Scheduler
+from milvus_backup.service.schedules import STOP_SECONDS, Scheduler
 
 #: Where the docs pages' scripts and styles are served (open without the token, like the pages).
 DOCS_ASSETS = "/docs/assets"
@@ -52,6 +52,7 @@ def create_app(config: Config, jobs_dir: Path) -> FastAPI:
         scheduler.start()
         yield
         scheduler.stop()
+        runner.stop(STOP_SECONDS)
         store.close()
 
     # Swagger UI (/docs) and ReDoc (/redoc) from assets in an installed package, not a CDN: they work offline.

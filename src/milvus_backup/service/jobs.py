@@ -9,6 +9,7 @@ A job past its deadline ends in upstream's state 4 (timeout).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -380,6 +381,24 @@ class JobRunner:
         if running is not None:
             running.cancelled.set()
         return self.store.get(job_id)
+
+    def cancel_and_wait(self, job_ids: list[str], seconds: float) -> None:
+        """Cancel these jobs and wait (at most `seconds`) until each has ended and cleaned up."""
+        for job_id in job_ids:
+            with contextlib.suppress(BackupToolError):  # it ended meanwhile
+                self.cancel(job_id)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(job_id in self._running for job_id in job_ids):
+                    return
+            time.sleep(0.05)
+
+    def stop(self, seconds: float) -> None:
+        """Cancel every job still running and wait for them, so none is cut off while the job store closes."""
+        with self._lock:
+            running = list(self._running)
+        self.cancel_and_wait(running, seconds)
 
     def _register(self, job: Job) -> _Running:
         running = _Running()

@@ -13,7 +13,6 @@ then prune) runs in a worker thread.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -132,12 +131,7 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout=TICK_SECONDS * 5)
         running = [job_id for schedule in self.schedules if (job_id := self._busy(schedule)) is not None]
-        for job_id in running:
-            with contextlib.suppress(BackupToolError):  # it ended meanwhile
-                self._runner.cancel(job_id)
-        deadline = time.monotonic() + STOP_SECONDS
-        while any(self._runner.store.get(job_id).running for job_id in running) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        self._runner.cancel_and_wait(running, STOP_SECONDS)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
