@@ -71,6 +71,8 @@ SYSTEM_FIELDS = (0, 1)
 _ids = itertools.count(449_000_000_000_000_000)
 #: segment id -> (rows, deleted rows), filled by `insert` of every fake.
 _SEGMENT_ROWS: dict[int, tuple[int, int]] = {}
+#: L0 segment id -> rows it deletes, filled by `insert_l0` of every fake.
+_L0_DELETES: dict[int, int] = {}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,6 +140,9 @@ class ImportTask:
     polls_left: int
     ends_at: float
     done: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    #: Rows an L0 import deletes once done.
+    deletes: int = 0
 
 
 def _call(method: F) -> F:
@@ -252,6 +257,7 @@ class FakeMilvus:
         segments: int = 1,
         deletes: int = 0,
         channel: str = "",
+        storage_version: int = 0,
     ) -> list[int]:
         """`segments` flushed segments of `rows` rows each into `partition`: one binlog object per field (and
         system field) per segment, and with `deletes` a delta log deleting that many of each segment's rows.
@@ -285,19 +291,38 @@ class FakeMilvus:
                         rows,
                         "Flushed",
                         is_l0=False,
-                        storage_version=0,
+                        storage_version=storage_version,
                         channel=channel or coll.name + "_dml_0",
                     )
                 )
         return ids
 
+    def insert_l0(self, db: str, collection: str, partition: str | None = None, *, deletes: int = 10) -> int:
+        """An L0 segment (Milvus >= 2.4): a delta log only, deleting `deletes` rows of `partition`'s segments, or
+        with no partition of the whole collection's (partition id -1, as GetPersistentSegmentInfo reports a
+        channel-level L0 segment). Returns its id."""
+        coll = self._collection(db, collection)
+        part_id = -1 if partition is None else coll.partitions[partition]
+        seg_id = next(_ids)
+        self.storage.put(
+            join(self.root, "delta_log", str(coll.id), str(part_id), str(seg_id), str(next(_ids))),
+            _content(-1, deletes, 16),
+        )
+        _L0_DELETES[seg_id] = deletes
+        with self._lock:
+            coll.segments.append(
+                Segment(seg_id, coll.id, part_id, deletes, "Flushed", is_l0=True, storage_version=0, channel="")
+            )
+        return seg_id
+
     def collection_id(self, db: str, name: str) -> int:
         return self._collection(db, name).id
 
     def inserted_rows(self, db: str, name: str) -> int:
-        """Rows of the collection's segments written by `insert`, deleted ones left out."""
+        """Rows of the collection's segments written by `insert`, deleted ones (also by L0 segments) left out."""
         coll = self._collection(db, name)
-        return sum(s.num_rows - _SEGMENT_ROWS.get(s.segment_id, (0, 0))[1] for s in coll.segments)
+        rows = sum(s.num_rows - _SEGMENT_ROWS.get(s.segment_id, (0, 0))[1] for s in coll.segments if not s.is_l0)
+        return rows - sum(_L0_DELETES.get(s.segment_id, 0) for s in coll.segments if s.is_l0)
 
     # -- instrumentation -----------------------------------------------------------------------------
     def _enter(self, name: str) -> None:
@@ -349,6 +374,12 @@ class FakeMilvus:
         }
         rows = sum(_SEGMENT_ROWS.get(seg, (0, 0))[0] for seg in inserted)
         return rows - sum(_SEGMENT_ROWS.get(seg, (0, 0))[1] for seg in deleted if seg in inserted)
+
+    def _l0_deletes_in(self, path: str) -> int:
+        """Rows deleted by the L0 segments whose delta logs lie below an L0 import's path (Milvus reads every delta
+        log below it: internal/util/importutilv2/binlog/l0_reader.go)."""
+        segments = {seg for seg in (_segment_of(info.key, 2) for info in self._listing(path)) if seg}
+        return sum(_L0_DELETES.get(seg, 0) for seg in segments)
 
     # -- the protocol: reading -----------------------------------------------------------------------
     @property
@@ -527,12 +558,20 @@ class FakeMilvus:
     def start_import(
         self, db: str, collection: str, partition: str, files: list[str], options: dict[str, str]
     ) -> list[int]:
+        # What Milvus's proxy checks (internal/proxy/task_import.go): a backup import names its partition; an L0
+        # import names one or none (all partitions) and needs the collection released.
+        l0 = options.get("l0_import") == "true"
         with self._lock:
             coll = self._collection(db, collection)
-            if partition not in coll.partitions:
+            if options.get("backup") == "true" and not partition:
+                raise self._fail("partition not specified")
+            if partition and partition not in coll.partitions:
                 raise self._fail(f"{db}.{collection} has no partition {partition}")
+            if l0 and coll.loaded:
+                raise self._fail("for l0 import, collection cannot be loaded, please release it first")
         fault = self.import_fault(db, collection, partition) if self.import_fault is not None else None
-        rows = 0 if fault else self._rows_in(files)
+        rows = 0 if fault or l0 else self._rows_in(files)
+        deletes = 0 if fault or not l0 else self._l0_deletes_in(files[0])
         with self._lock:
             task = ImportTask(
                 next(_ids),
@@ -544,6 +583,8 @@ class FakeMilvus:
                 fault,
                 self.import_polls,
                 time.monotonic() + self.import_seconds,
+                options=dict(options),
+                deletes=deletes,
             )
             self.tasks[task.id] = task
             self._in_flight += 1
@@ -563,7 +604,7 @@ class FakeMilvus:
                 t.done = True
                 self._in_flight -= 1
                 if t.fault != "fail" and t.collection in self._dbs[t.db].collections:
-                    self._collection(t.db, t.collection).imported_rows += t.rows
+                    self._collection(t.db, t.collection).imported_rows += t.rows - t.deletes
             if t.fault == "fail":
                 return ImportOutcome(task, False, 0, "injected import failure")
             return ImportOutcome(task, True, t.rows, "")

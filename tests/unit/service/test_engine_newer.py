@@ -1,0 +1,137 @@
+"""Milvus >= 2.4 on the fakes: L0 delete segments backed up and imported after the data they delete from, storage
+format v2 segments imported with their format, and what is refused before anything is created."""
+
+from __future__ import annotations
+
+import pytest
+
+from milvus_backup.errors import UnsupportedFormatError, UsageError
+from milvus_backup.meta import layout
+from milvus_backup.service.catalog import read_backup
+from milvus_backup.service.create import CreateRequest, create_backup
+from milvus_backup.service.resources import Resources, Settings, StorageLocation
+from milvus_backup.service.restore import RestoreRequest, restore_backup
+from milvus_backup.service.selection import Selection
+from tests.fakes.memory_storage import MemoryStorage
+from tests.fakes.milvus import FakeMilvus
+from tests.unit.service.conftest import BACKUP_ROOT
+
+
+def _resources(backup: MemoryStorage, milvus: FakeMilvus) -> Resources:
+    return Resources(StorageLocation(backup, BACKUP_ROOT), Settings(), milvus.side())
+
+
+@pytest.fixture
+def backup_storage() -> MemoryStorage:
+    return MemoryStorage("backup-bucket")
+
+
+@pytest.fixture
+def source() -> FakeMilvus:
+    """`default.books` on a Milvus 2.4: 2 x 100 rows in `_default`, 50 in `p1`; an L0 segment deleting 3 rows of
+    `p1` and one deleting 7 rows of the whole collection."""
+    fake = FakeMilvus(MemoryStorage("milvus-bucket"), version="v2.4.5")
+    fake.add_collection("default", "books", partitions=("p1",))
+    fake.insert("default", "books", "_default", rows=100, segments=2)
+    fake.insert("default", "books", "p1", rows=50)
+    fake.insert_l0("default", "books", "p1", deletes=3)
+    fake.insert_l0("default", "books", deletes=7)
+    return fake
+
+
+def test_l0_segments_are_backed_up_where_upstream_puts_them(source: FakeMilvus, backup_storage: MemoryStorage) -> None:
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    coll = read_backup(StorageLocation(backup_storage, BACKUP_ROOT), "b").collection_backups[0]
+    (whole,) = coll.l0_segments
+    assert whole.partition_id == -1 and whole.is_l0 and whole.group_id == 0 and not whole.binlogs
+    p1 = next(p for p in coll.partition_backups if p.partition_name == "p1")
+    (in_p1,) = [s for s in p1.segment_backups if s.is_l0]
+    assert in_p1.group_id == in_p1.segment_id and in_p1.deltalogs
+    delta = layout.backup_segment_delta_dir(BACKUP_ROOT, "b", coll.collection_id, -1, 0, whole.segment_id)
+    assert delta == f"{BACKUP_ROOT}b/binlogs/delta_log/{coll.collection_id}/-1/{whole.segment_id}/"
+    assert [info.key for info in backup_storage.list(delta)]
+
+
+def test_l0_segments_are_imported_after_the_data_so_deleted_rows_stay_deleted(
+    source: FakeMilvus, backup_storage: MemoryStorage
+) -> None:
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.4.5")
+    data_done_before_l0: list[bool] = []
+
+    def watch(method: str, args: tuple[object, ...]) -> None:
+        if method == "start_import" and args[4] == {"l0_import": "true"}:  # type: ignore[comparison-overlap]
+            data_done_before_l0.append(all(t.done for t in target.tasks.values() if "backup" in t.options))
+
+    target.on_call = watch
+    result = restore_backup(_resources(backup_storage, target), RestoreRequest("b"))
+    assert target.row_count("default", "books") == source.row_count("default", "books") == 240
+    (books,) = result.collections
+    assert books.rows == 250 and books.segments == 5  # rows imported; the L0 imports bring deletes
+    l0 = [t for t in target.tasks.values() if t.options.get("l0_import") == "true"]
+    assert sorted(t.partition for t in l0) == ["", "p1"]  # "" = every partition
+    assert all(len(t.files) == 1 and t.files[0].endswith("/") for t in l0)
+    assert data_done_before_l0 == [True, True]
+    whole = next(t for t in l0 if t.partition == "")
+    assert max(t.id for t in l0 if t.partition == "p1") < whole.id  # the collection's deletes come last
+
+
+def test_an_l0_backup_into_a_loaded_collection_is_refused_before_anything_changes(
+    source: FakeMilvus, backup_storage: MemoryStorage
+) -> None:
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.4.5")
+    target.add_collection("default", "books", partitions=("p1",), loaded=True)
+    target.calls.clear()
+    with pytest.raises(UsageError, match="is loaded"):
+        restore_backup(_resources(backup_storage, target), RestoreRequest("b", skip_create_collection=True))
+    assert target.calls["start_import"] == 0
+
+
+def test_the_fake_refuses_what_milvus_refuses_of_an_l0_import() -> None:
+    fake = FakeMilvus(MemoryStorage("m"), version="v2.4.5")
+    fake.add_collection("default", "c", loaded=True)
+    with pytest.raises(Exception, match="collection cannot be loaded"):
+        fake.start_import("default", "c", "", ["files/delta_log/1/-1/2/"], {"l0_import": "true"})
+    with pytest.raises(Exception, match="partition not specified"):
+        fake.start_import("default", "c", "", ["files/insert_log/1/2/"], {"backup": "true"})
+
+
+def test_an_l0_backup_is_refused_by_a_milvus_before_2_4(source: FakeMilvus, backup_storage: MemoryStorage) -> None:
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.3.5")
+    with pytest.raises(UnsupportedFormatError, match="L0"):
+        restore_backup(_resources(backup_storage, target), RestoreRequest("b"))
+    assert target.list_collections("default") == []
+
+
+def test_storage_v2_segments_are_imported_with_their_format_one_group_each_where_formats_mix(
+    backup_storage: MemoryStorage,
+) -> None:
+    source = FakeMilvus(MemoryStorage("milvus-bucket"), version="v2.6.3")
+    source.add_collection("default", "books", partitions=("p1",))
+    source.insert("default", "books", "_default", rows=10, storage_version=2)
+    source.insert("default", "books", "p1", rows=20, storage_version=0)
+    source.insert("default", "books", "p1", rows=30, storage_version=2)
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.6.3")
+    restore_backup(_resources(backup_storage, target), RestoreRequest("b"))
+    assert target.row_count("default", "books") == 60
+    jobs = sorted(
+        (t.partition, t.options.get("storage_version", ""), t.files[0].count("/")) for t in target.tasks.values()
+    )
+    depth = jobs[0][2]  # the partition folder; a group folder is one deeper
+    assert jobs == [("_default", "2", depth), ("p1", "", depth + 1), ("p1", "2", depth + 1)]
+
+
+def test_storage_v2_segments_are_refused_by_a_milvus_before_2_6(backup_storage: MemoryStorage) -> None:
+    source = FakeMilvus(MemoryStorage("milvus-bucket"), version="v2.6.3")
+    source.add_collection("default", "books")
+    source.insert("default", "books", rows=10, storage_version=2)
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.5.10")
+    with pytest.raises(UnsupportedFormatError, match="storage format v2"):
+        restore_backup(
+            _resources(backup_storage, target), RestoreRequest("b", selection=Selection({"default": ["books"]}))
+        )
+    assert target.list_collections("default") == []
