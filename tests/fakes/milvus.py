@@ -57,6 +57,7 @@ from milvus_backup.milvus.protocol import (
     RbacRestored,
     Segment,
 )
+from milvus_backup.service.compat import parse_version
 from milvus_backup.service.resources import MilvusSide, StorageLocation
 from milvus_backup.storage.base import ObjectInfo, Storage
 from milvus_backup.storage.local import LocalStorage
@@ -206,6 +207,15 @@ class FakeMilvus:
     def side(self, gc_controls: list[GcControl] | None = None) -> MilvusSide:
         """This Milvus as the service's Milvus side."""
         return MilvusSide(self, StorageLocation(self.storage, self.root), gc_controls=list(gc_controls or []))
+
+    def set_database_properties(self, db: str, properties: dict[str, str]) -> None:
+        """What `AlterDatabase` does (Milvus >= 2.4): the database's properties, shown by DescribeDatabase."""
+        with self._lock:
+            self._db(db).properties = [KeyValue(k, v) for k, v in properties.items()]
+
+    def database_properties(self, db: str) -> dict[str, str]:
+        with self._lock:
+            return {kv.key: kv.value for kv in self._db(db).properties}
 
     def add_collection(
         self,
@@ -446,6 +456,8 @@ class FakeMilvus:
     def describe_database(self, db: str) -> tuple[int, list[KeyValue]]:
         with self._lock:
             d = self._db(db)
+            if parse_version(self.version) < (2, 4, 3):  # no DescribeDatabase before 2.4.3 (upstream's table)
+                return 0, []
             return d.id, copy.deepcopy(d.properties)
 
     @_call
@@ -626,24 +638,33 @@ class FakeMilvus:
 
     @_call
     def restore_rbac(self, meta: dict[str, Any]) -> RbacRestored:
-        """Roles, grants and bindings the fake lacks are added; users it lacks are not created."""
+        """Users, roles, grants, privilege groups and bindings the fake lacks are added. Missing users are created
+        only by a Milvus >= 2.4.10 (RestoreRBAC, milvus#35444) and only with the credential BackupRBAC gave."""
         with self._lock:
+            takes_users = parse_version(self.version) >= (2, 4, 10)
             roles = [r for r in meta.get("roles", []) if r not in self.rbac["roles"]]
             grants = [g for g in meta.get("grants", []) if g not in self.rbac["grants"]]
             self.rbac["roles"] += copy.deepcopy(roles)
             self.rbac["grants"] += copy.deepcopy(grants)
+            if takes_users:
+                groups = self.rbac.setdefault("privilege_groups", [])
+                groups += [copy.deepcopy(g) for g in meta.get("privilege_groups", []) if g not in groups]
             users = {u["user"]: u for u in self.rbac["users"]}
-            bindings, not_created = 0, []
+            created, bindings, not_created = 0, 0, []
             for user in meta.get("users", []):
                 if user["user"] not in users:
-                    not_created.append(user["user"])
+                    if takes_users and user.get("password"):
+                        self.rbac["users"].append(copy.deepcopy(user))
+                        created += 1
+                    else:
+                        not_created.append(user["user"])
                     continue
                 have = users[user["user"]].setdefault("roles", [])
                 for role in user.get("roles", []):
                     if role not in have:
                         have.append(copy.deepcopy(role))
                         bindings += 1
-            return RbacRestored(len(roles), len(grants), bindings, not_created)
+            return RbacRestored(len(roles), len(grants), bindings, not_created, created)
 
 
 def _content(field_id: int, rows: int, width: int) -> bytes:

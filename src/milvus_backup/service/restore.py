@@ -202,12 +202,17 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     if request.rbac and info.rbac_meta:
         restored = milvus.restore_rbac(info.rbac_meta)
         logger.info(
-            "RBAC restored: %d role(s), %d grant(s), %d binding(s)", restored.roles, restored.grants, restored.bindings
+            "RBAC restored: %d user(s), %d role(s), %d grant(s), %d binding(s)",
+            restored.users,
+            restored.roles,
+            restored.grants,
+            restored.bindings,
         )
         for user in restored.users_not_created:
             run.warn(
-                f"user {user} does not exist in the target and was not created (a backup holds no usable "
-                "password); create it, then restore again with --rbac to bind its roles"
+                f"user {user} does not exist in the target and was not created (the backup holds no credential "
+                "this Milvus takes: BackupRBAC/RestoreRBAC need Milvus >= 2.4.10); create it, then restore again "
+                "with --rbac to bind its roles"
             )
     existing_dbs = set(milvus.list_databases())
     for db in sorted({p.db for p in plans} - existing_dbs):

@@ -135,3 +135,57 @@ def test_storage_v2_segments_are_refused_by_a_milvus_before_2_6(backup_storage: 
             _resources(backup_storage, target), RestoreRequest("b", selection=Selection({"default": ["books"]}))
         )
     assert target.list_collections("default") == []
+
+
+RBAC = {
+    "users": [
+        {"user": "alice", "password": "c3RvcmVkIGNyZWRlbnRpYWw=", "roles": [{"name": "reader"}]},
+        {"user": "bob", "roles": []},
+    ],
+    "roles": [{"name": "reader"}],
+    "grants": [
+        {
+            "object": {"name": "Collection"},
+            "object_name": "books",
+            "role": {"name": "reader"},
+            "grantor": {"user": {"name": "root"}, "privilege": {"name": "Query"}},
+            "db_name": "default",
+        }
+    ],
+    "privilege_groups": [{"group_name": "readers", "privileges": [{"name": "Query"}, {"name": "Search"}]}],
+}
+
+
+@pytest.mark.parametrize(("version", "created"), [("v2.5.10", ["alice"]), ("v2.4.5", [])])
+def test_rbac_users_with_their_stored_credential_are_created_by_a_milvus_that_takes_them(
+    source: FakeMilvus, backup_storage: MemoryStorage, version: str, created: list[str]
+) -> None:
+    source.rbac = RBAC
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b", rbac=True))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version=version)
+    result = restore_backup(_resources(backup_storage, target), RestoreRequest("b", rbac=True, meta_only=True))
+    assert [u["user"] for u in target.rbac["users"]] == created
+    assert target.rbac["roles"] == [{"name": "reader"}] and len(target.rbac["grants"]) == 1
+    not_created = {"alice", "bob"} - set(created)
+    assert len(result.warnings) == len(not_created)
+    assert all("2.4.10" in w for w in result.warnings)
+    assert bool(target.rbac.get("privilege_groups")) == bool(created)
+
+
+@pytest.mark.parametrize(("version", "kept"), [("v2.4.5", {"database.replica.number": "2"}), ("v2.3.5", {})])
+def test_database_properties_are_backed_up_where_describe_database_exists_and_restored(
+    backup_storage: MemoryStorage, version: str, kept: dict[str, str]
+) -> None:
+    source = FakeMilvus(MemoryStorage("milvus-bucket"), version=version)
+    source.add_collection("shop", "orders")
+    source.set_database_properties("shop", {"database.replica.number": "2"})
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    dbs = read_backup(StorageLocation(backup_storage, BACKUP_ROOT), "b").database_backups
+    (db,) = [d for d in dbs if d.db_name == "shop"]
+    assert {kv.key: kv.value for kv in db.properties} == kept and bool(db.db_id) == bool(kept)
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.4.5")
+    restore_backup(_resources(backup_storage, target), RestoreRequest("b", meta_only=True))
+    assert target.database_properties("shop") == kept
+    other = FakeMilvus(MemoryStorage("target-bucket"), version="v2.4.5")
+    restore_backup(_resources(backup_storage, other), RestoreRequest("b", meta_only=True, skip_db_properties=True))
+    assert other.database_properties("shop") == {}
