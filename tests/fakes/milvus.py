@@ -98,9 +98,14 @@ def schema(name: str = "", *, dim: int = 8, varchar: bool = False, partition_key
     return CollectionSchema(name=name, fields=fields)
 
 
+#: Bytes per vector dimension: BinaryVector, FloatVector, Float16Vector, BFloat16Vector, Int8Vector
+#: (schemapb.DataType 100-103, 105); a sparse vector (104) has no dimension and is sized as a few pairs.
+_BYTES_PER_DIM = {100: 1 / 8, 101: 4, 102: 2, 103: 2, 105: 1}
+
+
 def _value_bytes(f: FieldSchema) -> int:
-    if f.data_type == FLOAT_VECTOR:
-        return 4 * int(f.type_param("dim") or 8)
+    if f.data_type in _BYTES_PER_DIM:
+        return max(1, int(_BYTES_PER_DIM[f.data_type] * int(f.type_param("dim") or 8)))
     return _BYTES_PER_VALUE.get(f.data_type, 8)
 
 

@@ -26,6 +26,7 @@ from milvus_backup.service.compat import VECTOR_TYPES, check_restorable
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.run import Run
+from milvus_backup.service.schema_checks import check_recreatable
 from milvus_backup.service.selection import DEFAULT_DB, Selection
 from milvus_backup.service.staging import Staging, open_staging
 from milvus_backup.service.verify import SIZES_ONLY, check_objects
@@ -192,6 +193,8 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     milvus = resources.need_milvus().client
     for plan in plans:
         check_restorable(plan.source, milvus.server_version)
+        if not request.skip_create_collection:
+            check_recreatable(plan.source)
         if not request.meta_only:
             _import_jobs(plan.source)  # refuses a layout it cannot import before anything is created
     _check_targets(milvus, plans, request)

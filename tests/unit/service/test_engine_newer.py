@@ -3,17 +3,20 @@ format v2 segments imported with their format, and what is refused before anythi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from milvus_backup.errors import UnsupportedFormatError, UsageError
 from milvus_backup.meta import layout
+from milvus_backup.meta.model import CollectionSchema
 from milvus_backup.service.catalog import read_backup
 from milvus_backup.service.create import CreateRequest, create_backup
 from milvus_backup.service.resources import Resources, Settings, StorageLocation
 from milvus_backup.service.restore import RestoreRequest, restore_backup
 from milvus_backup.service.selection import Selection
 from tests.fakes.memory_storage import MemoryStorage
-from tests.fakes.milvus import FakeMilvus
+from tests.fakes.milvus import FakeMilvus, schema
 from tests.unit.service.conftest import BACKUP_ROOT
 
 
@@ -60,7 +63,7 @@ def test_l0_segments_are_imported_after_the_data_so_deleted_rows_stay_deleted(
     data_done_before_l0: list[bool] = []
 
     def watch(method: str, args: tuple[object, ...]) -> None:
-        if method == "start_import" and args[4] == {"l0_import": "true"}:  # type: ignore[comparison-overlap]
+        if method == "start_import" and args[4] == {"l0_import": "true"}:
             data_done_before_l0.append(all(t.done for t in target.tasks.values() if "backup" in t.options))
 
     target.on_call = watch
@@ -189,3 +192,37 @@ def test_database_properties_are_backed_up_where_describe_database_exists_and_re
     other = FakeMilvus(MemoryStorage("target-bucket"), version="v2.4.5")
     restore_backup(_resources(backup_storage, other), RestoreRequest("b", meta_only=True, skip_db_properties=True))
     assert other.database_properties("shop") == {}
+
+
+def _schema_with(**changes: object) -> CollectionSchema:
+    coll_schema = schema("docs")
+    for key, value in changes.items():
+        setattr(coll_schema, key, value)
+    return coll_schema
+
+
+@pytest.mark.parametrize(
+    ("coll_schema", "reason"),
+    [
+        # a field added after creation (Milvus 2.6 add_field): id 102 went to `$meta`, the new field got 103
+        (
+            _schema_with(
+                enable_dynamic_field=True,
+                fields=[*schema("docs").fields[:1], replace(schema("docs").fields[1], field_id=103)],
+            ),
+            "has id 103",
+        ),
+        (_schema_with(struct_array_fields=[{"fieldID": 102, "name": "chunks"}]), "struct fields"),
+    ],
+)
+def test_a_schema_createcollection_cannot_give_back_is_refused_before_anything_is_created(
+    backup_storage: MemoryStorage, coll_schema: CollectionSchema, reason: str
+) -> None:
+    source = FakeMilvus(MemoryStorage("milvus-bucket"), version="v2.6.3")
+    source.add_collection("default", "docs", coll_schema)
+    source.insert("default", "docs", rows=10)
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.6.3")
+    with pytest.raises(UnsupportedFormatError, match=reason):
+        restore_backup(_resources(backup_storage, target), RestoreRequest("b"))
+    assert target.list_collections("default") == []
