@@ -78,6 +78,13 @@ _L0_DELETES: dict[int, int] = {}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def know_segments(rows: dict[int, int], l0_deletes: dict[int, int]) -> None:
+    """Registers segments no fake wrote (a hand-built backup's): segment id -> rows, L0 segment id -> rows it
+    deletes, so that imports of them count as imports of `insert`'s segments do."""
+    _SEGMENT_ROWS.update((seg, (n, 0)) for seg, n in rows.items())
+    _L0_DELETES.update(l0_deletes)
+
+
 def schema(name: str = "", *, dim: int = 8, varchar: bool = False, partition_key: bool = False) -> CollectionSchema:
     """An Int64 primary key `id`, a FloatVector `vec` of `dim`, and optionally a VarChar `text` (the partition
     key with `partition_key`)."""
