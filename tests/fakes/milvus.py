@@ -209,6 +209,8 @@ class FakeMilvus:
         self.on_call: Callable[[str, tuple[Any, ...]], None] | None = None
         # instrumentation
         self.calls: Counter[str] = Counter()
+        #: (db, collection, properties) of every `alter_collection_properties`.
+        self.property_changes: list[tuple[str, str, list[KeyValue]]] = []
         self.max_import_threads = 0
         self.max_imports_in_flight = 0
         self.max_active_threads = 0
@@ -542,6 +544,14 @@ class FakeMilvus:
             else:
                 coll.partitions = {"_default": next(_ids)}
             database.collections[name] = coll
+
+    @_call
+    def alter_collection_properties(self, db: str, name: str, properties: list[KeyValue]) -> None:
+        with self._lock:
+            coll = self._collection(db, name)
+            changed = {kv.key for kv in properties}
+            coll.properties = [kv for kv in coll.properties if kv.key not in changed] + copy.deepcopy(properties)
+            self.property_changes.append((db, name, copy.deepcopy(properties)))
 
     @_call
     def create_partition(self, db: str, collection: str, partition: str) -> None:

@@ -63,6 +63,15 @@ class MilvusWrites:
         )
         self.call("CreateCollection", request, f"create collection {db}.{name}")
 
+    def alter_collection_properties(self, db: str, name: str, properties: list[KeyValue]) -> None:
+        self.call(
+            "AlterCollection",
+            milvus_pb2.AlterCollectionRequest(
+                db_name=db, collection_name=name, properties=_kv({kv.key: kv.value for kv in properties})
+            ),
+            f"alter collection {db}.{name}",
+        )
+
     def create_partition(self, db: str, collection: str, partition: str) -> None:
         self.call(
             "CreatePartition",

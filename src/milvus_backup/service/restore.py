@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -22,7 +23,7 @@ from milvus_backup.errors import (
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
 from milvus_backup.service.catalog import read_backup, read_manifest
-from milvus_backup.service.compat import VECTOR_TYPES, check_restorable
+from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, parse_version
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.run import Run
@@ -33,6 +34,11 @@ from milvus_backup.service.verify import SIZES_ONLY, check_objects
 
 logger = logging.getLogger(__name__)
 
+#: The collection property that turns off Milvus's check of the functions at creation, and the first version that
+#: has it (upstream's feature table).
+FUNC_RUNTIME_CHECK = "disable_func_runtime_check"
+FUNC_RUNTIME_CHECK_SINCE = (2, 6, 8)
+_VALID_INDEX_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 IMPORT_POLL_SECONDS = (0.05, 0.1)  # first poll soon (short imports are common), then every 0.1 s
 LOAD_POLL_SECONDS = 0.5
 LOAD_TIMEOUT_SECONDS = 600.0
@@ -337,6 +343,10 @@ def _restore_one(
         milvus.drop_collection(db, name)
     has_partition_key = any(f.is_partition_key for f in src.schema.fields)
     if not request.skip_create_collection:
+        # Milvus >= 2.6.8 checks a collection's functions at creation (an embedding function's provider, say)
+        # unless told not to; the Go tool creates with the check off and then puts back the original setting.
+        check_off = bool(src.schema.functions) and parse_version(milvus.server_version) >= FUNC_RUNTIME_CHECK_SINCE
+        properties = [kv for kv in src.properties if kv.key != FUNC_RUNTIME_CHECK or not check_off]
         milvus.create_collection(
             db,
             name,
@@ -344,9 +354,12 @@ def _restore_one(
             shards_num=src.shards_num or 1,
             consistency_level=src.consistency_level,
             num_partitions=len(src.partition_backups) if has_partition_key else 0,
-            properties=src.properties,
+            properties=properties + ([KeyValue(FUNC_RUNTIME_CHECK, "true")] if check_off else []),
         )
         undo.created(db, name)
+        original = next((kv.value for kv in src.schema.properties + src.properties if kv.key == FUNC_RUNTIME_CHECK), "")
+        if check_off and original != "true":
+            milvus.alter_collection_properties(db, name, [KeyValue(FUNC_RUNTIME_CHECK, "false")])
     if not has_partition_key:
         existing = {p.name for p in milvus.list_partitions(db, name)}
         for part in src.partition_backups:
@@ -377,9 +390,13 @@ def _rebuild_indexes(milvus: MilvusClient, src: CollectionBackupInfo, db: str, n
     types = {f.name: f.data_type for f in src.schema.fields}
     for index in src.index_infos:
         params = dict(index.params)
-        if auto and types.get(index.field_name) in VECTOR_TYPES:
+        vector = types.get(index.field_name) in VECTOR_TYPES
+        if auto and vector:
             params = {"index_type": "AUTOINDEX", "metric_type": params.get("metric_type", "")}
-        milvus.create_index(db, name, index.field_name, index.index_name, params)
+        # Milvus 2.5 names a JSON-path index after its path ("/a/b"), a name CreateIndex refuses: Milvus then picks
+        # one, as the Go tool lets it.
+        index_name = index.index_name if vector or _VALID_INDEX_NAME.match(index.index_name) else ""
+        milvus.create_index(db, name, index.field_name, index_name, params)
     return len(src.index_infos)
 
 

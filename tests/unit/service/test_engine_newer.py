@@ -9,11 +9,11 @@ import pytest
 
 from milvus_backup.errors import MilvusError, UnsupportedFormatError, UsageError
 from milvus_backup.meta import layout
-from milvus_backup.meta.model import CollectionSchema
+from milvus_backup.meta.model import CollectionSchema, FieldSchema, FunctionSchema, KeyValue
 from milvus_backup.service.catalog import read_backup
 from milvus_backup.service.create import CreateRequest, create_backup
 from milvus_backup.service.resources import Resources, Settings, StorageLocation
-from milvus_backup.service.restore import RestoreRequest, restore_backup
+from milvus_backup.service.restore import FUNC_RUNTIME_CHECK, RestoreRequest, restore_backup
 from milvus_backup.service.selection import Selection
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import FakeMilvus, schema
@@ -226,3 +226,40 @@ def test_a_schema_createcollection_cannot_give_back_is_refused_before_anything_i
     with pytest.raises(UnsupportedFormatError, match=reason):
         restore_backup(_resources(backup_storage, target), RestoreRequest("b"))
     assert target.list_collections("default") == []
+
+
+def _with_function() -> CollectionSchema:
+    coll_schema = schema("docs", varchar=True)
+    coll_schema.fields.append(FieldSchema(field_id=103, name="sparse", data_type=104, is_function_output=True))
+    coll_schema.functions = [
+        FunctionSchema(name="bm25", id=100, type=1, input_field_names=["text"], output_field_names=["sparse"])
+    ]
+    return coll_schema
+
+
+@pytest.mark.parametrize(
+    ("version", "changes"), [("v2.6.8", [[KeyValue(FUNC_RUNTIME_CHECK, "false")]]), ("v2.6.3", [])]
+)
+def test_a_collection_with_functions_is_created_with_the_runtime_check_off_then_put_back(
+    backup_storage: MemoryStorage, version: str, changes: list[list[KeyValue]]
+) -> None:
+    source = FakeMilvus(MemoryStorage("milvus-bucket"), version="v2.6.3")
+    source.add_collection("default", "docs", _with_function())
+    source.insert("default", "docs", rows=10)
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version=version)
+    restore_backup(_resources(backup_storage, target), RestoreRequest("b"))
+    assert [changed for _, _, changed in target.property_changes] == changes
+    properties = {kv.key: kv.value for kv in target.describe_collection("default", "docs").properties}
+    assert properties.get(FUNC_RUNTIME_CHECK, "") == ("false" if changes else "")
+
+
+def test_a_json_path_index_name_is_left_to_milvus(backup_storage: MemoryStorage) -> None:
+    source = FakeMilvus(MemoryStorage("milvus-bucket"), version="v2.5.10")
+    source.add_collection("default", "docs", indexes=(("vec", "HNSW"),))
+    source.create_index("default", "docs", "id", "/meta/color", {"index_type": "INVERTED"})
+    source.insert("default", "docs", rows=10)
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.5.10")
+    restore_backup(_resources(backup_storage, target), RestoreRequest("b", restore_index=True, meta_only=True))
+    assert sorted(i.index_name for i in target.describe_indexes("default", "docs")) == ["id", "vec_idx"]
