@@ -27,7 +27,7 @@ from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, parse_v
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.run import Run
-from milvus_backup.service.schema_checks import check_recreatable
+from milvus_backup.service.schema_checks import check_readable, check_recreatable
 from milvus_backup.service.selection import DEFAULT_DB, Selection
 from milvus_backup.service.staging import Staging, open_staging
 from milvus_backup.service.verify import SIZES_ONLY, check_objects
@@ -203,6 +203,8 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             check_recreatable(plan.source)
         if not request.meta_only:
             _import_jobs(plan.source)  # refuses a layout it cannot import before anything is created
+            source_db = plan.source.db_name or DEFAULT_DB
+            check_readable(plan.source, next((d for d in info.database_backups if d.db_name == source_db), None))
     _check_targets(milvus, plans, request)
     staging = None if request.meta_only else open_staging(resources, info.name, uuid.uuid4().hex[:12])
     run.checks_passed()
@@ -225,7 +227,12 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             )
     existing_dbs = set(milvus.list_databases())
     for db in sorted({p.db for p in plans} - existing_dbs):
-        milvus.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
+        properties = [] if request.skip_db_properties else _db_properties(info, plans, db)
+        zone = [kv for kv in properties if kv.key.startswith("cipher.")]
+        if zone:
+            # The source's encryption zone belongs to its cluster's key management: a new database does not join it.
+            run.warn(f"database {db} was created without the source's encryption properties ({zone[0].key}, ...)")
+        milvus.create_database(db, [kv for kv in properties if kv not in zone])
     undo = _Undo()
     try:
         results = _restore_all(resources.settings, milvus, plans, request, staging, run, undo)

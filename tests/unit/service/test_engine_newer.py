@@ -263,3 +263,18 @@ def test_a_json_path_index_name_is_left_to_milvus(backup_storage: MemoryStorage)
     target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.5.10")
     restore_backup(_resources(backup_storage, target), RestoreRequest("b", restore_index=True, meta_only=True))
     assert sorted(i.index_name for i in target.describe_indexes("default", "docs")) == ["id", "vec_idx"]
+
+
+def test_collections_of_an_encrypted_database_are_refused_unless_meta_only(backup_storage: MemoryStorage) -> None:
+    source = FakeMilvus(MemoryStorage("milvus-bucket"), version="v2.6.3")
+    source.add_collection("vault", "secrets")
+    source.insert("vault", "secrets", rows=10)
+    source.set_database_properties("vault", {"cipher.ezID": "7", "cipher.key": "kms-key-1"})
+    create_backup(_resources(backup_storage, source), CreateRequest(name="b"))
+    target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.6.3")
+    with pytest.raises(UnsupportedFormatError, match="encrypted database"):
+        restore_backup(_resources(backup_storage, target), RestoreRequest("b"))
+    assert target.list_databases() == ["default"]
+    result = restore_backup(_resources(backup_storage, target), RestoreRequest("b", meta_only=True))
+    assert target.list_collections("vault") == ["secrets"] and target.database_properties("vault") == {}
+    assert [w for w in result.warnings if "encryption properties" in w]
