@@ -437,7 +437,7 @@ class _ImportJob:
     segments: list[SegmentBackupInfo] = field(default_factory=list)
     #: 0 imports the partition's folder (every group below it); else that one group's folder.
     group_id: int = 0
-    #: The segments' storage format (Milvus 2.6 storage v2 is 2); Milvus is told it when it is not the first.
+    #: The segments' storage format (Milvus 2.6 storage v2 is 2), stated in the import when not 0.
     storage_version: int = 0
     #: A delete-only (L0) segment, imported with `l0_import` after the data it deletes from.
     l0: bool = False
