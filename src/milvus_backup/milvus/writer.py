@@ -173,8 +173,7 @@ class MilvusWrites:
         missing["users"] = [u for u in missing["users"] if u.get("password")]
         done = RbacRestored(users_not_created=no_credential)
         if any(missing.values()):
-            request = milvus_pb2.RestoreRBACMetaRequest(RBAC_meta=json_format.ParseDict(missing, milvus_pb2.RBACMeta()))
-            if self.call_if_implemented("RestoreRBAC", request, "restore RBAC") is not None:
+            if self.call_if_implemented("RestoreRBAC", restore_rbac_request(missing), "restore RBAC") is not None:
                 done = RbacRestored(
                     len(missing["roles"]), len(missing["grants"]), 0, no_credential, len(missing["users"])
                 )
@@ -212,6 +211,12 @@ class MilvusWrites:
                 f"grant {_grant_key(grant)}",
             )
         return RbacRestored(len(missing["roles"]), len(missing["grants"]), 0, [u["user"] for u in missing["users"]])
+
+
+def restore_rbac_request(meta: dict[str, Any]) -> milvus_pb2.RestoreRBACMetaRequest:
+    """An RBACMeta in upstream's JSON shape (the proto's field names) as RestoreRBAC's request."""
+    rbac = json_format.ParseDict(meta, milvus_pb2.RBACMeta(), ignore_unknown_fields=True)
+    return milvus_pb2.RestoreRBACMetaRequest(RBAC_meta=rbac)
 
 
 def missing_rbac(existing: dict[str, Any], backup: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
