@@ -15,6 +15,12 @@ and the registry is shared by every fake, so a backup made from one fake imports
 rows count toward `row_count` once `import_state` has reported the import done (the data itself is not
 re-written as segments of the target).
 
+Newer Milvus, by `version` (each modelled from the source named where it is done): L0 segments (`insert_l0`:
+delta logs only, partition -1 for the whole collection) and `l0_import` imports, refused into a loaded
+collection, and a backup import without a partition refused (internal/proxy/task_import.go); RestoreRBAC
+creating users with their stored credential from 2.4.10 (milvus#35444); DescribeDatabase from 2.4.3 (before:
+id 0, no properties).
+
 Test knobs (attributes, change them at any time):
 
 * `flush_polls`: how many `flushed` calls answer False after a `flush`;
