@@ -66,7 +66,7 @@ class _Management(http.server.BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     _Management.requests, _Management.paused = [], set()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Management)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
