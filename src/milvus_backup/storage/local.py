@@ -291,7 +291,7 @@ class LocalStorage(Storage):
             nonlocal crc, written
             # Only the reads are the source's: a failed write (a full disk) is this storage's, and says so.
             with source._translate_errors(src_key):
-                src = open(src_path, "rb", buffering=0)
+                src = open(src_path, "rb", buffering=0)  # noqa: SIM115 (closed by the `with` below)
             with src:
                 while True:
                     with source._translate_errors(src_key):
