@@ -16,6 +16,7 @@ from milvus_backup.errors import (
     CollectionNotFoundError,
     IntegrityError,
     MilvusError,
+    MilvusUnavailableError,
     UsageError,
 )
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
@@ -442,11 +443,16 @@ def _import_data(
     def import_one(job: _ImportJob) -> int:
         files = staging.import_files(src.collection_id, job.partition_id, job.segments, run)
         rows = 0
-        tasks = milvus.start_import(db, name, job.partition, files, {"backup": "true"})
-        undo.started(tasks)
-        for task in tasks:
-            outcome = _wait_import(milvus, task, run)
-            undo.ended(task)
+        try:
+            tasks = milvus.start_import(db, name, job.partition, files, {"backup": "true"})
+            undo.started(tasks)
+            outcomes = []
+            for task in tasks:
+                outcomes.append(_wait_import(milvus, task, run))
+                undo.ended(task)
+        except MilvusUnavailableError as exc:
+            raise _stopped_answering(exc, milvus.address, f"{db}.{name}", job.partition, files) from exc
+        for outcome in outcomes:
             if not outcome.completed:
                 raise MilvusError(
                     address=milvus.address,
@@ -460,6 +466,20 @@ def _import_data(
     started = time.monotonic()
     rows = run.map(import_one, jobs, limit=settings.import_jobs)
     return sum(len(job.segments) for job in jobs), sum(rows), time.monotonic() - started
+
+
+def _stopped_answering(
+    exc: MilvusUnavailableError, address: str, target: str, partition: str, files: list[str]
+) -> MilvusUnavailableError:
+    """Milvus was there when the restore began and went away during an import: a crash while reading the files
+    (Milvus 2.3 panics on a binlog it cannot read) is then more likely than a network problem, and its log says."""
+    return MilvusUnavailableError(
+        address=address,
+        detail=f"Milvus stopped answering during the import of partition {partition} of {target} from "
+        f"{', '.join(files)} ({exc.fields.get('detail', exc)})",
+        hint="Look at Milvus's log (its datanode's, or the standalone container's) for a panic or an out-of-memory "
+        "kill during this import. Once Milvus is back, restore again with --drop_exist_collection.",
+    )
 
 
 def _check_rows(segments: list[SegmentBackupInfo], rows: int, target: str, path: str) -> None:
