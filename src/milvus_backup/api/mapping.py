@@ -68,4 +68,5 @@ def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
         skip_create_collection=body.skipCreateCollection,
         rbac=body.rbac,
         verify=body.verify,
+        keep_partial=body.keep_partial,
     )

@@ -67,6 +67,11 @@ class RestoreBackupRequest(_Request):
         description="Check every file's checksum against the manifest before Milvus reads it; false checks sizes "
         "only. Ours.",
     )
+    keep_partial: bool = Field(
+        False,
+        description="After a failure, keep the collections restored so far instead of dropping them; the backup's "
+        "restore journal marks them incomplete. Ours.",
+    )
     timeout: float | None = Field(
         None,
         gt=0,

@@ -97,3 +97,16 @@ def backup_import_dirs(
     parts = [BINLOG_DIR, "{kind}", str(collection_id), str(partition_id)] + ([str(group_id)] if group_id else [])
     template = join(backup_root, name, *parts)
     return template.format(kind="insert_log") + "/", template.format(kind="delta_log") + "/"
+
+
+#: Ours, in a backup's folder: one journal per restore of the backup that is running, was killed, or kept what it
+#: had restored after a failure (`--keep-partial`); see service/restore_journal.py.
+RESTORES_DIR = "restores"
+
+
+def restore_journal_key(backup_root: str, name: str, restore_id: str) -> str:
+    return join(backup_root, name, RESTORES_DIR, f"{restore_id}.json")
+
+
+def restore_journals_prefix(backup_root: str, name: str) -> str:
+    return join(backup_root, name, RESTORES_DIR) + "/"

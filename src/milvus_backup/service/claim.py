@@ -43,7 +43,7 @@ class Holder:
         of its lease)."""
         if self.expires <= time.time():
             return False
-        return self.host != socket.gethostname() or _process_exists(self.pid)
+        return self.host != socket.gethostname() or process_exists(self.pid)
 
     def describe(self) -> str:
         since = datetime.fromtimestamp(self.since, tz=timezone.utc).isoformat(timespec="seconds")
@@ -116,7 +116,7 @@ def claimed(target: StorageLocation, name: str, lease_seconds: float = LEASE_SEC
                 target.storage.delete(key)
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -4,6 +4,7 @@ check every row count, rebuild indexes, clean up."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -15,16 +16,19 @@ from milvus_backup.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
     IntegrityError,
+    JobConflictError,
     MilvusError,
     MilvusUnavailableError,
     UsageError,
 )
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
+from milvus_backup.service import restore_journal
 from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.compat import VECTOR_TYPES, check_restorable
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
+from milvus_backup.service.restore_journal import Journal
 from milvus_backup.service.run import Run
 from milvus_backup.service.selection import DEFAULT_DB, Selection
 from milvus_backup.service.staging import Staging, open_staging
@@ -62,6 +66,8 @@ class RestoreRequest:
     skip_db_properties: bool = False
     #: Check each object's checksum against the manifest before Milvus reads it (sizes are checked always).
     verify: bool = True
+    #: After a failure, keep the collections created so far instead of dropping them (their journal says so).
+    keep_partial: bool = False
 
 
 @dataclass
@@ -165,20 +171,24 @@ class _Undo:
         with self._lock:
             self.imports.discard(task)
 
-    def undo(self, milvus: MilvusClient) -> None:
+    def undo(self, milvus: MilvusClient) -> bool:
+        """True when every collection it created was dropped."""
         gives_up = time.monotonic() + SETTLE_SECONDS
         for task in sorted(self.imports):
             with contextlib.suppress(BackupToolError):
                 while milvus.import_state(task) is None and time.monotonic() < gives_up:
                     time.sleep(SETTLE_POLL_SECONDS)
+        dropped_all = True
         for db, name in self.collections:
             try:
                 milvus.drop_collection(db, name)
                 logger.info("restore failed: dropped %s.%s, which it had created", db, name)
             except BackupToolError as exc:
+                dropped_all = False
                 logger.warning(
                     "restore failed, and dropping %s.%s, which it had created, failed too: %s", db, name, exc
                 )
+        return dropped_all
 
 
 def restore_backup(resources: Resources, request: RestoreRequest, run: Run | None = None) -> RestoreResult:
@@ -192,8 +202,10 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     milvus = resources.need_milvus().client
     for plan in plans:
         check_restorable(plan.source, milvus.server_version)
-    _check_targets(milvus, plans, request)
-    staging = None if request.meta_only else open_staging(resources, info.name, uuid.uuid4().hex[:12])
+    earlier = restore_journal.left_by_earlier_restores(resources.backup, info.name)
+    _check_targets(milvus, plans, request, earlier, run)
+    restore_id = uuid.uuid4().hex[:12]
+    staging = None if request.meta_only else open_staging(resources, info.name, restore_id)
     run.checks_passed()
     if not request.meta_only:
         _check_before_import(resources, info, plans, request, run)
@@ -211,14 +223,24 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     for db in sorted({p.db for p in plans} - existing_dbs):
         milvus.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
     undo = _Undo()
+    journal = Journal(restore_id, info.name, [f"{p.db}.{p.name}" for p in plans])
+    _write_journal(resources, journal, run)
     try:
         results = _restore_all(resources.settings, milvus, plans, request, staging, run, undo)
     except BaseException:
-        undo.undo(milvus)
+        if request.keep_partial:
+            logger.warning("restore failed: kept %s as they are (--keep-partial)", ", ".join(journal.targets))
+            _write_journal(resources, dataclasses.replace(journal, state="kept"), run)
+        elif undo.undo(milvus):
+            restore_journal.remove(resources.backup, journal)
         raise
     finally:
         if staging is not None:
             staging.cleanup(keep=resources.settings.keep_temp_files)
+    restore_journal.remove(resources.backup, journal)
+    for replaced in earlier:  # what earlier restores left is now restored again
+        if not replaced.running and set(replaced.targets) <= set(journal.targets):
+            restore_journal.remove(resources.backup, replaced)
     staged = staging.staged_objects if staging is not None else 0
     return RestoreResult(info.name, results, time.monotonic() - started, staged, run.warnings)
 
@@ -261,13 +283,43 @@ def _db_properties(info: BackupInfo, plans: list[_Plan], db: str) -> list[KeyVal
     return []
 
 
-def _check_targets(milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest) -> None:
-    """Every conflict is found before anything changes."""
+def _write_journal(resources: Resources, journal: Journal, run: Run) -> None:
+    try:
+        restore_journal.write(resources.backup, journal)
+    except BackupToolError as exc:  # a backup storage this restore may only read
+        run.warn(
+            f"the restore journal could not be written ({exc}): if this restore is killed, nothing will mark "
+            f"{', '.join(journal.targets)} as incomplete"
+        )
+
+
+def _check_targets(
+    milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest, earlier: list[Journal], run: Run
+) -> None:
+    """Every conflict is found before anything changes. A target that an earlier restore of this backup left
+    behind (killed, or kept after a failure) is named as such."""
     databases = set(milvus.list_databases())
     for plan in plans:
         exists = plan.db in databases and milvus.has_collection(plan.db, plan.name)
+        left = restore_journal.what_was_left(earlier, f"{plan.db}.{plan.name}") if exists else None
+        if left is not None and (left.surely_running or (left.running and not request.drop_exist_collection)):
+            raise JobConflictError(
+                detail=f"{plan.db}.{plan.name} is being restored by {left.describe()}",
+                hint="Wait for that restore to end. If it was killed on another host, restore again with "
+                "--drop_exist_collection.",
+            )
         if exists and not (request.drop_exist_collection or request.skip_create_collection):
+            if left is not None:
+                raise CollectionExistsError(
+                    collection=plan.name,
+                    database=plan.db,
+                    address=milvus.address,
+                    hint=f"It was left incomplete by {left.describe()}. Restore again with --drop_exist_collection "
+                    "to replace it.",
+                )
             raise CollectionExistsError(collection=plan.name, database=plan.db, address=milvus.address)
+        if left is not None and request.skip_create_collection:
+            run.warn(f"{plan.db}.{plan.name} was left incomplete by {left.describe()}; data is added to it as it is")
         if not exists and request.skip_create_collection:
             raise CollectionNotFoundError(
                 collection=plan.name,
