@@ -49,6 +49,19 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+#: The most characters of one value (a name, a key) that a message shows, and of a detail or hint: input may be
+#: arbitrarily long (a 10 MB collection name in a REST body), and a message never echoes it whole.
+FIELD_CHARS = 256
+DETAIL_CHARS = 4096
+
+
+def bounded(value: Any, limit: int) -> Any:
+    """`value`, or a string cut to `limit` characters saying how long it was."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value)} characters)"
+    return value
+
+
 class BackupToolError(Exception):
     """{detail}"""
 
@@ -59,9 +72,10 @@ class BackupToolError(Exception):
     def __init__(self, hint: str | None = None, **fields: Any) -> None:
         self.fields = fields
         template = (self.__doc__ or "{detail}").strip().splitlines()[0]
-        super().__init__(template.format(**fields))
+        shown = {key: bounded(value, DETAIL_CHARS if key == "detail" else FIELD_CHARS) for key, value in fields.items()}
+        super().__init__(template.format(**shown))
         if hint is not None:
-            self.hint = hint
+            self.hint = bounded(hint, DETAIL_CHARS)
 
     @property
     def message(self) -> str:
