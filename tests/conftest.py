@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import reliability
 from tests.rig import proc
 from tests.rig.azurite import AzuriteServer, start_azurite
 from tests.rig.fakegcs import GcsServer, start_fake_gcs
@@ -150,7 +151,18 @@ def milvus_auth(rig_dir: Path) -> Iterator[MilvusInstance]:
     instance.stop()
 
 
+@pytest.fixture
+def reliability_record() -> reliability.ReliabilityLog:
+    """Report a fault, kill or bad-input case to the session's figures (see tests/reliability.py)."""
+    return reliability.LOG
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    figures = reliability.LOG.summary_lines()
+    if figures:
+        terminalreporter.section("reliability")
+        for line in figures:
+            terminalreporter.write_line(line)
     if not _startup_times:
         return
     terminalreporter.section("test rig")

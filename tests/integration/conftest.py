@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import boto3
 import pytest
 import yaml
 
+from tests.rig.faultproxy import FaultProxy
 from tests.rig.milvus import MilvusInstance, S3StorageSpec
 from tests.rig.seaweed import S3Server
 
@@ -149,3 +151,38 @@ def deployment(request: pytest.FixtureRequest) -> Deployment:
     milvus = request.getfixturevalue(f"milvus_{kind}")
     seaweed = request.getfixturevalue("seaweedfs") if kind == "s3" else None
     return Deployment(kind, milvus, expected, seaweed)
+
+
+FAULT_SOURCE = "faults_src"
+FAULT_SOURCE_ROWS = 400
+FAULT_DELETED = 10
+
+
+@pytest.fixture(scope="session")
+def fault_source(milvus_s3: MilvusInstance) -> str:
+    """A small collection in the S3-backed Milvus for the fault and kill tests: two flushed segments and a delete
+    (so a backup holds insert and delta logs), loaded so that restored copies can be compared row by row."""
+    client = milvus_s3.client()
+    try:
+        if not client.has_collection(FAULT_SOURCE):
+            client.create_collection(FAULT_SOURCE, dimension=8, auto_id=False)
+            rng = random.Random(7)
+            half = FAULT_SOURCE_ROWS // 2
+            for start in (0, half):
+                rows = [{"id": i, "vector": [rng.random() for _ in range(8)]} for i in range(start, start + half)]
+                client.insert(FAULT_SOURCE, rows)
+                client.flush(FAULT_SOURCE)
+            client.delete(FAULT_SOURCE, filter=f"id < {FAULT_DELETED}")
+            client.flush(FAULT_SOURCE)
+        client.load_collection(FAULT_SOURCE)
+    finally:
+        client.close()
+    return FAULT_SOURCE
+
+
+@pytest.fixture(scope="session")
+def fault_proxy(seaweedfs: S3Server) -> Iterator[FaultProxy]:
+    """The fault-injecting proxy in front of the session's SeaweedFS; tests set its plan and gates, and clear them."""
+    proxy = FaultProxy(seaweedfs.host, seaweedfs.port)
+    yield proxy
+    proxy.stop()
