@@ -20,6 +20,7 @@ from milvus_backup.service import catalog
 from milvus_backup.service.catalog import BackupSummary
 from milvus_backup.service.check import CheckReport, CheckStep, run_check
 from milvus_backup.service.create import CreateRequest, CreateResult
+from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.create import create_backup as _create
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.restore import RestoreRequest, RestoreResult
@@ -87,6 +88,7 @@ def _missing_directory(target: StorageLocation) -> bool:
 def _backups_of(config: Config, name: str) -> StorageLocation:
     """The backup storage, where backup `name` must be: without the directory of backups (local storage, before
     the first create) no backup is there (BackupNotFoundError), and nothing creates the directory."""
+    validate_backup_name(name)  # a bad name is a usage error wherever the backups are
     target = wiring.backup_storage(config)
     if _missing_directory(target):
         raise BackupNotFoundError(
