@@ -48,7 +48,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-
 #: The most characters of one value (a name, a key) that a message shows, and of a detail or hint: input may be
 #: arbitrarily long (a 10 MB collection name in a REST body), and a message never echoes it whole.
 FIELD_CHARS = 256

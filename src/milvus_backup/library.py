@@ -20,10 +20,10 @@ from milvus_backup.service import catalog
 from milvus_backup.service.catalog import BackupSummary
 from milvus_backup.service.check import CheckReport, CheckStep, run_check
 from milvus_backup.service.create import CreateRequest, CreateResult
-from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.create import create_backup as _create
+from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.resources import StorageLocation
-from milvus_backup.service.restore import RestoreRequest, RestoreResult
+from milvus_backup.service.restore import RestoreRequest, RestoreResult, check_options
 from milvus_backup.service.restore import restore_backup as _restore
 from milvus_backup.service.run import Run
 from milvus_backup.service.verify import VerifyReport
@@ -48,6 +48,7 @@ def create_backup(config: Config, request: CreateRequest, run: Run | None = None
 
 
 def restore_backup(config: Config, request: RestoreRequest, run: Run | None = None) -> RestoreResult:
+    check_options(request)  # contradicting options are a usage error, whatever the backup storage holds
     _backups_of(config, request.name)
     with wiring.open_resources(config, milvus=True) as resources, _run(config, run, f"restore of {request.name}") as r:
         return _restore(resources, request, r)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from milvus_backup.api.errors import error_response
 
@@ -89,9 +89,11 @@ class BodyLimitMiddleware:
             return
         chunks: list[bytes] = []
         size = 0
+        ended: Message | None = None  # a disconnect before the body's end is passed on as it came
         while True:
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
+            if message["type"] != "http.request":
+                ended = message
                 break
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
@@ -100,15 +102,10 @@ class BodyLimitMiddleware:
                 return
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        delivered = False
+        pending: list[Message] = [ended or {"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
-        async def replay() -> dict[str, object]:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
 
         await self.app(scope, replay, send)
 

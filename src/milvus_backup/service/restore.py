@@ -101,7 +101,7 @@ class _Plan:
     name: str
 
 
-def _check_options(request: RestoreRequest) -> None:
+def check_options(request: RestoreRequest) -> None:
     if request.drop_exist_collection and request.skip_create_collection:
         raise UsageError(
             detail="drop_exist_collection and skip_create_collection cannot be combined",
@@ -196,7 +196,7 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
         with Run(what=f"restore of {request.name}") as own_run:
             return restore_backup(resources, request, own_run)
     started = time.monotonic()
-    _check_options(request)
+    check_options(request)
     info = read_backup(resources.backup, request.name)  # refuses an incomplete backup
     plans = plan_restore(info, request)
     milvus = resources.need_milvus().client
