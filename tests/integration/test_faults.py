@@ -139,10 +139,6 @@ def test_truncated_bodies_never_pass_for_data_and_the_rerun_succeeds(
     assert not has_collection(milvus_s3, target)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a response body cut short is not retried yet (issue 19, item 6): the read fails the run",
-)
 def test_truncated_bodies_are_retried(
     milvus_s3, seaweedfs, fault_proxy, fault_source, tmp_path, capsys, short_read_timeout, reliability_record
 ):

@@ -1,11 +1,13 @@
 """The S3-compatible family (MinIO, AWS S3, GCS interoperability, Aliyun OSS, Tencent COS, Huawei OBS) via botocore.
 
-Retries with backoff are botocore's ("standard" mode); this module has no retry loop of its own.
+Retries with backoff are botocore's ("standard" mode). botocore's end when an answer begins: a body cut off after
+that is read on from where it broke (`_open_read`, `_streams.ResumingReader`).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import math
 import re
@@ -30,7 +32,7 @@ from milvus_backup.errors import (
     StorageError,
     StorageUnavailableError,
 )
-from milvus_backup.storage._streams import Part, TranslatingReader, bounded_map, iter_parts, read_whole
+from milvus_backup.storage._streams import Part, ResumingReader, bounded_map, iter_parts, read_whole
 from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
 
 logger = logging.getLogger(__name__)
@@ -132,6 +134,7 @@ class S3Storage(Storage):
         self._multipart_copy_threshold = multipart_copy_threshold
         self._part_size = part_size
         self._upload_concurrency = max(1, upload_concurrency)
+        self._read_retries = max(0, max_attempts - 1)
 
         endpoint = endpoint or _DEFAULT_ENDPOINTS.get(provider)
         if endpoint is None and provider not in _AWS:
@@ -232,15 +235,25 @@ class S3Storage(Storage):
         return _md5_of_etag(head, head.get("ETag", ""))
 
     def _get(self, key: str) -> bytes:
-        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
-        try:
-            return body.read()
-        finally:
-            body.close()
+        with self._open_read(key) as reader:
+            return reader.read()
 
     def _open_read(self, key: str) -> BinaryIO:
-        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
-        reader = TranslatingReader(body.read, lambda: self._translate_errors(key), body.close)
+        """A stream that reads on where it was cut: botocore retries a request until its answer begins, not a body
+        that breaks off after that (a reset, a proxy cutting it short, a read timeout), so a read that fails so is
+        resumed with a ranged GET of the same version (If-Match its ETag), at most `max_attempts` times."""
+        response = self._client.get_object(Bucket=self._bucket, Key=key)
+        size, etag = int(response.get("ContentLength", 0)), response.get("ETag")
+
+        def open_at(offset: int) -> Any:
+            if offset >= size:
+                return io.BytesIO(b"")
+            match = {"IfMatch": etag} if etag else {}
+            return self._client.get_object(Bucket=self._bucket, Key=key, Range=f"bytes={offset}-", **match)["Body"]
+
+        reader = ResumingReader(
+            open_at, _is_cut, lambda: self._translate_errors(key), retries=self._read_retries, first=response["Body"]
+        )
         return reader  # type: ignore[return-value]
 
     # -- writing -------------------------------------------------------------------------------------
@@ -401,6 +414,19 @@ class S3Storage(Storage):
 
         self._multipart(dst_key, ranges, copy_part, concurrency=4)
         return CopyReceipt(size=size)  # a multipart ETag is no MD5 of the content
+
+
+#: What a body that broke off after its answer began fails with, read through botocore (which wraps urllib3's).
+_CUT_BODY = (
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionClosedError,
+)
+
+
+def _is_cut(exc: BaseException) -> bool:
+    return isinstance(exc, _CUT_BODY)
 
 
 def _md5_of_etag(response: dict[str, Any], etag: str) -> str | None:
