@@ -37,7 +37,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     served: Served
 
-    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+    def do_GET(self) -> None:
         served = self.served
         if self.path.split("?")[0] != f"/{BUCKET}/{KEY}":
             self._answer(404, b"<Error><Code>NoSuchKey</Code></Error>")
