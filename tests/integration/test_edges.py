@@ -1,12 +1,18 @@
-"""Edges against the real servers: a full backup disk, bodies cut short."""
+"""Edges against the real servers: a full backup disk, bodies cut short, claiming a name without a conditional
+create."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from milvus_backup.errors import JobConflictError
+from milvus_backup.service.claim import claimed, holder
+from milvus_backup.service.resources import StorageLocation
 from milvus_backup.storage.base import Storage
 from milvus_backup.storage.s3 import S3Storage
 from tests import small_fs
@@ -76,3 +82,39 @@ def test_bodies_cut_short_are_read_again(kind: str, request: pytest.FixtureReque
         assert len(proxy.injected) == 2
     finally:
         proxy.stop()
+
+
+def test_seaweedfs_honours_a_conditional_create_and_is_found_to(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    storage = make_kit("s3", request, tmp_path).new()
+    assert storage.conditional_writes is None  # an S3 service is asked, not assumed
+    assert storage.put_if_absent("lock", b"first") is True
+    assert storage.conditional_writes is True and storage.put_if_absent("lock", b"second") is False
+    assert [info.key for info in storage.list("")] == ["lock"]  # the probe object is gone
+
+
+def test_a_lease_claim_on_seaweedfs_lets_exactly_one_create_hold_a_name(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The fallback for services without a conditional create, forced on SeaweedFS (which has one)."""
+    target = StorageLocation(make_kit("s3", request, tmp_path).new(conditional_writes=False), "backups/")
+    # SeaweedFS's first write to a new bucket waits for a volume, slower than a claim may take (it would give up).
+    target.storage.put("backups/warm", b"")
+    racers = 4
+    start = threading.Barrier(racers)
+    refusals = threading.Semaphore(0)
+
+    def race(_: int) -> str:
+        start.wait(10)
+        try:
+            with claimed(target, "same") as me:
+                for _ in range(racers - 1):  # held until every other racer has settled, looked and given up
+                    refusals.acquire(timeout=30)
+                return me.owner
+        except JobConflictError as exc:
+            refusals.release()
+            return f"refused: {exc}"
+
+    with ThreadPoolExecutor(racers) as pool:
+        outcomes = list(pool.map(race, range(racers)))
+    assert sum(o.startswith("refused") for o in outcomes) == racers - 1, outcomes
+    assert holder(target, "same") is None

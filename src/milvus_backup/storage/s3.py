@@ -33,7 +33,7 @@ from milvus_backup.errors import (
     StorageUnavailableError,
 )
 from milvus_backup.storage._streams import Part, ResumingReader, bounded_map, iter_parts, read_whole
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, NoConditionalWrites, ObjectInfo, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ _DENIED_CODES = {
     "AccountProblem",
     "InvalidSecurity",
 }
+#: A service that refuses `If-None-Match` on a PUT says so with one of these.
+_NO_CONDITIONS_CODES = {"NotImplemented", "InvalidArgument", "InvalidRequest"}
 _UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "503", "InternalError", "500", "RequestTimeout"}
 
 
@@ -87,6 +89,8 @@ class S3Storage(Storage):
     """One bucket of an S3-compatible service."""
 
     kind = "s3"
+    #: Found out at the first conditional create (see `Storage.put_if_absent`), unless the caller says.
+    conditional_writes: bool | None = None
 
     def __init__(
         self,
@@ -110,6 +114,7 @@ class S3Storage(Storage):
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         max_pool_connections: int = 64,
+        conditional_writes: bool | None = None,
     ) -> None:
         if provider not in PROVIDER_ADDRESSING:
             raise ConfigError(detail=f"unknown S3-compatible provider {provider!r}")
@@ -135,6 +140,7 @@ class S3Storage(Storage):
         self._part_size = part_size
         self._upload_concurrency = max(1, upload_concurrency)
         self._read_retries = max(0, max_attempts - 1)
+        self.conditional_writes = conditional_writes
 
         endpoint = endpoint or _DEFAULT_ENDPOINTS.get(provider)
         if endpoint is None and provider not in _AWS:
@@ -266,8 +272,11 @@ class S3Storage(Storage):
             self._client.put_object(Bucket=self._bucket, Key=key, Body=data, IfNoneMatch="*")
         except botocore.exceptions.ClientError as exc:
             # 412: the object exists; 409: another conditional write of the key is under way (it wins).
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in (409, 412):
                 return False
+            if status == 501 or exc.response.get("Error", {}).get("Code") in _NO_CONDITIONS_CODES:
+                raise NoConditionalWrites(self.location) from exc
             raise
         return True
 
