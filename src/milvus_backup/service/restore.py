@@ -16,6 +16,7 @@ from milvus_backup.errors import (
     CollectionNotFoundError,
     IntegrityError,
     MilvusError,
+    MilvusUnavailableError,
     UsageError,
 )
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
@@ -445,7 +446,10 @@ def _import_data(
         tasks = milvus.start_import(db, name, job.partition, files, {"backup": "true"})
         undo.started(tasks)
         for task in tasks:
-            outcome = _wait_import(milvus, task, run)
+            try:
+                outcome = _wait_import(milvus, task, run)
+            except MilvusUnavailableError as exc:
+                raise _stopped_answering(milvus, exc, f"{files[0]} into {db}.{name}") from exc
             undo.ended(task)
             if not outcome.completed:
                 raise MilvusError(
@@ -460,6 +464,17 @@ def _import_data(
     started = time.monotonic()
     rows = run.map(import_one, jobs, limit=settings.import_jobs)
     return sum(len(job.segments) for job in jobs), sum(rows), time.monotonic() - started
+
+
+def _stopped_answering(milvus: MilvusClient, exc: MilvusUnavailableError, what: str) -> MilvusUnavailableError:
+    """Milvus answered until the import started, so the address is right: it stopped (or restarted) meanwhile,
+    and its own log says why (a damaged file can make it panic)."""
+    return MilvusUnavailableError(
+        address=milvus.address,
+        detail=f"Milvus stopped answering during the import of {what}: {exc.fields.get('detail', exc)}",
+        hint="Milvus answered until this import started; it stopped or restarted during it: its log says why. "
+        "Once it is back, restore again with --drop_exist_collection.",
+    )
 
 
 def _check_rows(segments: list[SegmentBackupInfo], rows: int, target: str, path: str) -> None:
