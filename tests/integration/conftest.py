@@ -158,26 +158,30 @@ FAULT_SOURCE_ROWS = 400
 FAULT_DELETED = 10
 
 
-@pytest.fixture(scope="session")
-def fault_source(milvus_s3: MilvusInstance) -> str:
-    """A small collection in the S3-backed Milvus for the fault and kill tests: two flushed segments and a delete
-    (so a backup holds insert and delta logs), loaded so that restored copies can be compared row by row."""
-    client = milvus_s3.client()
+def small_collection(milvus: MilvusInstance, name: str) -> str:
+    """A small collection for the fault and kill tests: two flushed segments and a delete (so a backup holds
+    insert and delta logs), loaded so that restored copies can be compared row by row."""
+    client = milvus.client()
     try:
-        if not client.has_collection(FAULT_SOURCE):
-            client.create_collection(FAULT_SOURCE, dimension=8, auto_id=False)
+        if not client.has_collection(name):
+            client.create_collection(name, dimension=8, auto_id=False)
             rng = random.Random(7)
             half = FAULT_SOURCE_ROWS // 2
             for start in (0, half):
                 rows = [{"id": i, "vector": [rng.random() for _ in range(8)]} for i in range(start, start + half)]
-                client.insert(FAULT_SOURCE, rows)
-                client.flush(FAULT_SOURCE)
-            client.delete(FAULT_SOURCE, filter=f"id < {FAULT_DELETED}")
-            client.flush(FAULT_SOURCE)
-        client.load_collection(FAULT_SOURCE)
+                client.insert(name, rows)
+                client.flush(name)
+            client.delete(name, filter=f"id < {FAULT_DELETED}")
+            client.flush(name)
+        client.load_collection(name)
     finally:
         client.close()
-    return FAULT_SOURCE
+    return name
+
+
+@pytest.fixture(scope="session")
+def fault_source(milvus_s3: MilvusInstance) -> str:
+    return small_collection(milvus_s3, FAULT_SOURCE)
 
 
 @pytest.fixture(scope="session")

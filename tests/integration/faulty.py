@@ -29,18 +29,13 @@ def proxied_config(
     milvus: MilvusInstance,
     seaweedfs: S3Server,
     backup_proxy: FaultProxy,
-    *,
-    milvus_proxy: FaultProxy | None = None,
     **extra: Any,
 ) -> Path:
-    """backup.yaml for ``milvus`` (S3 storage on ``seaweedfs``), backups in a new bucket of the same service reached
-    through ``backup_proxy``; the tool reaches Milvus's storage through ``milvus_proxy`` when given (Milvus itself
-    always talks to the service directly)."""
+    """backup.yaml for ``milvus`` (S3 storage), backups in a new bucket of ``seaweedfs`` reached through
+    ``backup_proxy``: another endpoint than Milvus's storage, so copies are streamed through the tool."""
     bucket = unique("faults-")
     s3_client(seaweedfs).create_bucket(Bucket=bucket)
     data = s3_config(milvus, bucket)
-    if milvus_proxy is not None:
-        data["milvus"]["storage"].update(address=milvus_proxy.host, port=milvus_proxy.port)
     data["backup"]["storage"].update(
         provider="minio",
         address=backup_proxy.host,
@@ -102,6 +97,25 @@ def assert_restored(milvus: MilvusInstance, source: str, target: str) -> int:
         for key, row in original.items():
             assert [round(x, 6) for x in restored[key]["vector"]] == [round(x, 6) for x in row["vector"]], key
         return len(restored)
+    finally:
+        client.close()
+
+
+def live_rows(milvus: MilvusInstance, collection: str) -> int:
+    client = milvus.client()
+    try:
+        client.load_collection(collection)  # a restarted Milvus may not have loaded it again yet
+        [row] = client.query(collection, output_fields=["count(*)"], consistency_level="Strong")
+        return int(row["count(*)"])
+    finally:
+        client.close()
+
+
+def stored_rows(milvus: MilvusInstance, collection: str) -> int:
+    """The rows of a collection's flushed segments (deleted ones applied by an import), without loading it."""
+    client = milvus.client()
+    try:
+        return int(client.get_collection_stats(collection)["row_count"])
     finally:
         client.close()
 

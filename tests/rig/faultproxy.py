@@ -8,8 +8,9 @@ says otherwise.
   stall longer than the client's read timeout, or a body cut short (the full Content-Length is announced, half
   the body is sent, the connection is closed). Whether the n-th occurrence of a request (method and path) is
   faulted depends only on the seed, the request and n, not on how threads interleave, so a seed replays.
-- A **gate** holds the first request that matches until it is released (or the proxy stops): a test waits for
-  ``gate.reached`` and then knows exactly where the tool is, e.g. to SIGKILL it in that phase.
+- A **gate** holds the n-th request that matches until it is released (or the proxy stops): a test waits for
+  ``gate.reached`` and then knows exactly where the tool (or Milvus) is, e.g. to SIGKILL it in that phase. A
+  request held before it reached the service is dropped (connection reset) when released.
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ class Request:
     method: str
     #: Path without the query, percent-decoded: "/<bucket>/<key>".
     path: str
+    #: The query, percent-decoded (a listing's prefix is in it).
     query: str
+    #: The client's User-Agent (botocore for the tool, minio-go for Milvus).
+    agent: str = ""
+
+    @property
+    def by_milvus(self) -> bool:
+        return "minio-go" in self.agent
+
+    @property
+    def is_listing(self) -> bool:
+        return self.method == "GET" and "list-type=" in self.query
 
     @property
     def key(self) -> str:
@@ -173,10 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        request = Request(self.command, unquote(parts.path), parts.query)
+        request = Request(self.command, unquote(parts.path), unquote(parts.query), self.headers.get("User-Agent", ""))
         kind, gate = self.proxy._admit(request)
         if gate is not None and not gate.after_upstream:
+            # Held before the service saw it; once released it never reaches the service (whoever sent it has
+            # usually been killed meanwhile, and a late write would be the proxy's doing, not the tool's).
             self._hold(gate)
+            self._reset()
+            return
         if kind in ("5xx", "reset", "stall"):
             self.proxy._record(kind, request)
             self._fail(kind)

@@ -527,10 +527,11 @@ def _stopped_answering(
     (Milvus 2.3 panics on a binlog it cannot read) is then more likely than a network problem, and its log says."""
     return MilvusUnavailableError(
         address=address,
-        detail=f"Milvus stopped answering during the import of partition {partition} of {target} from "
-        f"{', '.join(files)} ({exc.fields.get('detail', exc)})",
-        hint="Look at Milvus's log (its datanode's, or the standalone container's) for a panic or an out-of-memory "
-        "kill during this import. Once Milvus is back, restore again with --drop_exist_collection.",
+        detail=f"Milvus stopped answering during the import of partition {partition} from {', '.join(files)} into "
+        f"{target} ({exc.fields.get('detail', exc)})",
+        hint="Milvus answered until this import started; it stopped or restarted during it: its log says why (look "
+        "for a panic or an out-of-memory kill in its datanode's or standalone container's log). Once it is back, "
+        "restore again with --drop_exist_collection.",
     )
 
 
