@@ -1,5 +1,5 @@
 """Edges against the real servers: a full backup disk, bodies cut short, claiming a name without a conditional
-create."""
+create, the restore journal."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from milvus_backup import wiring
+from milvus_backup.config import load_config
 from milvus_backup.errors import JobConflictError
+from milvus_backup.meta import layout
 from milvus_backup.service.claim import claimed, holder
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.storage.base import Storage
 from milvus_backup.storage.s3 import S3Storage
 from tests import small_fs
 from tests.contract._kits import make_kit
-from tests.integration.conftest import local_config, write_config
+from tests.integration.conftest import local_config, unique, write_config
+from tests.integration.test_backup import run
 from tests.rig.faultproxy import FaultPlan, FaultProxy
 from tests.unit.service.test_full_disk import assert_full_and_clean, creates_on_small_file_systems
 
@@ -118,3 +122,35 @@ def test_a_lease_claim_on_seaweedfs_lets_exactly_one_create_hold_a_name(
         outcomes = list(pool.map(race, range(racers)))
     assert sum(o.startswith("refused") for o in outcomes) == racers - 1, outcomes
     assert holder(target, "same") is None
+
+
+def _journals(config: Path, name: str) -> list[str]:
+    target = wiring.backup_storage(load_config(str(config), env={}).config)
+    return [i.key for i in target.storage.list(layout.restore_journals_prefix(target.root, name))]
+
+
+def test_a_failed_restore_with_keep_partial_is_named_by_the_next_one(filled_milvus_local, tmp_path: Path, capsys):
+    config = write_config(tmp_path, local_config(filled_milvus_local, tmp_path / "backups"))
+    code, _, err = run(capsys, config, "create", "-n", "kept", "-c", "rig_seed")
+    assert code == 0, err
+    target = unique("kept_")
+    restore = ("restore", "-n", "kept", "-r", f"rig_seed:{target}")
+    client = filled_milvus_local.client()
+    try:
+        # A load without an index fails in Milvus, after the collection was created and filled.
+        code, _, err = run(capsys, config, *restore, "--keep-partial", "--load")
+        assert code == 30 and "index" in err, err
+        assert client.has_collection(target), "kept after the failure"
+        assert len(_journals(config, "kept")) == 1
+        code, _, err = run(capsys, config, *restore)
+        assert code == 35 and "left incomplete by restore" in err and "kept after it failed" in err, err
+        code, _, err = run(capsys, config, *restore, "--drop_exist_collection")
+        assert code == 0, err
+        assert client.get_collection_stats(target)["row_count"] == 500
+        assert _journals(config, "kept") == []
+        code, _, err = run(capsys, config, "verify", "-n", "kept")
+        assert code == 0 and "Warning" not in err, err
+    finally:
+        if client.has_collection(target):
+            client.drop_collection(target)
+        client.close()

@@ -238,6 +238,7 @@ def test_restore_killed_at_each_phase(phase, rig: Rig, made_backup: MadeBackup, 
                 # The next run names the collection the killed one left, and the way to replace it.
                 again = cli(capsys, rig.config, *restore)
                 assert again.code == 35 and target in again.err and "--drop_exist_collection" in again.err, again.err
+                assert "left incomplete by restore" in again.err and "cut off" in again.err, again.err  # its journal
             rerun = cli(capsys, rig.config, *restore, "--drop_exist_collection")
             assert rerun.code == 0, rerun.err
             assert stored_rows(rig.milvus, target) == made_backup.rows

@@ -171,13 +171,17 @@ class _Undo:
         with self._lock:
             self.imports.discard(task)
 
-    def undo(self, milvus: MilvusClient) -> bool:
-        """True when every collection it created was dropped."""
+    def settle(self, milvus: MilvusClient) -> None:
+        """Wait (a while) for the imports it started to end."""
         gives_up = time.monotonic() + SETTLE_SECONDS
         for task in sorted(self.imports):
             with contextlib.suppress(BackupToolError):
                 while milvus.import_state(task) is None and time.monotonic() < gives_up:
                     time.sleep(SETTLE_POLL_SECONDS)
+
+    def undo(self, milvus: MilvusClient) -> bool:
+        """True when every collection it created was dropped."""
+        self.settle(milvus)
         dropped_all = True
         for db, name in self.collections:
             try:
@@ -229,6 +233,7 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
         results = _restore_all(resources.settings, milvus, plans, request, staging, run, undo)
     except BaseException:
         if request.keep_partial:
+            undo.settle(milvus)  # what is kept no longer changes under the next run
             logger.warning("restore failed: kept %s as they are (--keep-partial)", ", ".join(journal.targets))
             _write_journal(resources, dataclasses.replace(journal, state="kept"), run)
         elif undo.undo(milvus):
