@@ -190,7 +190,7 @@ def test_milvus_that_stops_answering_during_the_import_is_reported_as_such(
             raise MilvusUnavailableError(address=target.address, detail="connection refused")
 
     target.on_call = died
-    with pytest.raises(MilvusUnavailableError, match="stopped answering during the import of .* into ") as info:
+    with pytest.raises(MilvusUnavailableError, match=r"stopped answering during the import of .* into ") as info:
         restore_backup(_resources(backup_storage, target), RestoreRequest(backup))
     assert "its log says why" in (info.value.hint or "")
     assert "connection refused" in str(info.value)
