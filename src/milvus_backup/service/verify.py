@@ -122,7 +122,9 @@ def check_objects(
             checks[coll] = CollectionCheck(coll)
     checks.update((coll, CollectionCheck(coll)) for coll in by_collection if coll not in checks)
     backup_dir = layout.backup_dir(target.root, name)
-    found = {i.key[len(backup_dir) :]: i for i in target.storage.list(backup_dir)}
+    # A verify looks at the whole folder; a restore's check (of some collections) at the binlogs Milvus would read.
+    listed = backup_dir if collection_ids is None else f"{backup_dir}{layout.BINLOG_DIR}/"
+    found = {i.key[len(backup_dir) :]: i for i in target.storage.list(listed)}
     for key in sorted(found.keys() - expected.keys()):
         # What Milvus would import along with the backup's own files (a temporary file a killed write left, a
         # file copied in by hand) is a problem of its collection; anything else of ours is expected.
