@@ -13,6 +13,8 @@ The programmatic interface (see docs/library.md)::
     restored = milvus_backup.restore_backup(config, milvus_backup.RestoreRequest(
         name="nightly", mapping=milvus_backup.parse_mapping(suffix="_restored")))
     milvus_backup.delete_backup(config, "nightly")
+    pruned = milvus_backup.prune_backups(config, milvus_backup.PruneRequest(
+        milvus_backup.RetentionPolicy(keep_daily=7, keep_weekly=4), prefix="nightly"))
 
 Errors are `milvus_backup.errors.BackupToolError` subclasses. Names load lazily, so importing the package does
 not load pymilvus and the storage SDKs until they are used.
@@ -33,6 +35,10 @@ _EXPORTS = {
     "list_backups": "milvus_backup.library",
     "get_backup": "milvus_backup.library",
     "delete_backup": "milvus_backup.library",
+    "prune_backups": "milvus_backup.library",
+    "PruneRequest": "milvus_backup.service.prune",
+    "PruneResult": "milvus_backup.service.prune",
+    "RetentionPolicy": "milvus_backup.service.retention",
     "new_run": "milvus_backup.wiring",
     "Run": "milvus_backup.service.run",
     "CreateRequest": "milvus_backup.service.create",

@@ -110,3 +110,11 @@ def restore_journal_key(backup_root: str, name: str, restore_id: str) -> str:
 
 def restore_journals_prefix(backup_root: str, name: str) -> str:
     return join(backup_root, name, RESTORES_DIR) + "/"
+
+
+def backup_segment_delta_dir(
+    backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int, segment_id: int
+) -> str:
+    """One segment's delta-log folder: what an L0 import reads (Milvus lists every delta log below it)."""
+    parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *_groups(partition_id, group_id), segment_id]
+    return join(backup_root, name, *map(str, parts)) + "/"

@@ -1,7 +1,8 @@
-"""Backups: create, list, get_backup, delete, verify."""
+"""Backups: create, list, get_backup, delete, verify, prune."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,6 +27,8 @@ from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog
 from milvus_backup.service.jobs import BACKUP, SUCCESS, VERIFY, Job
 from milvus_backup.service.names import validate_backup_name
+from milvus_backup.service.prune import PruneRequest, collection_names
+from milvus_backup.service.retention import RetentionPolicy
 from milvus_backup.service.run import Run
 
 router = APIRouter(prefix="/api/v1", tags=["backups"], responses=ERROR_RESPONSES)
@@ -187,3 +190,21 @@ def verify(body: schemas.VerifyBackupRequest, request: Request, ctx: Context) ->
         job = ctx.runner.start(job, work, wait_for_checks=True, timeout=body.timeout)
         return schemas.JobResponse(requestId=job.id, msg="verify is executing asynchronously", data=views.job_view(job))
     return schemas.JobResponse(requestId=job.id, data=views.job_view(ctx.runner.run(job, work, timeout=body.timeout)))
+
+
+@router.post("/prune", response_model=schemas.PruneResponse)
+def prune(body: schemas.PruneRequest, request: Request, ctx: Context) -> schemas.PruneResponse:
+    """`milvus-backup prune` (ours): remove the backups a retention policy does not keep, and say why each other
+    one stays. Runs to its end before answering."""
+    policy = RetentionPolicy(
+        body.keep_last, body.keep_hourly, body.keep_daily, body.keep_weekly, body.keep_monthly, body.keep_yearly
+    )
+    policy.validate()
+    prune_request = PruneRequest(
+        policy, prefix=body.prefix, collections=collection_names(body.collection_names), dry_run=body.dry_run
+    )
+    result = library.prune_backups(ctx.config, prune_request)
+    return schemas.PruneResponse(
+        requestId=new_request_id(request, body.requestId),
+        data=schemas.PruneResult.model_validate(dataclasses.asdict(result)),
+    )
