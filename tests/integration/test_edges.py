@@ -154,3 +154,17 @@ def test_a_failed_restore_with_keep_partial_is_named_by_the_next_one(filled_milv
         if client.has_collection(target):
             client.drop_collection(target)
         client.close()
+
+
+def test_deleting_a_folder_on_s3_aborts_the_uploads_left_open_in_it(request: pytest.FixtureRequest, tmp_path: Path):
+    """A create killed in a multipart upload leaves parts no listing shows; the delete of its backup aborts it."""
+    storage = make_kit("s3", request, tmp_path).new()
+    client = storage._client  # type: ignore[attr-defined]
+    bucket = storage.bucket  # type: ignore[attr-defined]
+    storage.put("backups/killed/meta/x", b"x")
+    for key in ("backups/killed/binlogs/1/2", "backups/kept/binlogs/1/2"):
+        upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"p" * 1024)
+    assert storage.delete_prefix("backups/killed/") == 1
+    left = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [u["Key"] for u in left] == ["backups/kept/binlogs/1/2"]

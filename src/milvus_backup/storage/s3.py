@@ -362,7 +362,24 @@ class S3Storage(Storage):
                 batch = []
         if batch:
             count += self._delete_batch(batch)
+        self._abort_uploads(prefix)
         return count
+
+    def _abort_uploads(self, prefix: str) -> None:
+        """Multipart uploads left open below `prefix` (by a run that was killed mid-upload) are no objects, but
+        the service keeps their parts, unseen by any listing, until they are aborted."""
+        if not prefix.endswith("/"):
+            return  # only below a folder: a plain prefix could reach another backup's uploads
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for upload in page.get("Uploads", ()):
+                    self._client.abort_multipart_upload(
+                        Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    logger.info("aborted an unfinished upload of %r on %s", upload["Key"], self.location)
+        except botocore.exceptions.ClientError as exc:  # a service without the call: the objects are deleted
+            logger.warning("could not look for unfinished uploads below %r on %s: %s", prefix, self.location, exc)
 
     def _delete_batch(self, keys: list[str]) -> int:
         with self._translate_errors(keys[0]):
