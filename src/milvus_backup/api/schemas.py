@@ -34,6 +34,11 @@ class CreateBackupRequest(_Request):
     force: bool = Field(False, description="No flush (= strategy skip_flush).")
     meta_only: bool = Field(False, description="Schema and indexes only (= strategy meta_only).")
     rbac: bool = False
+    accept_unflushed_deletes: bool = Field(
+        False,
+        description="Milvus 2.2: copy without waiting for the deletes Milvus holds in memory; recorded in the "
+        "backup's manifest. Ours.",
+    )
     timeout: float | None = Field(
         None,
         gt=0,
