@@ -115,7 +115,7 @@ class Deployment:
     seaweedfs: S3Server | None
 
     def config(self, tmp_path: Path, **extra: Any) -> Path:
-        if self.kind == "local":
+        if self.kind in ("local", "v2.2"):
             data = local_config(self.milvus, tmp_path / "backups")
         else:
             assert self.seaweedfs is not None
@@ -141,11 +141,40 @@ def dataset_s3(milvus_s3: MilvusInstance) -> Any:
     return build_dataset(milvus_s3.uri)
 
 
-@pytest.fixture(scope="session", params=["local", "s3"])
+@pytest.fixture(scope="session")
+def dataset_22(milvus_22: MilvusInstance) -> Any:
+    from tests.integration.dataset import build_dataset
+
+    return build_dataset(milvus_22.uri, arrays=False)
+
+
+#: The deployment fixture's params: Milvus 2.3.5 with local storage and with S3, and Milvus 2.2.16 (local
+#: storage), which only the tests marked `milvus22` meet.
+_FIXTURES = {
+    "local": ("milvus_local", "dataset_local"),
+    "s3": ("milvus_s3", "dataset_s3"),
+    "v2.2": ("milvus_22", "dataset_22"),
+}
+
+
+@pytest.fixture(scope="session", params=list(_FIXTURES))
 def deployment(request: pytest.FixtureRequest) -> Deployment:
-    """The fixture set in the local-storage Milvus and in the S3-backed Milvus (each built once)."""
+    """The fixture set in the local-storage Milvus, the S3-backed Milvus and Milvus 2.2.16 (each built once)."""
     kind = request.param
-    expected = request.getfixturevalue(f"dataset_{kind}")
-    milvus = request.getfixturevalue(f"milvus_{kind}")
+    milvus_fixture, dataset_fixture = _FIXTURES[kind]
+    expected = request.getfixturevalue(dataset_fixture)
+    milvus = request.getfixturevalue(milvus_fixture)
     seaweed = request.getfixturevalue("seaweedfs") if kind == "s3" else None
     return Deployment(kind, milvus, expected, seaweed)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Milvus 2.2.16 runs a representative subset (the tests marked `milvus22`), to keep the suite short."""
+    kept, left_out = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_22 = params is not None and params.params.get("deployment") == "v2.2"
+        (left_out if on_22 and item.get_closest_marker("milvus22") is None else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
