@@ -141,7 +141,9 @@ class MilvusInstance:
     def _launch(self) -> None:
         self.process = proc.spawn(self._argv, log_path=self.log_path, env=self._env, cwd=self.data_dir)
 
-    def _wait_ready(self, timeout: float = READY_TIMEOUT, stale_server_id: int | None = None) -> None:
+    def _wait_ready(
+        self, timeout: float = READY_TIMEOUT, stale_server_id: int | None = None, *, through_client: bool = True
+    ) -> None:
         deadline = time.monotonic() + timeout
         label = f"Milvus '{self.name}'"
         etcd = _EtcdSessions(self.host, self.ports["etcd.client"])
@@ -179,6 +181,9 @@ class MilvusInstance:
             process=self.process,
             what=f"gRPC port {self.port}",
         )
+        if not through_client:
+            self._server_id = etcd.max_server_id()
+            return
         # The proxy's port opens before rootcoord/datacoord are serving.
         wait_until(
             list_collections,
@@ -446,13 +451,15 @@ def start_milvus(
     settings: dict[str, Any] | None = None,
     token: str = "",
     version: str = MILVUS_VERSION,
+    wait_for_client: bool = True,
 ) -> MilvusInstance:
     """Start a standalone Milvus whose config, state and logs all live in ``workdir``.
 
     ``name`` names the embedded etcd member and, with this process's pid, the
     ``-alias``: Milvus writes ``/run/milvus/standalone-<alias>.pid`` whatever
     MILVUS_RUN_DIR says, and that directory is shared by every test session on
-    the machine. Use a different name and workdir per instance.
+    the machine. Use a different name and workdir per instance. Without `wait_for_client` it is ready once its
+    gRPC port is open (for a Milvus that pymilvus 3 cannot talk to).
     """
     t0 = time.monotonic()
     data_dir = workdir.resolve()
@@ -515,7 +522,7 @@ def start_milvus(
     )
     instance._launch()
     try:
-        instance._wait_ready()
+        instance._wait_ready(through_client=wait_for_client)
     except BaseException:
         instance.kill()
         raise
