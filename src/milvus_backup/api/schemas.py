@@ -152,6 +152,9 @@ class BackupSummary(BaseModel):
     collections: list[str] = Field(default_factory=list, description="db.collection of each collection (ours)")
     created: str = Field("", description="backup_timestamp as ISO 8601, UTC (ours)")
     detail: str = Field("", description="Why it is incomplete or unreadable (ours)")
+    unflushed_deletes_accepted: bool = Field(
+        False, description="Made with accept_unflushed_deletes: deletes Milvus 2.2 held in memory may be missing (ours)"
+    )
     last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any (ours).")
 
 
