@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import random
 
+import httpx
 import pytest
 from pymilvus import MilvusClient
 
 from tests.integration.compare import assert_same_rows
 from tests.integration.conftest import local_config, unique, write_config
+from tests.integration.server_rig import ThreadServer
 from tests.integration.test_backup import backup_objects, run
 from tests.rig.milvus import MilvusInstance
 
@@ -85,6 +87,19 @@ def test_deletes_still_in_memory_fail_the_create_unless_accepted_which_the_backu
     assert code == 0, err
     code, out, err = run(capsys, config, "delete", "-n", "accepted")
     assert code == 0, err
+
+    # The same over REST: refused without the field, recorded with it.
+    server = ThreadServer(config, tmp_path / "jobs")
+    try:
+        refused = httpx.post(f"{server.url}/api/v1/create", json={"backup_name": "rest", "collection_names": [name]})
+        assert refused.status_code == 409 and "dataNode.segment.syncPeriod" in refused.text, refused.text
+        body = {"backup_name": "rest", "collection_names": [name], "accept_unflushed_deletes": True}
+        made = httpx.post(f"{server.url}/api/v1/create", json=body, timeout=120)
+        assert made.status_code == 200, made.text
+        listed = httpx.get(f"{server.url}/api/v1/list").json()["data"]
+        assert [(b["name"], b["unflushed_deletes_accepted"]) for b in listed] == [("rest", True)]
+    finally:
+        server.stop()
 
 
 def _describe_aliases(client: MilvusClient, name: str) -> list[str]:
