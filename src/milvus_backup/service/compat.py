@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from milvus_backup.errors import UnsupportedFormatError
 from milvus_backup.meta.model import CollectionBackupInfo
-from milvus_backup.milvus.protocol import OLDEST_SUPPORTED, parse_version
+from milvus_backup.milvus.protocol import parse_version
 
 Version = tuple[int, int, int]
 
@@ -53,10 +53,6 @@ def has(server_version: str, feature: str) -> bool:
 
 def shown(version: Version) -> str:
     return ".".join(str(part) for part in version)
-
-
-def is_supported(server_version: str) -> bool:
-    return parse_version(server_version) >= OLDEST_SUPPORTED
 
 
 def gc_pause_offer(server_version: str) -> str:
