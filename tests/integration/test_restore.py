@@ -22,7 +22,7 @@ def client(deployment: Deployment, db: str = "default") -> MilvusClient:
 def made_backup(deployment: Deployment, tmp_path, capsys, *flags: str) -> tuple:
     config = deployment.config(tmp_path)
     name = unique("b_")
-    code, _, err = run(capsys, config, "create", "-n", name, *flags)
+    code, _, err = run(capsys, config, "create", "-n", name, *deployment.create_flags, *flags)
     assert code == 0, err
     return config, name
 
