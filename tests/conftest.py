@@ -133,6 +133,24 @@ def milvus_empty(rig_dir: Path) -> Iterator[MilvusInstance]:
     instance.stop()
 
 
+@pytest.fixture(scope="session")
+def milvus_22(rig_dir: Path) -> Iterator[MilvusInstance]:
+    """Milvus 2.2.16, local storage. Its DataNode writes the deletes of flushed segments every
+    dataNode.segment.syncPeriod (600 s by default; 1 s here), and a backup waits until they are on storage: with
+    the default the session's fixture deletes would hold every backup for ten minutes."""
+    instance = start_milvus(
+        rig_dir / "milvus_22",
+        name="v22",
+        storage=LocalStorageSpec(),
+        version="2.2.16",
+        settings={"dataNode.segment.syncPeriod": 1},
+    )
+    _record("milvus_22", instance.startup_seconds)
+    _milvus_instances["milvus_22"] = instance
+    yield instance
+    instance.stop()
+
+
 MILVUS_ROOT_TOKEN = "root:Milvus"
 
 

@@ -17,6 +17,7 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
   x BackupIncompleteError              12 / 409
   x IntegrityError                     13 / 422
   x UnsupportedFormatError             14 / 422
+  x UnflushedDeletesError              15 / 409
   x StorageError                       20 / 502   storage 20-29
     + StorageUnavailableError          21 / 503
     + StorageAccessDeniedError         22 / 502
@@ -32,6 +33,7 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
     + CollectionExistsError            35 / 409
     + SourceDataError                  37 / 502
     + MilvusRootMismatchError          38 / 502
+    + MilvusTooOldError                39 / 422
   x JobConflictError                   40 / 409   jobs and runs 40-49
   x JobCancelledError                  41 / 409
   x JobNotFoundError                   42 / 404
@@ -140,6 +142,19 @@ class UnsupportedFormatError(BackupToolError):
 
     exit_code = 14
     http_status = 422
+
+
+class UnflushedDeletesError(BackupToolError):
+    """Milvus {version} at {address} still holds deletes in memory (waited {seconds:g} s): deleted rows would return."""
+
+    exit_code = 15
+    http_status = 409
+    hint = (
+        "Milvus 2.2 writes the deletes of flushed segments only every dataNode.segment.syncPeriod (600 s by "
+        "default; a flush does not write them). Retry later, give the wait longer (backup.unflushedDeletesWait), "
+        "lower dataNode.segment.syncPeriod in milvus.yaml, or accept the risk with --accept-unflushed-deletes "
+        "(recorded in the backup)."
+    )
 
 
 class StorageError(BackupToolError):
@@ -278,6 +293,14 @@ class MilvusRootMismatchError(MilvusError):
         "bucketName and rootPath (v2: milvus.storage.*) must name where Milvus keeps its files: minio.bucketName and "
         "minio.rootPath in milvus.yaml, or localStorage.path for local storage; insert_log/ lies directly below it."
     )
+
+
+class MilvusTooOldError(MilvusError):
+    """Milvus at {address} is {version}, older than the oldest this tool supports ({minimum})."""
+
+    exit_code = 39
+    http_status = 422
+    hint = "Upgrade Milvus, or back it up with a tool of its own age."
 
 
 class JobConflictError(BackupToolError):

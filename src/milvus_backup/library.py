@@ -17,6 +17,7 @@ from typing import Any
 from milvus_backup import wiring
 from milvus_backup.config import Config
 from milvus_backup.errors import BackupNotFoundError
+from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog
 from milvus_backup.service.catalog import BackupSummary
@@ -79,6 +80,11 @@ def list_backups(config: Config) -> list[BackupSummary]:
 
 def get_backup(config: Config, name: str) -> BackupInfo:
     return catalog.get_backup(_backups_of(config, name), name)
+
+
+def get_manifest(config: Config, name: str) -> Manifest | None:
+    """The backup's manifest.json (ours), or None for a backup made by the Go tool."""
+    return catalog.read_manifest(_backups_of(config, name), name)
 
 
 def delete_backup(config: Config, name: str) -> int:

@@ -47,6 +47,7 @@ def create_request(body: CreateBackupRequest) -> CreateRequest:
             body.strategy, body.force, body.meta_only, labels=("strategy", "force", "meta_only")
         ),
         rbac=body.rbac,
+        accept_unflushed_deletes=body.accept_unflushed_deletes,
     )
 
 

@@ -45,6 +45,14 @@ def create(
         typer.Option("--strategy", help="serial_flush (default on Milvus 2.3), skip_flush, meta_only or bulk_flush."),
     ] = "",
     rbac: Annotated[bool, typer.Option("--rbac", help="Also back up users, roles and grants.")] = False,
+    accept_unflushed_deletes: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unflushed-deletes",
+            help="Milvus 2.2: copy without waiting for the deletes Milvus still holds in memory (recorded in the "
+            "backup; recently deleted rows may come back on restore).",
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     timeout: runs.Timeout = None,
     strict: runs.Strict = False,
@@ -63,6 +71,7 @@ def create(
         selection=parse_selection(colls, databases, database_collections, filter_),
         strategy=strategy_from_flags(strategy, force, meta_only),
         rbac=rbac,
+        accept_unflushed_deletes=accept_unflushed_deletes,
     )
     config = ctx.obj.load().config
     with wiring.new_run(

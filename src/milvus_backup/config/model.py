@@ -188,6 +188,7 @@ class BackupConfig(_Section):
     storage: BackupStorageConfig = BackupStorageConfig()
     concurrency: BackupConcurrencyConfig = BackupConcurrencyConfig()
     pause_gc: bool = Field(True, alias="pauseGC")
+    unflushed_deletes_wait: Positive = 720
 
 
 class RestoreConcurrencyConfig(_Section):
