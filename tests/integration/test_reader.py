@@ -136,7 +136,7 @@ def test_inspect_without_milvus(local_deployment: Deployment, full_backup, tmp_p
     assert code == 0, err
     assert "db2.c4: 300 live rows" in out and "default.c1" not in out
     code, _, err = run(capsys, offline, "inspect", "-n", name, "-c", "nope")
-    assert code == 16 and "not in backup" in err
+    assert code == 17 and "not in backup" in err
 
     # the REST twin, served without Milvus
     server = ThreadServer(offline, tmp_path / "jobs")

@@ -22,8 +22,8 @@ each collection's schema (`schema.json`). Vectors are fixed-size lists, JSON and
 text in Parquet and JSON values in JSON Lines. Run again after an interruption: complete files are kept and the
 export goes on from there.
 
-[b]Exit status[/b]: 0 done; 10 no such backup; 14 a field type this version cannot read; 15 a binlog could not be
-read; 16 no such collection in the backup; 20-29 the output could not be written.
+[b]Exit status[/b]: 0 done; 10 no such backup; 14 a field type this version cannot read; 16 a binlog could not be
+read; 17 no such collection in the backup; 20-29 the output could not be written.
 """
 
 

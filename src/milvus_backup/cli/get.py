@@ -15,7 +15,8 @@ EPILOG = """[b]Examples[/b]
 
   milvus-backup get -n my_backup | jq '.collection_backups[].collection_name'
 
-Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names.
+Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names, plus
+[b]unflushed_deletes_accepted: true[/b] when the backup was made with --accept-unflushed-deletes.
 """
 
 
@@ -24,8 +25,12 @@ def get(
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name.")],
 ) -> None:
     """Print everything a backup's meta says, as JSON."""
-    from milvus_backup.library import get_backup
+    from milvus_backup.library import get_backup, get_manifest
     from milvus_backup.meta.codec import to_dict
 
-    info = get_backup(ctx.obj.load().config, name)
-    render.stdout.out(json.dumps(to_dict(info), indent=2, ensure_ascii=False), highlight=False)
+    config = ctx.obj.load().config
+    data = to_dict(get_backup(config, name))
+    manifest = get_manifest(config, name)
+    if manifest is not None and manifest.unflushed_deletes_accepted:
+        data["unflushed_deletes_accepted"] = True
+    render.stdout.out(json.dumps(data, indent=2, ensure_ascii=False), highlight=False)

@@ -20,7 +20,7 @@ Reads the backup's own files (its meta and binlogs), not Milvus: for each collec
 the rows inserted, the rows removed by deletes, the live rows (what a query showed, and what a restore gives),
 the bytes and the fields. --rows N prints N live rows of each collection.
 
-[b]Exit status[/b]: 0 done; 10 no such backup; 12 incomplete backup; 15 a binlog could not be read; 16 no such
+[b]Exit status[/b]: 0 done; 10 no such backup; 12 incomplete backup; 16 a binlog could not be read; 17 no such
 collection in the backup.
 """
 

@@ -32,6 +32,8 @@ class BackupSummary:
     id: str = ""
     #: The hybrid timestamp (physical ms << 18) the backup is as of; `created` shows it as a date.
     backup_timestamp: int = 0
+    #: Its create copied without waiting for the deletes Milvus 2.2 held in memory (--accept-unflushed-deletes).
+    unflushed_deletes_accepted: bool = False
 
 
 def hybrid_ts_to_iso(ts: int) -> str:
@@ -77,7 +79,7 @@ def read_manifest(target: StorageLocation, name: str) -> Manifest | None:
     return Manifest.from_json(raw)
 
 
-def summarize(info: BackupInfo) -> BackupSummary:
+def summarize(info: BackupInfo, manifest: Manifest | None = None) -> BackupSummary:
     return BackupSummary(
         name=info.name,
         state=COMPLETE,
@@ -87,6 +89,7 @@ def summarize(info: BackupInfo) -> BackupSummary:
         milvus_version=info.milvus_version,
         id=info.id,
         backup_timestamp=info.backup_timestamp,
+        unflushed_deletes_accepted=manifest is not None and manifest.unflushed_deletes_accepted,
     )
 
 
@@ -95,7 +98,7 @@ def list_backups(target: StorageLocation) -> list[BackupSummary]:
     summaries = []
     for name in target.storage.list_dirs(target.root):
         try:
-            summaries.append(summarize(read_backup(target, name)))
+            summaries.append(summarize(read_backup(target, name), read_manifest(target, name)))
         except BackupIncompleteError:
             summaries.append(BackupSummary(name=name, state=INCOMPLETE, detail=_why_incomplete(target, name)))
         except BackupToolError as exc:
