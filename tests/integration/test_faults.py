@@ -73,12 +73,12 @@ class _Steps:
     """create, verify and restore of one backup, each under a fault plan; a step that fails is checked for
     honesty and rerun without faults."""
 
-    def __init__(self, capsys, rig: _Rig, milvus: MilvusInstance, source: str, *, in_process: bool = True) -> None:
+    def __init__(self, capsys, rig: _Rig, milvus: MilvusInstance, source: str, *, create_process: bool = False) -> None:
         self.capsys, self.config, self.proxies = capsys, rig.config, rig.proxies
         self.milvus, self.source = milvus, source
-        #: In this process (for the short read timeout), or as a process of its own: a failed create that could
-        #: not release its claim leaves a lock naming its process, which counts as alive while that process runs.
-        self.in_process = in_process
+        #: Run the faulted create as a process of its own, not in this one: a failed create that could not release
+        #: its claim leaves a lock naming its process, which counts as alive while that process runs.
+        self.create_process = create_process
         self.injected = 0
         self.failed: list[str] = []
 
@@ -86,7 +86,8 @@ class _Steps:
         for proxy in self.proxies:
             proxy.faults(plan)
         try:
-            outcome = cli(self.capsys, self.config, *args) if self.in_process else cli_process(self.config, *args)
+            in_process = not (self.create_process and step == "create")
+            outcome = cli(self.capsys, self.config, *args) if in_process else cli_process(self.config, *args)
         finally:
             for proxy in self.proxies:
                 self.injected += len(proxy.injected)

@@ -165,8 +165,7 @@ def test_create_killed_at_each_phase(phase, rig: Rig, capsys, reliability_record
         rerun = cli(capsys, rig.config, "create", "-n", name, "-c", SOURCE)
         assert rerun.code == 0, rerun.err
         verified = cli(capsys, rig.config, "verify", "-n", name)
-        assert verified.code == 0, verified.err
-        assert name in complete(capsys, rig.config)
+        assert verified.code == 0, verified.err  # (a verify refuses an incomplete backup)
 
 
 @dataclass(frozen=True)
