@@ -234,7 +234,7 @@ def test_restore_killed_at_each_phase(phase, rig: Rig, made_backup: MadeBackup, 
         assert made_backup.name in complete(capsys, rig.config)  # the backup itself is untouched
         try:
             if left:
-                # The next run names the collection the killed one left, and the way to replace it.
+                # The next run names the collection the killed one left (its journal says so), and how to replace it.
                 again = cli(capsys, rig.config, *restore)
                 assert again.code == 35 and target in again.err and "--drop_exist_collection" in again.err, again.err
                 assert "left incomplete by restore" in again.err and "cut off" in again.err, again.err  # its journal
