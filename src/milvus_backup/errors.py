@@ -129,6 +129,18 @@ class UnsupportedFormatError(BackupToolError):
     http_status = 422
 
 
+class RowProofError(IntegrityError):
+    """Backup {name!r} does not hold the rows Milvus shows: {detail}"""
+
+    exit_code = 15
+    http_status = 422
+    hint = (
+        "Nothing was kept. The backup's binlogs (their deletes applied) and Milvus's count(*) disagree: deletes "
+        "Milvus had not yet written to its binlogs (Milvus 2.2 buffers them), or writes the count did not see. "
+        "Create the backup again; --no-proof skips this check."
+    )
+
+
 class StorageError(BackupToolError):
     """Storage error on {location}: {detail}"""
 

@@ -19,6 +19,7 @@ from milvus_backup.errors import (
     JobNotFoundError,
     MilvusError,
     MilvusRootMismatchError,
+    RowProofError,
     StorageError,
     UnsupportedFormatError,
     UsageError,
@@ -32,7 +33,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The ranges docs/exit-codes.md states, and which classes each holds.
 SINGLE_CODES = {BackupToolError: 1, UsageError: 2, ConfigError: 3, WarningsAsErrorsError: 4}
-BACKUP_ERRORS = (BackupNotFoundError, BackupExistsError, BackupIncompleteError, IntegrityError, UnsupportedFormatError)
+BACKUP_ERRORS = (
+    BackupNotFoundError,
+    BackupExistsError,
+    BackupIncompleteError,
+    IntegrityError,
+    UnsupportedFormatError,
+    RowProofError,
+)
 JOB_ERRORS = (JobConflictError, JobCancelledError, JobNotFoundError, DeadlineExceededError)
 
 

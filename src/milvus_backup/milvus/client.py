@@ -48,8 +48,13 @@ class MilvusParams:
     timeout: float = 30.0
 
     @property
+    def is_lite(self) -> bool:
+        """A `.db` path: Milvus Lite, run inside this process by pymilvus (the path is its data directory)."""
+        return self.address.endswith(".db")
+
+    @property
     def endpoint(self) -> str:
-        return f"{self.address}:{self.port}"
+        return self.address if self.is_lite else f"{self.address}:{self.port}"
 
     def __repr__(self) -> str:  # never show the password
         return f"MilvusParams({self.endpoint}, user={self.user!r}, tls={self.tls_mode})"
@@ -113,9 +118,10 @@ class MilvusConnection(MilvusWrites):
                 "client_key_path": params.mtls_key_path,
                 "server_name": params.server_name,
             }
+        uri = params.address if params.is_lite else f"{scheme}://{params.endpoint}"
         with translate_errors(self.address):
             self._client = MilvusClient(
-                uri=f"{scheme}://{params.endpoint}",
+                uri=uri,
                 user=params.user,
                 password=params.password,
                 timeout=params.timeout,
@@ -128,6 +134,11 @@ class MilvusConnection(MilvusWrites):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._client.close()
+        if self.params.is_lite:
+            # pymilvus started Milvus Lite in this process for the path; stopping it closes its files cleanly.
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.params.address)
 
     def __enter__(self) -> MilvusConnection:
         return self
