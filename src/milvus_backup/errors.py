@@ -132,7 +132,7 @@ class UnsupportedFormatError(BackupToolError):
 class RowProofError(IntegrityError):
     """Backup {name!r} does not hold the rows Milvus shows: {detail}"""
 
-    exit_code = 15
+    exit_code = 17
     http_status = 422
     hint = (
         "Nothing was kept. The backup's binlogs (their deletes applied) and Milvus's count(*) disagree: deletes "

@@ -46,7 +46,7 @@ def test_rows_milvus_shows_but_the_binlogs_lack_fail_the_create_and_nothing_list
         create_backup(resources, CreateRequest(name="nightly"))
 
     assert "default.books: its binlogs hold 245 live row(s), Milvus counts 240" in str(caught.value)
-    assert caught.value.exit_code == 15 and "--no-proof" in (caught.value.hint or "")
+    assert caught.value.exit_code == 17 and "--no-proof" in (caught.value.hint or "")
     assert backup_keys(backup_storage, "nightly") == []
     assert [b.name for b in list_backups(resources.backup)] == []
 
