@@ -16,7 +16,10 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
   x BackupExistsError                  11 / 409
   x BackupIncompleteError              12 / 409
   x IntegrityError                     13 / 422
+    + RowProofError                    17 / 422
   x UnsupportedFormatError             14 / 422
+  x BinlogFormatError                  15 / 422
+  x CollectionNotInBackupError         16 / 404
   x StorageError                       20 / 502   storage 20-29
     + StorageUnavailableError          21 / 503
     + StorageAccessDeniedError         22 / 502
@@ -127,6 +130,22 @@ class UnsupportedFormatError(BackupToolError):
 
     exit_code = 14
     http_status = 422
+
+
+class BinlogFormatError(BackupToolError):
+    """Cannot read binlog {key!r}: {detail}"""
+
+    exit_code = 15
+    http_status = 422
+    hint = "The file is damaged or of a Milvus version this tool cannot read; `milvus-backup verify` checks it."
+
+
+class CollectionNotInBackupError(BackupToolError):
+    """Collection {collection!r} is not in backup {name!r} (it holds: {held})."""
+
+    exit_code = 16
+    http_status = 404
+    hint = "`milvus-backup get -n NAME` lists the backup's collections (db_name and collection_name)."
 
 
 class RowProofError(IntegrityError):

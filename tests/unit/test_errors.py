@@ -9,7 +9,9 @@ from milvus_backup.errors import (
     BackupIncompleteError,
     BackupNotFoundError,
     BackupToolError,
+    BinlogFormatError,
     BucketNotFoundError,
+    CollectionNotInBackupError,
     ConfigError,
     CopyFailedError,
     DeadlineExceededError,
@@ -40,6 +42,8 @@ BACKUP_ERRORS = (
     IntegrityError,
     UnsupportedFormatError,
     RowProofError,
+    BinlogFormatError,
+    CollectionNotInBackupError,
 )
 JOB_ERRORS = (JobConflictError, JobCancelledError, JobNotFoundError, DeadlineExceededError)
 
