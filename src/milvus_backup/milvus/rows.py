@@ -50,17 +50,31 @@ def _scalars(data_type: int, values: Sequence[Any], element_type: int = 0) -> sc
     return scalars
 
 
+def _packed(values: Sequence[Any], as_numbers: Any) -> bytes:
+    """A vector column as one byte string: a numeric array through `as_numbers`, or one bytes value per row."""
+    if isinstance(values, np.ndarray):
+        return bytes(as_numbers(values).tobytes())
+    return b"".join(bytes(v) for v in values)
+
+
+def _bfloat16(values: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 (its upper 16 bits; what Milvus stores)."""
+    return (np.ascontiguousarray(values, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
 def _vectors(f: FieldSchema, values: Sequence[Any]) -> schema_pb2.VectorField:
+    """One vector per row: a sequence of numbers each, or a 2-D numpy array (float32 for float, float16 and
+    bfloat16 vectors, uint8 for binary ones); bytes per row for binary and 16-bit vectors."""
     dim = int(f.type_param("dim") or 0)
     vectors = schema_pb2.VectorField(dim=dim)
     if f.data_type == FLOAT_VECTOR:
         vectors.float_vector.data.extend(np.asarray(values, dtype=np.float32).ravel().tolist())
     elif f.data_type == BINARY_VECTOR:
-        vectors.binary_vector = b"".join(bytes(v) for v in values)
+        vectors.binary_vector = _packed(values, lambda a: a.astype(np.uint8))
     elif f.data_type == FLOAT16_VECTOR:
-        vectors.float16_vector = b"".join(bytes(v) for v in values)
+        vectors.float16_vector = _packed(values, lambda a: a.astype(np.float16))
     elif f.data_type == BFLOAT16_VECTOR:
-        vectors.bfloat16_vector = b"".join(bytes(v) for v in values)
+        vectors.bfloat16_vector = _packed(values, _bfloat16)
     else:
         raise UnsupportedFormatError(detail=f"vector type {f.data_type} of field {f.name} cannot be inserted")
     return vectors

@@ -1,23 +1,42 @@
-"""PLACEHOLDER until the binlog reader lands: the backup's live rows through the reader."""
+"""`BinlogRows`: the `RowSource` of a backup in backup storage, through the binlog reader (`service/rows.py`).
+
+Counting reads only the primary key and timestamp columns. Batches turn the reader's Arrow columns into what an
+Insert takes: scalars, strings, arrays and JSON text as Python lists, vectors as one 2-D numpy array per column
+(float32 for float, float16 and bfloat16 vectors; uint8 bytes for binary vectors)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
 
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, PartitionBackupInfo
 from milvus_backup.milvus.protocol import RowBatch
 from milvus_backup.service.resources import StorageLocation
+from milvus_backup.service.rows import count_live_rows, iter_live_batches
 from milvus_backup.service.run import Run
 
 
 class BinlogRows:
     def __init__(self, location: StorageLocation, info: BackupInfo) -> None:
-        self.location, self.info = location, info
+        self.location, self.name = location, info.name
 
     def count(self, coll: CollectionBackupInfo, run: Run) -> int:
-        raise NotImplementedError
+        return sum(
+            count_live_rows(self.location, self.name, coll, part, run=run).live for part in coll.partition_backups
+        )
 
     def batches(
         self, coll: CollectionBackupInfo, partition: PartitionBackupInfo, max_rows: int, run: Run
     ) -> Iterator[RowBatch]:
-        raise NotImplementedError
+        for live in iter_live_batches(self.location, self.name, coll, [partition], batch_rows=max_rows, run=run):
+            if live.batch.num_rows:
+                batch = live.batch
+                yield RowBatch({n: _values(batch.column(n)) for n in batch.schema.names}, batch.num_rows)
+
+
+def _values(column: pa.Array) -> Sequence[Any]:
+    if pa.types.is_fixed_size_list(column.type):
+        return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), column.type.list_size)
+    return column.to_pylist()
