@@ -46,6 +46,7 @@ def create_request(body: CreateBackupRequest) -> CreateRequest:
             body.strategy, body.force, body.meta_only, labels=("strategy", "force", "meta_only")
         ),
         rbac=body.rbac,
+        proof=not body.no_proof,
     )
 
 
@@ -68,4 +69,5 @@ def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
         skip_create_collection=body.skipCreateCollection,
         rbac=body.rbac,
         verify=body.verify,
+        mode=body.mode,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Annotated
 
@@ -15,7 +16,8 @@ EPILOG = """[b]Examples[/b]
 
   milvus-backup get -n my_backup | jq '.collection_backups[].collection_name'
 
-Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names.
+Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names, and ours: `proof`, each
+collection's row-count proof ("db.collection" -> state, reason, backup_rows, count_before, count_after).
 """
 
 
@@ -24,8 +26,10 @@ def get(
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name.")],
 ) -> None:
     """Print everything a backup's meta says, as JSON."""
-    from milvus_backup.library import get_backup
+    from milvus_backup.library import get_backup, get_proofs
     from milvus_backup.meta.codec import to_dict
 
-    info = get_backup(ctx.obj.load().config, name)
-    render.stdout.out(json.dumps(to_dict(info), indent=2, ensure_ascii=False), highlight=False)
+    config = ctx.obj.load().config
+    meta = to_dict(get_backup(config, name))
+    meta["proof"] = {key: dataclasses.asdict(proof) for key, proof in get_proofs(config, name).items()}
+    render.stdout.out(json.dumps(meta, indent=2, ensure_ascii=False), highlight=False)

@@ -235,12 +235,18 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     return RestoreResult(info.name, results, time.monotonic() - started, staged, run.warnings)
 
 
+def parse_mode(mode: str, label: str = "mode") -> Mode:
+    """A door's mode value, refused with the door's name for it when unknown."""
+    if mode and mode not in MODES:
+        raise UsageError(detail=f"{label} {mode!r}: use one of {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]
+
+
 def _choose_mode(request: RestoreRequest, milvus: MilvusClient, run: Run) -> str:
     """ "" (meta only), "import" or "insert"."""
     if request.meta_only:
         return ""
-    if request.mode and request.mode not in MODES:
-        raise UsageError(detail=f"mode {request.mode!r}: use one of {', '.join(MODES)}")
+    parse_mode(request.mode)
     can_import = imports_backups(milvus.server_version)
     if request.mode == "import" and not can_import:
         raise UsageError(
