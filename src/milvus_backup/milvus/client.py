@@ -220,7 +220,9 @@ class MilvusConnection(MilvusWrites):
             milvus_pb2.ShowPartitionsRequest(db_name=db, collection_name=collection),
             f"list partitions of {db}.{collection}",
         )
-        return [Partition(pid, name) for name, pid in zip(r.partition_names, r.partitionIDs, strict=True)]
+        # Milvus Lite names its partitions without ids.
+        ids = list(r.partitionIDs) or [0] * len(r.partition_names)
+        return [Partition(pid, name) for name, pid in zip(r.partition_names, ids, strict=True)]
 
     def describe_indexes(self, db: str, collection: str) -> list[IndexInfo]:
         stub = self._stub
