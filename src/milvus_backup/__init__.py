@@ -13,6 +13,8 @@ The programmatic interface (see docs/library.md)::
     restored = milvus_backup.restore_backup(config, milvus_backup.RestoreRequest(
         name="nightly", mapping=milvus_backup.parse_mapping(suffix="_restored")))
     milvus_backup.delete_backup(config, "nightly")
+    report = milvus_backup.inspect_backup(config, "nightly")  # offline: the backup's own files
+    exported = milvus_backup.export_backup(config, milvus_backup.ExportRequest(name="nightly"), "./out")
 
 Errors are `milvus_backup.errors.BackupToolError` subclasses. Names load lazily, so importing the package does
 not load pymilvus and the storage SDKs until they are used.
@@ -33,6 +35,8 @@ _EXPORTS = {
     "list_backups": "milvus_backup.library",
     "get_backup": "milvus_backup.library",
     "delete_backup": "milvus_backup.library",
+    "inspect_backup": "milvus_backup.library",
+    "export_backup": "milvus_backup.library",
     "new_run": "milvus_backup.wiring",
     "Run": "milvus_backup.service.run",
     "CreateRequest": "milvus_backup.service.create",
@@ -41,6 +45,9 @@ _EXPORTS = {
     "RestoreResult": "milvus_backup.service.restore",
     "VerifyReport": "milvus_backup.service.verify",
     "BackupSummary": "milvus_backup.service.catalog",
+    "InspectReport": "milvus_backup.service.inspect",
+    "ExportRequest": "milvus_backup.service.export",
+    "ExportResult": "milvus_backup.service.export",
     "CheckReport": "milvus_backup.service.check",
     "parse_selection": "milvus_backup.service.selection",
     "parse_filter": "milvus_backup.service.selection",

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
 
 from milvus_backup import wiring
 from milvus_backup.config import Config
@@ -28,6 +29,10 @@ from milvus_backup.service.restore import restore_backup as _restore
 from milvus_backup.service.run import Run
 from milvus_backup.service.verify import VerifyReport
 from milvus_backup.service.verify import verify_backup as _verify
+
+if TYPE_CHECKING:  # these read binlogs with pyarrow, loaded only by the commands that do
+    from milvus_backup.service.export import ExportRequest, ExportResult
+    from milvus_backup.service.inspect import InspectReport
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,31 @@ def verify_backup(config: Config, name: str, quick: bool = False, run: Run | Non
     _backups_of(config, name)
     with wiring.open_resources(config, milvus=False) as resources, _run(config, run, f"verify of {name}") as r:
         return _verify(resources.backup, name, quick, r)
+
+
+def inspect_backup(
+    config: Config, name: str, collections: str = "", sample_rows: int = 0, run: Run | None = None
+) -> InspectReport:
+    """What the backup holds, read from its own files: per collection and partition the segments, rows inserted,
+    deleted and live, bytes and fields, and `sample_rows` live rows of each collection. Needs only the backup
+    storage: Milvus is not contacted."""
+    from milvus_backup.service.inspect import inspect_backup as _inspect
+
+    target = _backups_of(config, name)
+    with _run(config, run, f"inspect of {name}") as r:
+        return _inspect(target, name, r, collections, sample_rows)
+
+
+def export_backup(config: Config, request: ExportRequest, out: str, run: Run | None = None) -> ExportResult:
+    """Write the backup's live rows into the local directory `out` as Parquet or JSON Lines files (see
+    service/export.py for the layout); an export cut off resumes where it stopped when run again. Needs only the
+    backup storage: Milvus is not contacted."""
+    from milvus_backup.service.export import export_backup as _export
+
+    backups = _backups_of(config, request.name)
+    target = wiring.export_target(out)
+    with _run(config, run, f"export of {request.name}") as r:
+        return _export(backups, request, target, r)
 
 
 def list_backups(config: Config) -> list[BackupSummary]:

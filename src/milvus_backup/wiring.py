@@ -14,7 +14,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from milvus_backup.config import Config, StorageConfig
 from milvus_backup.meta.layout import root_prefix
@@ -23,6 +23,9 @@ from milvus_backup.progress import Progress
 from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
 from milvus_backup.service.run import Run
 from milvus_backup.storage.base import Storage
+
+if TYPE_CHECKING:  # pyarrow, loaded only by export
+    from milvus_backup.service.export import ExportTarget
 
 S3_FAMILY = ("minio", "s3", "aws", "gcp", "aliyun", "tencent", "hwc")
 GCS_SERVICE_HOST = "storage.googleapis.com"
@@ -173,6 +176,13 @@ def milvus_storage(config: Config) -> StorageLocation:
     return open_storage(
         config.milvus.storage, multipart_copy_threshold_mib=config.transfer.multipart_copy_threshold_mib
     )
+
+
+def export_target(out: str) -> ExportTarget:
+    """Where `export` writes: a local directory (made if missing)."""
+    from milvus_backup.storage.export_dir import ExportDirectory
+
+    return ExportDirectory(out)
 
 
 def backup_storage(config: Config, *, create_local_root: bool = False) -> StorageLocation:

@@ -1,11 +1,17 @@
-"""The binlog reader on files Milvus 2.3.5 wrote: live rows equal a pymilvus query of the source, row for row."""
+"""The binlog reader on files Milvus 2.3.5 wrote: live rows equal a pymilvus query of the source, row for row;
+`inspect` and `export` read a backup with no Milvus configured."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import yaml
 from pymilvus import MilvusClient
 
 from milvus_backup import wiring
@@ -15,7 +21,10 @@ from milvus_backup.service import rows as live
 from milvus_backup.service.catalog import read_backup
 from milvus_backup.service.resources import StorageLocation
 from tests.integration.compare import _normalised, rows_by_pk
-from tests.integration.conftest import Deployment, unique
+from tests.integration.conftest import Deployment, unique, write_config
+from tests.integration.server_rig import ThreadServer
+from tests.integration.test_backup import run
+from tests.rig.ports import LOCALHOST, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +108,84 @@ def test_counts_match_the_rows(full_backup):
     assert total.inserted == 3 * 400 + 2  # three batches and the two upserted rows
     assert total.live == total.inserted - total.deleted == 1200 - 5
     assert total.deleted == 5 + 2  # five deletes, and the two rows the upserts replaced
+
+
+def offline_config(config: Path, tmp: Path) -> Path:
+    """The same backup storage, and a Milvus address where nothing listens: only the storage of the Milvus
+    section stays (the backup storage takes its provider from it)."""
+    data = yaml.safe_load(config.read_text())
+    data["milvus"] = {"grpc": {"address": LOCALHOST, "port": free_port()}, "storage": data["milvus"]["storage"]}
+    data["server"] = {"jobsDir": str(tmp / "jobs")}
+    return write_config(tmp, data)
+
+
+def test_inspect_without_milvus(local_deployment: Deployment, full_backup, tmp_path, capsys):
+    config, name = full_backup
+    offline = offline_config(config, tmp_path)
+    code, out, err = run(capsys, offline, "inspect", "-n", name, "--json", "--rows", "3")
+    assert code == 0, err
+    report = {c["collection"]: c for c in json.loads(out)["collections"]}
+    expected = local_deployment.expected
+    assert {k: c["rows"]["live"] for k, c in report.items()} == {k: len(v) for k, v in expected.live_ids.items()}
+    c1 = report["default.c1"]
+    assert c1["rows"]["deleted"] == 7 and c1["rows"]["inserted"] == 1202
+    assert [p["name"] for p in c1["partitions"]] == ["_default", "p1", "p2"]
+    assert [f["name"] for f in c1["fields"]][-2:] == ["vec", "$meta"]
+    assert len(c1["sample_rows"]) == 3 and "extra_dynamic" in c1["sample_rows"][0]
+    assert len(report["default.c2"]["partitions"]) == 4  # the partition key's partitions
+    code, out, err = run(capsys, offline, "inspect", "-n", name, "-c", "db2.c4")
+    assert code == 0, err
+    assert "db2.c4: 300 live rows" in out and "default.c1" not in out
+    code, _, err = run(capsys, offline, "inspect", "-n", name, "-c", "nope")
+    assert code == 16 and "not in backup" in err
+
+    # the REST twin, served without Milvus
+    server = ThreadServer(offline, tmp_path / "jobs")
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            answer = client.get("/api/v1/inspect", params={"backup_name": name, "collections": "c2"})
+            assert answer.status_code == 200, answer.text
+            [c2] = answer.json()["data"]["collections"]
+            assert c2["rows"]["live"] == len(expected.live_ids["default.c2"])
+            missing = client.get("/api/v1/inspect", params={"backup_name": "no_such_backup"})
+            assert missing.status_code == 404 and missing.json()["error"] == "BackupNotFoundError"
+    finally:
+        server.stop()
+
+
+def test_exported_parquet_equals_the_source(local_deployment: Deployment, full_backup, tmp_path, capsys):
+    config, name = full_backup
+    offline = offline_config(config, tmp_path)
+    out_dir = tmp_path / "export"
+    code, out, err = run(capsys, offline, "export", "-n", name, "--format", "parquet", "--out", str(out_dir), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["rows"] == sum(len(v) for v in local_deployment.expected.live_ids.values())
+    for db, coll, pk, _ in SOURCES:
+        files = [f for f in summary["files"] if f["collection"] == f"{db}.{coll}"]
+        table = pa.concat_tables([pq.read_table(out_dir / f["path"]) for f in files])
+        assert table.num_rows == sum(f["rows"] for f in files)
+        exported = {}
+        for row in table.to_pylist():
+            for key in [k for k, v in row.items() if isinstance(v, str) and k in JSON_COLUMNS]:
+                dynamic = json.loads(row.pop(key))
+                if key == "$meta":
+                    row.update(dynamic)
+                else:
+                    row[key] = dynamic
+            if coll == "c2":
+                row["bvec"] = bytes(row["bvec"])
+            exported[row[pk]] = row
+        client = MilvusClient(uri=local_deployment.milvus.uri, db_name=db)
+        try:
+            want = {k: _normalised(v) for k, v in rows_by_pk(client, coll, pk).items()}
+        finally:
+            client.close()
+        assert exported == want, f"{db}.{coll}"
+    # run again: every file is kept as it is
+    code, out, err = run(capsys, offline, "export", "-n", name, "--out", str(out_dir), "--json")
+    assert code == 0, err
+    assert all(f["kept"] for f in json.loads(out)["files"])
+
+
+JSON_COLUMNS = {"js", "$meta"}

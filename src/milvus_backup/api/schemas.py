@@ -170,6 +170,14 @@ class ListBackupsResponse(_Response):
     data: list[BackupSummary] = Field(default_factory=list)
 
 
+class InspectResponse(_Response):
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the backup holds, read from its files: name, created, milvus_version, and per collection "
+        "its fields, partitions (segments, bytes, rows inserted/deleted/live), totals and sample_rows. Ours.",
+    )
+
+
 class DeleteBackupResponse(_Response):
     data: dict[str, int] = Field(default_factory=dict, description="{'objects': how many were deleted}")
 

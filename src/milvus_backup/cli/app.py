@@ -16,7 +16,9 @@ from milvus_backup.cli import check as check_cmd
 from milvus_backup.cli import config as config_cmd
 from milvus_backup.cli import create as create_cmd
 from milvus_backup.cli import delete as delete_cmd
+from milvus_backup.cli import export as export_cmd
 from milvus_backup.cli import get as get_cmd
+from milvus_backup.cli import inspect as inspect_cmd
 from milvus_backup.cli import list as list_cmd
 from milvus_backup.cli import restore as restore_cmd
 from milvus_backup.cli import server as server_cmd
@@ -141,6 +143,8 @@ app.command("get", epilog=get_cmd.EPILOG, cls=Command)(get_cmd.get)
 app.command("delete", epilog=delete_cmd.EPILOG, cls=Command)(delete_cmd.delete)
 app.command("restore", epilog=restore_cmd.EPILOG, cls=Command)(restore_cmd.restore)
 app.command("verify", epilog=verify_cmd.EPILOG, cls=Command)(verify_cmd.verify)
+app.command("inspect", epilog=inspect_cmd.EPILOG, cls=Command)(inspect_cmd.inspect)
+app.command("export", epilog=export_cmd.EPILOG, cls=Command)(export_cmd.export)
 app.command("server", epilog=server_cmd.EPILOG, cls=Command)(server_cmd.server)
 app.add_typer(config_cmd.app, name="config")
 
@@ -178,12 +182,32 @@ def _leave_out_pyarrow() -> None:
     sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
 
 
+#: The commands that read binlogs (Parquet payloads): inspect, export, create (its row-count proof), restore
+#: (through inserts), and the server, which offers them all.
+READS_BINLOGS = frozenset({"inspect", "export", "create", "restore", "server"})
+
+
+def _command_of(args: Sequence[str]) -> str | None:
+    """The subcommand of hoisted arguments (global options and their values first)."""
+    i = 0
+    while i < len(args):
+        item = args[i]
+        if item in GLOBAL_VALUE_OPTIONS:
+            i += 2
+            continue
+        if not item.startswith("-"):
+            return item
+        i += 1
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    _leave_out_pyarrow()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("milvus_backup").setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    if _command_of(args) not in READS_BINLOGS:
+        _leave_out_pyarrow()
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="milvus-backup", standalone_mode=False)

@@ -62,7 +62,6 @@ def create(
     from milvus_backup.service.create import CreateRequest, strategy_from_flags
     from milvus_backup.service.selection import parse_selection
 
-    runs.allow_pyarrow()
     request = CreateRequest(
         name=name,
         selection=parse_selection(colls, databases, database_collections, filter_),

@@ -97,7 +97,6 @@ def restore(
     from milvus_backup.service.restore import RestoreRequest, parse_mode
     from milvus_backup.service.selection import parse_filter, parse_selection
 
-    runs.allow_pyarrow()
     request = RestoreRequest(
         name=name,
         selection=parse_selection(collections, databases, database_collections),

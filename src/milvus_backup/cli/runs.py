@@ -1,9 +1,7 @@
-"""What the long commands (create, restore, verify) share: `--timeout`, `--strict`, their warnings, and the
-binlog reader's pyarrow."""
+"""What the long commands (create, restore, verify) share: `--timeout`, `--strict`, and their warnings."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -18,13 +16,6 @@ Timeout = Annotated[
     ),
 ]
 Strict = Annotated[bool, typer.Option("--strict", help="Fail with exit 4 when the run had warnings.")]
-
-
-def allow_pyarrow() -> None:
-    """Lift the command line's block on pyarrow (`app._leave_out_pyarrow`) for a command that reads binlogs: a
-    create (its row-count proof), a restore (through inserts), the REST server (both)."""
-    if "pyarrow" in sys.modules and sys.modules["pyarrow"] is None:
-        del sys.modules["pyarrow"]
 
 
 def counted(warnings: list[str]) -> str:

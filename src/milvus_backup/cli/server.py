@@ -53,10 +53,6 @@ def server(
     """Serve the REST API, its Swagger UI, Prometheus metrics and a web page."""
     import uvicorn
 
-    from milvus_backup.cli.runs import allow_pyarrow
-
-    allow_pyarrow()  # its creates and restores read binlogs
-
     from milvus_backup.api.app import create_app
 
     config = ctx.obj.load().config

@@ -242,9 +242,10 @@ def iter_live_batches(
                 yield LiveBatch(coll, partition, seg.segment_id, out, batch.num_rows)
 
 
-def to_rows(batch: pa.RecordBatch, specs: Sequence[ColumnSpec]) -> Iterator[dict[str, Any]]:
+def to_rows(batch: pa.RecordBatch, specs: Sequence[ColumnSpec], for_json: bool = False) -> Iterator[dict[str, Any]]:
     """Rows as a pymilvus query returns them: JSON parsed, the dynamic field's keys at the top level, binary
-    vectors as bytes, sparse vectors as {index: value}."""
+    vectors as bytes, sparse vectors as {index: value}. `for_json`: binary vectors as lists of byte values and
+    sparse vectors' indexes as strings, so that the rows can be written as JSON."""
     by_name = {s.name: s for s in specs}
     values = {name: batch.column(name).to_pylist() for name in batch.schema.names}
     for i in range(batch.num_rows):
@@ -256,10 +257,10 @@ def to_rows(batch: pa.RecordBatch, specs: Sequence[ColumnSpec]) -> Iterator[dict
             if value is not None:
                 if spec.data_type == DataType.JSON:
                     value = json.loads(value)
-                elif spec.data_type == DataType.BINARY_VECTOR:
+                elif spec.data_type == DataType.BINARY_VECTOR and not for_json:
                     value = bytes(value)
                 elif spec.data_type == DataType.SPARSE_FLOAT_VECTOR:
-                    value = dict(value)
+                    value = {str(k) if for_json else k: v for k, v in value}
             if spec.is_dynamic:
                 dynamic = value or {}
             else:
