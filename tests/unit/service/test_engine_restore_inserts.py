@@ -13,7 +13,7 @@ from milvus_backup.meta.model import CollectionSchema
 from milvus_backup.service.create import CreateRequest, create_backup
 from milvus_backup.service.inserts import batch_rows
 from milvus_backup.service.resources import Resources, Settings, StorageLocation
-from milvus_backup.service.restore import RestoreRequest, restore_backup
+from milvus_backup.service.restore import RestoreRequest, parse_mode, restore_backup
 from milvus_backup.service.selection import Selection
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import FakeMilvus, schema
@@ -134,3 +134,8 @@ def test_a_failed_insert_drops_the_collections_the_restore_created(backup: str, 
     with pytest.raises(MilvusError, match="insert refused"):
         restore_backup(_resources(backup_storage, target), RestoreRequest(backup))
     assert target.list_collections("default") == [] and target.list_collections("db2") == []
+
+
+def test_an_unknown_mode_is_refused_naming_the_doors_option() -> None:
+    with pytest.raises(UsageError, match="--mode 'copy': use one of import, insert"):
+        parse_mode("copy", "--mode")
