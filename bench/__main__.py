@@ -26,6 +26,7 @@ GOALS = {
     "create overhead per segment (ms)": ("≤", 5.0),
     "restore overhead per segment (ms)": ("≤", 5.0),
     "peak RSS, 10× size (MB)": ("≤", 200.0),
+    "export speed-up over pymilvus dump": ("≥", 20.0),
 }
 
 
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "scale": args.scale,
             "concurrency": args.concurrency,
             "insert_runs": args.insert_runs,
+            "export_only": args.export_only,
         },
         "sides": {},
     }
@@ -66,6 +68,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for kind, side in sides.items():
             print(f"# {kind}: generating {args.rows} rows x {args.dim}-d in {args.segments} segments", flush=True)
             data.make_collection(side.milvus.uri, "bench_base", args.rows, args.dim, args.segments)
+            if args.export_only:
+                results["sides"][kind] = export_figures(args, side, work)
+                measure.drop(side, "bench_base")
+                continue
             figures: dict[str, Any] = {}
             figures["backup"] = measure.backup_vs_raw(side, "bench_base", args.runs, args.concurrency)
             print(f"# {kind}: backup {figures['backup']}", flush=True)
@@ -75,6 +81,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 side, "bench_base", work, figures["backup"]["tool_s"], figures["restore"]["tool_s"], args.insert_runs
             )
             print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
+            figures["export"] = measure.export_vs_dump(
+                side, "bench_base", work, args.runs, figures["pymilvus"]["dump_s"], figures["pymilvus"]["rows"]
+            )
+            print(f"# {kind}: export {figures['export']}", flush=True)
             if args.small_segments:
                 data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
                 figures["segments"] = measure.create_overhead(
@@ -92,6 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"# {kind}: segments {figures['segments']}", flush=True)
             if args.scale > 1:
                 base_rss = measure.peak_rss_mb(side, "bench_base")
+                base_export_rss = measure.export_peak_rss_mb(side, "bench_base", work)
                 data.make_collection(
                     side.milvus.uri,
                     "bench_big",
@@ -101,6 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     index=False,
                 )
                 big_rss = measure.peak_rss_mb(side, "bench_big")
+                big_export_rss = measure.export_peak_rss_mb(side, "bench_big", work)
                 # The same ratio as the first figure on the big collection: how much of the gap is fixed cost.
                 figures["backup_big"] = measure.backup_vs_raw(side, "bench_big", args.runs, args.concurrency)
                 print(f"# {kind}: backup at {args.scale}x {figures['backup_big']}", flush=True)
@@ -110,11 +122,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "big_rows": args.rows * args.scale,
                     "base_peak_rss_mb": base_rss,
                     "big_peak_rss_mb": big_rss,
+                    "base_export_peak_rss_mb": base_export_rss,
+                    "big_export_peak_rss_mb": big_export_rss,
                 }
                 print(f"# {kind}: memory {figures['memory']}", flush=True)
             measure.drop(side, "bench_base")
             results["sides"][kind] = figures
     return results
+
+
+def export_figures(args: argparse.Namespace, side: Any, work: Path) -> dict[str, Any]:
+    """`--export-only`: the export's speed against the pymilvus dump, its peak memory at 1x and --scale x."""
+    path = work / "dump.parquet"
+    dump_s, rows = measure.dump_to_parquet(side, "bench_base", path)
+    path.unlink()
+    figures: dict[str, Any] = {"pymilvus": {"dump_s": dump_s, "rows": rows}}
+    figures["export"] = measure.export_vs_dump(side, "bench_base", work, args.runs, dump_s, rows)
+    print(f"# {side.kind}: export {figures['export']}", flush=True)
+    if args.scale > 1:
+        base = measure.export_peak_rss_mb(side, "bench_base", work)
+        data.make_collection(
+            side.milvus.uri, "bench_big", args.rows * args.scale, args.dim, args.segments * args.scale, index=False
+        )
+        big = measure.export_peak_rss_mb(side, "bench_big", work)
+        measure.drop(side, "bench_big")
+        figures["memory"] = {
+            "base_rows": args.rows,
+            "big_rows": args.rows * args.scale,
+            "base_export_peak_rss_mb": base,
+            "big_export_peak_rss_mb": big,
+        }
+        print(f"# {side.kind}: export memory {figures['memory']}", flush=True)
+    return figures
 
 
 def table(results: dict[str, Any]) -> str:
@@ -172,6 +211,11 @@ def table(results: dict[str, Any]) -> str:
     )
     row("peak RSS, base size (MB)", lambda f: f["memory"]["base_peak_rss_mb"], "{:.0f}")
     row("peak RSS, 10× size (MB)", lambda f: f["memory"]["big_peak_rss_mb"], "{:.0f}")
+    row("export to Parquet, tool (s)", lambda f: f["export"]["export_s"])
+    row("export speed-up over pymilvus dump", lambda f: f["export"]["export_speedup"], "{:.1f}×")
+    scale = results["params"]["scale"]
+    row("export peak RSS, base size (MB)", lambda f: f["memory"]["base_export_peak_rss_mb"], "{:.0f}")
+    row(f"export peak RSS, {scale}× size (MB)", lambda f: f["memory"]["big_export_peak_rss_mb"], "{:.0f}")
     return "\n".join(lines)
 
 
@@ -208,6 +252,11 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=int, default=10, help="size factor of the memory figure (1: skip)")
     parser.add_argument("--concurrency", type=int, default=16, help="transfer.concurrency for tool and baseline")
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="only the export figures: speed against the pymilvus dump, peak memory at 1x and --scale x",
+    )
     parser.add_argument("--kinds", nargs="+", default=["local", "s3"], choices=["local", "s3"])
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.json"), help="JSON with every figure")
     args = parser.parse_args()

@@ -20,10 +20,11 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from bench.env import Side
 from milvus_backup import wiring
-from milvus_backup.library import create_backup, delete_backup, get_backup, restore_backup
+from milvus_backup.library import create_backup, delete_backup, export_backup, get_backup, restore_backup
 from milvus_backup.meta import layout
 from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.create import CreateRequest
+from milvus_backup.service.export import ExportRequest
 from milvus_backup.service.mapping import Rename, parse_mapping
 from milvus_backup.service.restore import Mode, RestoreRequest
 from milvus_backup.service.selection import parse_selection
@@ -401,6 +402,46 @@ def against_pymilvus(
     }
 
 
+# -- export vs a pymilvus dump ------------------------------------------------------------------------------------
+
+
+def export_vs_dump(side: Side, collection: str, work: Path, runs: int, dump_s: float, dump_rows: int) -> dict[str, Any]:
+    """`export` of a backup of `collection` to Parquet (from the backup's binlogs, no Milvus), against the
+    pymilvus `query_iterator` dump to Parquet of the same rows (timed by the caller)."""
+    name = unique("bench_export_")
+    tool_backup(side, collection, name)
+    times: list[float] = []
+    rows = 0
+    for run in range(runs):
+        out = work / f"export-{run}"
+        started = time.perf_counter()
+        result = export_backup(side.config, ExportRequest(name=name), str(out))
+        times.append(time.perf_counter() - started)
+        rows = result.rows
+        shutil.rmtree(out)
+    delete_backup(side.config, name)
+    if rows != dump_rows:
+        raise AssertionError(f"export wrote {rows} rows, the pymilvus dump {dump_rows}")
+    return {
+        "export_s": median(times),
+        "export_runs_s": times,
+        "rows": rows,
+        "dump_s": dump_s,
+        "export_speedup": dump_s / median(times),
+    }
+
+
+def export_peak_rss_mb(side: Side, collection: str, work: Path) -> float:
+    """Peak RSS of the `milvus-backup export` CLI process exporting a backup of `collection` to Parquet."""
+    name = unique("bench_rss_export_")
+    tool_backup(side, collection, name)
+    out = work / name
+    peak = _peak_mb([TOOL, "--config", str(side.config_path), "export", "-n", name, "--out", str(out)])
+    shutil.rmtree(out)
+    delete_backup(side.config, name)
+    return peak
+
+
 # -- per-segment overhead --------------------------------------------------------------------------------------
 
 
@@ -458,26 +499,13 @@ _PEAK = (
 )
 
 
+def _peak_mb(command: list[str]) -> float:
+    out = subprocess.run([sys.executable, "-c", _PEAK, *command], capture_output=True, text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1]) / 1024
+
+
 def peak_rss_mb(side: Side, collection: str) -> float:
     name = unique("bench_rss_")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _PEAK,
-            TOOL,
-            "--config",
-            str(side.config_path),
-            "create",
-            "-n",
-            name,
-            "-c",
-            collection,
-            "-f",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    peak = _peak_mb([TOOL, "--config", str(side.config_path), "create", "-n", name, "-c", collection, "-f"])
     delete_backup(side.config, name)
-    return int(out.strip().splitlines()[-1]) / 1024
+    return peak

@@ -529,7 +529,7 @@ def run_cli(line: Line, state: FileRun) -> None:
     name = option(argv, "-n", "--name")
     config_at = option(argv, "--config") or "configs/backup.yaml"
     workspace = docs.workspace(line, config_at)
-    if command in ("get", "verify", "delete", "restore"):
+    if command in ("get", "verify", "delete", "restore", "inspect", "export"):
         assert name, "the example names its backup"
         docs.copy_backup(name, workspace)
     if command == "list":
@@ -574,6 +574,18 @@ def expect_output(docs: Docs, command: str, argv: list[str], name: str | None, o
         assert not (backups / str(name)).exists()
     elif command == "restore":
         assert f"restore backup success: {name}" in out, out
+    elif command == "inspect" and "--json" in argv:
+        report = json.loads(out)
+        assert report["name"] == name and all(c["rows"]["live"] > 0 for c in report["collections"]), out[:2000]
+        wanted = option(argv, "--rows")
+        assert all(len(c["sample_rows"]) == int(wanted or 0) for c in report["collections"]), out[:2000]
+    elif command == "inspect":
+        assert f"backup {name}:" in out and "live rows" in out, out
+    elif command == "export":
+        assert "export success:" in out, out
+        out_dir = workspace / str(option(argv, "--out"))
+        suffix = ".jsonl" if option(argv, "--format") == "jsonl" else ".parquet"
+        assert list(out_dir.rglob(f"part-00000-000{suffix}")), f"no {suffix} file under {out_dir}"
     else:
         raise AssertionError(f"nothing to expect from `milvus-backup {command}`: say what it shows")
 

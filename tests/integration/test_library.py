@@ -26,6 +26,9 @@ def test_the_documented_example_runs(milvus_local: MilvusInstance, tmp_path, mon
         out = capsys.readouterr().out
         assert "nightly complete" in out
         assert "[('default.books_restored', 500)] []" in out  # no warnings
+        assert "[('default.books', 500)]" in out
+        assert "500 ['default/books/_default/part-00000-000.parquet']" in out
+        assert (tmp_path / "export" / "default" / "books" / "_default" / "part-00000-000.parquet").is_file()
         assert client.get_collection_stats("books_restored")["row_count"] == 500
         assert not (tmp_path / "backups" / "nightly").exists()  # the example ends by deleting it
     finally:

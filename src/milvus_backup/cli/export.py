@@ -16,7 +16,8 @@ EPILOG = """[b]Examples[/b]
   milvus-backup export -n my_backup -c db1.c1 --format jsonl --out ./export --json
 
 Writes the backup's live rows (deletes applied) from its own files, without Milvus: one folder per partition
-(`<out>/<db>/<collection>/<partition>/part-00000.parquet`, a new part every --max-file-size MiB of row data) and
+(`<out>/<db>/<collection>/<partition>/part-00000-000.parquet`: a file per segment, and a new one every
+--max-file-size MiB of row data) and
 each collection's schema (`schema.json`). Vectors are fixed-size lists, JSON and the dynamic field (`$meta`) JSON
 text in Parquet and JSON values in JSON Lines. Run again after an interruption: complete files are kept and the
 export goes on from there.

@@ -225,21 +225,39 @@ def iter_live_batches(
     by default every row and delete in the backup counts, which is what a restore of it holds. `run.check()` is
     called between segments. Batches may be empty when every row of a read batch was deleted."""
     columns = collection_columns(coll)
-    specs = columns.by_name(fields)
-    read_specs = specs if any(s.field_id == columns.primary.field_id for s in specs) else [*specs, columns.primary]
     for partition in partitions if partitions is not None else coll.partition_backups:
         deletes = partition_deletes(target, name, coll, partition, as_of)
         for seg in partition.segment_backups:
             if run is not None:
                 run.check()
-            for batch in segment_batches(target, name, seg, read_specs, batch_rows):
-                pks = batch.column(columns.primary.name)
-                mask = deletes.keep_mask(pks, batch.column(_TS_COLUMN), as_of)
-                kept = batch.filter(mask) if mask.false_count else batch
-                out = pa.RecordBatch.from_arrays(
-                    [kept.column(s.name) for s in specs], schema=columns.arrow_schema(specs)
-                )
-                yield LiveBatch(coll, partition, seg.segment_id, out, batch.num_rows)
+            yield from segment_live_batches(
+                target, name, coll, partition, seg, deletes, columns.by_name(fields), as_of=as_of, batch_rows=batch_rows
+            )
+
+
+def segment_live_batches(
+    target: StorageLocation,
+    name: str,
+    coll: CollectionBackupInfo,
+    partition: PartitionBackupInfo,
+    seg: SegmentBackupInfo,
+    deletes: Deletes,
+    specs: Sequence[ColumnSpec],
+    *,
+    as_of: int | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[LiveBatch]:
+    """The live rows of one segment, given its partition's deletes (`partition_deletes`) and the columns to read
+    (`collection_columns(coll).by_name(...)`)."""
+    columns = collection_columns(coll)
+    read_specs = specs if any(s.field_id == columns.primary.field_id for s in specs) else [*specs, columns.primary]
+    schema = columns.arrow_schema(specs)
+    for batch in segment_batches(target, name, seg, read_specs, batch_rows):
+        pks = batch.column(columns.primary.name)
+        mask = deletes.keep_mask(pks, batch.column(_TS_COLUMN), as_of)
+        kept = batch.filter(mask) if mask is not None and mask.false_count else batch
+        out = pa.RecordBatch.from_arrays([kept.column(s.name) for s in specs], schema=schema)
+        yield LiveBatch(coll, partition, seg.segment_id, out, batch.num_rows)
 
 
 def to_rows(batch: pa.RecordBatch, specs: Sequence[ColumnSpec], for_json: bool = False) -> Iterator[dict[str, Any]]:
@@ -321,6 +339,22 @@ def count_live_rows(
         for batch in segment_batches(target, name, seg, [columns.primary]):
             mask = deletes.keep_mask(batch.column(0), batch.column(1), as_of)
             counts.inserted += batch.num_rows
-            counts.live += mask.true_count
+            counts.live += batch.num_rows if mask is None else mask.true_count
     counts.deleted = counts.inserted - counts.live
     return counts
+
+
+def count_collection_rows(
+    target: StorageLocation, name: str, coll: CollectionBackupInfo, as_of: int | None = None, run: Run | None = None
+) -> RowCounts:
+    """A collection's row counts (every partition's `count_live_rows`), partitions read in parallel on `run`'s
+    threads when one is given."""
+    total = RowCounts()
+    partitions = coll.partition_backups
+    if run is not None:
+        counts = run.map(lambda p: count_live_rows(target, name, coll, p, as_of, run), partitions)
+    else:
+        counts = [count_live_rows(target, name, coll, p, as_of) for p in partitions]
+    for c in counts:
+        total.add(c)
+    return total

@@ -157,13 +157,13 @@ def test_export_failure_leaves_no_partial_file(target, tmp_path, monkeypatch):
     class Broken(Exception):
         pass
 
-    real = live.iter_live_batches
+    real = live.segment_live_batches
 
     def failing(*args, **kwargs):
         yield from real(*args, **kwargs)
         raise Broken
 
-    monkeypatch.setattr(live, "iter_live_batches", failing)
+    monkeypatch.setattr(live, "segment_live_batches", failing)
     with pytest.raises(Broken), Run(threads=1) as run:
         export_backup(target, ExportRequest("b"), ExportDirectory(tmp_path), run)
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".parquet"]
