@@ -15,6 +15,8 @@ The programmatic interface (see docs/library.md)::
     milvus_backup.delete_backup(config, "nightly")
     report = milvus_backup.inspect_backup(config, "nightly")  # offline: the backup's own files
     exported = milvus_backup.export_backup(config, milvus_backup.ExportRequest(name="nightly"), "./out")
+    pruned = milvus_backup.prune_backups(config, milvus_backup.PruneRequest(
+        milvus_backup.RetentionPolicy(keep_daily=7, keep_weekly=4), prefix="nightly"))
 
 Errors are `milvus_backup.errors.BackupToolError` subclasses. Names load lazily, so importing the package does
 not load pymilvus and the storage SDKs until they are used.
@@ -37,6 +39,10 @@ _EXPORTS = {
     "delete_backup": "milvus_backup.library",
     "inspect_backup": "milvus_backup.library",
     "export_backup": "milvus_backup.library",
+    "prune_backups": "milvus_backup.library",
+    "PruneRequest": "milvus_backup.service.prune",
+    "PruneResult": "milvus_backup.service.prune",
+    "RetentionPolicy": "milvus_backup.service.retention",
     "new_run": "milvus_backup.wiring",
     "Run": "milvus_backup.service.run",
     "CreateRequest": "milvus_backup.service.create",

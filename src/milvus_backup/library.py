@@ -7,11 +7,12 @@ own from the configuration.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from milvus_backup import wiring
 from milvus_backup.config import Config
@@ -23,10 +24,13 @@ from milvus_backup.service.catalog import BackupSummary
 from milvus_backup.service.check import CheckReport, CheckStep, run_check
 from milvus_backup.service.create import CreateRequest, CreateResult
 from milvus_backup.service.create import create_backup as _create
+from milvus_backup.service.prune import PruneRequest, PruneResult
+from milvus_backup.service.prune import prune_backups as _prune
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.restore import RestoreRequest, RestoreResult
 from milvus_backup.service.restore import restore_backup as _restore
 from milvus_backup.service.run import Run
+from milvus_backup.service.selection import parse_selection
 from milvus_backup.service.verify import VerifyReport
 from milvus_backup.service.verify import verify_backup as _verify
 
@@ -113,6 +117,35 @@ def get_proofs(config: Config, name: str) -> dict[str, RowProof]:
 def delete_backup(config: Config, name: str) -> int:
     """Delete every object of the backup, complete or not; returns how many were deleted."""
     return catalog.delete_backup(_backups_of(config, name), name)
+
+
+def prune_backups(config: Config, request: PruneRequest) -> PruneResult:
+    """Remove the backups the request's retention policy does not keep (with `dry_run`, only say which)."""
+    target = wiring.backup_storage(config)
+    if _missing_directory(target):
+        logger.info("The directory of backups %s does not exist yet: nothing to prune.", target.describe())
+        return PruneResult(kept=[], removed=[], dry_run=request.dry_run, seconds=0.0)
+    return _prune(target, request)
+
+
+def run_schedule(config: Config, schedule: str, backup_name: str, run: Run) -> dict[str, Any]:
+    """One run of server.schedules' `schedule`: create `backup_name` of its selection, then prune its backups by
+    its retention (if it has one). Returns the job's result: `create`, and `prune` when it pruned."""
+    spec = next(s for s in config.server.schedules if s.name == schedule)
+    request = CreateRequest(
+        name=backup_name, selection=parse_selection(",".join(spec.collections), ",".join(spec.databases))
+    )
+    if spec.incremental:  # wiring.schedules refuses it unless create takes it
+        incremental: dict[str, Any] = {"incremental": True}
+        request = dataclasses.replace(request, **incremental)
+    result: dict[str, Any] = {"create": dataclasses.asdict(create_backup(config, request, run))}
+    policy = wiring.retention(spec)
+    if not policy.empty:
+        pruned = prune_backups(config, PruneRequest(policy, prefix=wiring.schedule_prefix(spec)))
+        result["prune"] = dataclasses.asdict(pruned)
+        for warning in pruned.warnings:
+            run.warn(f"prune: {warning}")
+    return result
 
 
 def _missing_directory(target: StorageLocation) -> bool:

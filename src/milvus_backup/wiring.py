@@ -8,20 +8,27 @@ and the service never sees the configuration.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import os
 import shutil
+import string
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from milvus_backup.config import Config, StorageConfig
+from milvus_backup.config.model import ScheduleConfig
+from milvus_backup.errors import BackupToolError, ConfigError
 from milvus_backup.meta.layout import root_prefix
 from milvus_backup.milvus.protocol import GcControl, GcUnsupported, MilvusClient
 from milvus_backup.progress import Progress
+from milvus_backup.service.create import CreateRequest
 from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
+from milvus_backup.service.retention import RetentionPolicy
 from milvus_backup.service.run import Run
+from milvus_backup.service.schedules import Schedule
 from milvus_backup.storage.base import Storage
 
 if TYPE_CHECKING:  # pyarrow, loaded only by export
@@ -236,3 +243,78 @@ def open_resources(config: Config, *, milvus: bool, backup_root: BackupRoot = "e
             yield Resources(backup, settings(config), side)
         finally:
             client.close()
+
+
+def retention(spec: ScheduleConfig) -> RetentionPolicy:
+    r = spec.retention
+    return RetentionPolicy(r.keep_last, r.keep_hourly, r.keep_daily, r.keep_weekly, r.keep_monthly, r.keep_yearly)
+
+
+def schedule_prefix(spec: ScheduleConfig) -> str:
+    """The fixed start of the schedule's backup names (its template up to the first field other than
+    {schedule}): what its prune selects."""
+    prefix = ""
+    for literal, field_name, _, _ in string.Formatter().parse(spec.name_template):
+        prefix += literal
+        if field_name is None:
+            continue
+        if field_name != "schedule":
+            break
+        prefix += spec.name
+    return prefix
+
+
+def incremental_supported() -> bool:
+    """Whether create takes `incremental` (a schedule passes it through)."""
+    return "incremental" in {f.name for f in dataclasses.fields(CreateRequest)}
+
+
+def schedules(config: Config) -> list[Schedule]:
+    """server.schedules as the scheduler's schedules; a schedule that cannot run as written is a ConfigError."""
+    specs = config.server.schedules
+    found = []
+    for i, spec in enumerate(specs):
+        key = f"server.schedules[{i}] ({spec.name})"
+        if [s.name for s in specs].count(spec.name) > 1:
+            raise ConfigError(detail=f"{key}: two schedules are named {spec.name!r}")
+        if spec.incremental and not incremental_supported():
+            raise ConfigError(
+                detail=f"{key}: incremental: true, but this version of milvus-backup makes full backups only",
+                hint="Set incremental: false (or leave it out).",
+            )
+        policy = retention(spec)
+        prefix = schedule_prefix(spec)
+        if not policy.empty:
+            if not prefix:
+                raise ConfigError(
+                    detail=f"{key}: its retention prunes the backups whose names start as its nameTemplate "
+                    f"{spec.name_template!r} does, but that template starts with no fixed text",
+                    hint="Start the template with fixed text, e.g. '{schedule}_{date:%Y%m%d_%H%M%S}'.",
+                )
+            for other in specs:
+                if other is not spec and schedule_prefix(other).startswith(prefix):
+                    raise ConfigError(
+                        detail=f"{key}: its retention would prune the backups of schedule {other.name!r} too (their "
+                        f"names start with {prefix!r} as well)",
+                        hint="Give each schedule a name template with its own fixed start.",
+                    )
+        schedule = Schedule(
+            spec.name,
+            spec.cron,
+            spec.name_template,
+            spec.catch_up,
+            {
+                "cron": spec.cron,
+                "collections": spec.collections,
+                "databases": spec.databases,
+                "incremental": spec.incremental,
+                "retention": {k: v for k, v in dataclasses.asdict(policy).items() if v},
+                "prune_prefix": prefix if not policy.empty else "",
+            },
+        )
+        try:
+            schedule.validate()
+        except BackupToolError as exc:
+            raise ConfigError(detail=f"{key}: {exc.message}", hint=exc.hint) from exc
+        found.append(schedule)
+    return found

@@ -43,6 +43,7 @@ import pytest
 import yaml
 
 import milvus_backup
+from milvus_backup import wiring
 from milvus_backup.meta.manifest import MANIFEST_FORMAT, Manifest
 from tests.integration.conftest import local_config
 from tests.rig import proc
@@ -220,6 +221,8 @@ def test_every_block_is_run_or_listed():
                     unaccounted.append(f"{line}: no runner for this line (add one, or list it in NOT_RUN)")
         elif block.lang in ("json", "yaml", "yml"):
             pass  # test_json_and_yaml_examples
+        elif block.lang == "promql":
+            pass  # tests/integration/test_schedules.py: the metrics they name are what the server exposes
         elif block.lang == "python":
             if block.key not in PYTHON:
                 unaccounted.append(f"{block.file}:{block.line}: python block {block.first!r} is run by no test")
@@ -461,6 +464,7 @@ REPO_COMMANDS = {
     "./scripts/lint": "",
     ".venv/bin/python -m bench --help": "--rows",
     ".venv/bin/python -m bench.copy_paths": "| raw |",
+    ".venv/bin/python -m bench.prune_year": "| prune (s) |",
 }
 
 
@@ -532,7 +536,7 @@ def run_cli(line: Line, state: FileRun) -> None:
     if command in ("get", "verify", "delete", "restore", "inspect", "export"):
         assert name, "the example names its backup"
         docs.copy_backup(name, workspace)
-    if command == "list":
+    if command in ("list", "prune"):
         for master in MASTERS:
             docs.copy_backup(master, workspace)
     text = DOC_MILVUS_PORTS.sub(str(docs.milvus.port), line.text)
@@ -586,8 +590,32 @@ def expect_output(docs: Docs, command: str, argv: list[str], name: str | None, o
         out_dir = workspace / str(option(argv, "--out"))
         suffix = ".jsonl" if option(argv, "--format") == "jsonl" else ".parquet"
         assert list(out_dir.rglob(f"part-00000-000{suffix}")), f"no {suffix} file under {out_dir}"
+    elif command == "prune":
+        check_prune(argv, out, backups)
     else:
         raise AssertionError(f"nothing to expect from `milvus-backup {command}`: say what it shows")
+
+
+PRUNED = re.compile(r"^(keep|removed|would remove) +(\S+)", re.M)
+
+
+def check_prune(argv: list[str], out: str, backups: Path) -> None:
+    """Every backup of the workspace is said to be kept or removed, and is there or gone as said."""
+    if "--json" in argv:
+        result = json.loads(out)
+        kept = {b["name"] for b in result["kept"]}
+        removed = {b["name"] for b in result["removed"]}
+        assert result["dry_run"] == ("--dry-run" in argv), out
+    else:
+        said = PRUNED.findall(out)
+        kept = {name for verb, name in said if verb == "keep"}
+        removed = {name for verb, name in said if verb != "keep"}
+        assert f"prune {'dry run' if '--dry-run' in argv else 'success'}:" in out, out
+    prefix = option(argv, "--prefix") or ""
+    assert kept | removed == {m for m in MASTERS if m.startswith(prefix)} and not kept & removed, out
+    present = {p.name for p in backups.iterdir()}
+    assert kept <= present, out
+    assert removed <= present if "--dry-run" in argv else not removed & present, out
 
 
 RESTORED = re.compile(r"^(\S+) -> (\S+): (\d+) row\(s\)", re.M)
@@ -738,7 +766,8 @@ def test_json_and_yaml_examples(docs: Docs, tmp_path: Path):
         elif block.lang in ("yaml", "yml"):
             path = tmp_path / f"{Path(block.file).stem}-{block.line}.yaml"
             path.write_text(text)
-            milvus_backup.load_config(str(path), env={}, explicit=True)  # validates every key and value
+            config = milvus_backup.load_config(str(path), env={}, explicit=True).config  # every key and value
+            wiring.schedules(config)  # and the schedules as the server checks them at start-up
 
 
 def test_the_layout_example_matches_a_real_backup(docs: Docs):

@@ -12,29 +12,47 @@ from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from milvus_backup import library, wiring
 from milvus_backup.api.auth import BearerTokenMiddleware
 from milvus_backup.api.body import JsonBodyMiddleware
 from milvus_backup.api.context import ServerContext
 from milvus_backup.api.errors import install_error_handlers
 from milvus_backup.api.metrics import ServerMetrics
 from milvus_backup.api.routes import backups, jobs, page, restores, system
+from milvus_backup.api.routes import schedules as schedule_routes
+from milvus_backup.api.webhook import FailureWebhook
 from milvus_backup.config import Config
 from milvus_backup.service.jobs import JobRunner, JobStore
+from milvus_backup.service.schedules import STOP_SECONDS, Scheduler
 
 #: Where the docs pages' scripts and styles are served (open without the token, like the pages).
 DOCS_ASSETS = "/docs/assets"
 
 
 def create_app(config: Config, jobs_dir: Path) -> FastAPI:
-    """The app, with its job database in `jobs_dir`. Jobs a previous server left running are marked failed."""
+    """The app, with its job database in `jobs_dir`. Jobs a previous server left running are marked failed; the
+    schedules of server.schedules run while the app runs (they catch up on start)."""
+    schedules = wiring.schedules(config)
     store = JobStore(jobs_dir)
     store.fail_interrupted()
     metrics = ServerMetrics(store)
+    runner = JobRunner(store, metrics, threads=config.transfer.concurrency)
+    webhook = config.server.failure_webhook
+    scheduler = Scheduler(
+        schedules,
+        runner,
+        lambda schedule, backup_name, run: library.run_schedule(config, schedule.name, backup_name, run),
+        FailureWebhook(webhook) if webhook else lambda failure: None,
+    )
+    metrics.watch_schedules(scheduler.next_run)
     base = config.server.swagger_base_path
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler.start()
         yield
+        scheduler.stop()
+        runner.stop(STOP_SECONDS)
         store.close()
 
     # Swagger UI (/docs) and ReDoc (/redoc) from assets in an installed package, not a CDN: they work offline.
@@ -48,13 +66,13 @@ def create_app(config: Config, jobs_dir: Path) -> FastAPI:
         servers=[{"url": base}] if base else None,
         lifespan=lifespan,
     )
-    app.state.context = ServerContext(config, JobRunner(store, metrics, threads=config.transfer.concurrency))
+    app.state.context = ServerContext(config, runner, scheduler)
     install_error_handlers(app)
     app.add_middleware(JsonBodyMiddleware)
     token = config.server.auth_token.get_secret_value()
     if token:
         app.add_middleware(BearerTokenMiddleware, token=token)
-    for module in (backups, restores, jobs, system, page):
+    for module in (backups, restores, jobs, schedule_routes, system, page):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -10,12 +10,14 @@ from fastapi import Request
 from milvus_backup.api.errors import request_id
 from milvus_backup.config import Config
 from milvus_backup.service.jobs import JobRunner
+from milvus_backup.service.schedules import Scheduler
 
 
 @dataclass(frozen=True)
 class ServerContext:
     config: Config
     runner: JobRunner
+    scheduler: Scheduler
     #: Restore job id -> bytes to restore by target collection, read once from the backup's meta while the job runs.
     restore_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
 

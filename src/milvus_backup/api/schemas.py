@@ -277,3 +277,54 @@ class CheckResult(BaseModel):
 
 class CheckResponse(_Response):
     data: CheckResult
+
+
+class ScheduleView(BaseModel):
+    name: str
+    cron: str = Field(description="Evaluated in UTC; six fields means seconds last.")
+    collections: list[str] = Field(default_factory=list)
+    databases: list[str] = Field(default_factory=list)
+    incremental: bool = False
+    retention: dict[str, int] = Field(default_factory=dict, description="The keep_* counts that are set.")
+    prune_prefix: str = Field("", description="The name prefix its prune selects; empty: it does not prune.")
+    name_template: str
+    catch_up: bool
+    next_run: int = Field(description="Unix seconds; 0 while the server has not started the schedule.")
+    last_run: JobView | None = Field(None, description="Its latest run (a backup job); null before the first.")
+
+
+class SchedulesResponse(_Response):
+    data: list[ScheduleView] = Field(default_factory=list)
+
+
+class PruneRequest(_Request):
+    requestId: str = ""
+    keep_last: int = Field(0, ge=-1, description="Keep the N newest backups (-1: all).")
+    keep_hourly: int = Field(0, ge=-1, description="Keep the newest backup of each of the N newest hours.")
+    keep_daily: int = Field(0, ge=-1, description="... days.")
+    keep_weekly: int = Field(0, ge=-1, description="... ISO weeks.")
+    keep_monthly: int = Field(0, ge=-1, description="... months.")
+    keep_yearly: int = Field(0, ge=-1, description="... years.")
+    prefix: str = Field("", description="Only backups whose name starts with this.")
+    collection_names: list[str] = Field(
+        default_factory=list, description="Only backups of exactly these collections (coll or db.coll)."
+    )
+    dry_run: bool = Field(False, description="Say what would be removed; remove nothing.")
+
+
+class PrunedBackup(BaseModel):
+    name: str
+    created: str = Field(description="ISO 8601, UTC; empty for an incomplete backup.")
+    reasons: list[str] = Field(default_factory=list, description="Why it is kept; empty for a removed one.")
+
+
+class PruneResult(BaseModel):
+    kept: list[PrunedBackup]
+    removed: list[PrunedBackup] = Field(description="Removed (with dry_run: would be removed).")
+    dry_run: bool
+    seconds: float
+    warnings: list[str] = Field(default_factory=list)
+
+
+class PruneResponse(_Response):
+    data: PruneResult

@@ -20,6 +20,7 @@ from milvus_backup.cli import export as export_cmd
 from milvus_backup.cli import get as get_cmd
 from milvus_backup.cli import inspect as inspect_cmd
 from milvus_backup.cli import list as list_cmd
+from milvus_backup.cli import prune as prune_cmd
 from milvus_backup.cli import restore as restore_cmd
 from milvus_backup.cli import server as server_cmd
 from milvus_backup.cli import verify as verify_cmd
@@ -141,6 +142,7 @@ app.command("create", epilog=create_cmd.EPILOG, cls=Command)(create_cmd.create)
 app.command("list", epilog=list_cmd.EPILOG, cls=Command)(list_cmd.list_)
 app.command("get", epilog=get_cmd.EPILOG, cls=Command)(get_cmd.get)
 app.command("delete", epilog=delete_cmd.EPILOG, cls=Command)(delete_cmd.delete)
+app.command("prune", epilog=prune_cmd.EPILOG, cls=Command)(prune_cmd.prune)
 app.command("restore", epilog=restore_cmd.EPILOG, cls=Command)(restore_cmd.restore)
 app.command("verify", epilog=verify_cmd.EPILOG, cls=Command)(verify_cmd.verify)
 app.command("inspect", epilog=inspect_cmd.EPILOG, cls=Command)(inspect_cmd.inspect)

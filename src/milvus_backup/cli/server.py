@@ -19,11 +19,13 @@ EPILOG = """[b]Examples[/b]
   MILVUS_BACKUP_SERVER_TOKEN=s3cret milvus-backup server --set server.address=0.0.0.0
 
 Serves upstream's REST API under /api/v1 (create, list, get_backup, delete, restore, get_restore, check), plus
-/api/v1/jobs, /api/v1/cancel and /api/v1/verify, Swagger UI at /docs, Prometheus metrics at /metrics and a web
-page at /. Listens on server.address (127.0.0.1 unless configured). Jobs are kept in server.jobsDir and survive
-a restart. See docs/rest.md.
+/api/v1/jobs, /api/v1/cancel, /api/v1/verify, /api/v1/prune and /api/v1/schedules, Swagger UI at /docs,
+Prometheus metrics at /metrics and a web page at /. Listens on server.address (127.0.0.1 unless configured). Jobs
+are kept in server.jobsDir and survive a restart. Runs the backups of server.schedules while it runs (see
+docs/config.md). See docs/rest.md.
 
-[b]Exit status[/b]: 0 stopped cleanly; 3 invalid configuration; 1 the port could not be opened.
+[b]Exit status[/b]: 0 stopped cleanly; 3 invalid configuration (a schedule that cannot run included); 1 the port
+could not be opened.
 """
 
 DEFAULT_PORT = 8080

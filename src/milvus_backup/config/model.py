@@ -56,6 +56,37 @@ class LogConfig(_Section):
     file: LogFileConfig = LogFileConfig()
 
 
+Count = Annotated[int, Field(ge=-1)]
+#: A schedule's name: it names its backups (the default name template) and labels its metrics.
+ScheduleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+
+
+class RetentionConfig(_Section):
+    """What a schedule's prune keeps after each run (`milvus-backup prune --keep-*`; -1 unlimited); all 0: no prune."""
+
+    keep_last: Count = 0
+    keep_hourly: Count = 0
+    keep_daily: Count = 0
+    keep_weekly: Count = 0
+    keep_monthly: Count = 0
+    keep_yearly: Count = 0
+
+
+class ScheduleConfig(_Section):
+    name: ScheduleName
+    #: Five fields (minute hour day month weekday), or six with seconds last; evaluated in UTC.
+    cron: str
+    #: coll or db.coll; with `databases`, what `create -c` / `-d` take. Both empty: everything.
+    collections: list[str] = []
+    databases: list[str] = []
+    incremental: bool = False
+    retention: RetentionConfig = RetentionConfig()
+    #: str.format with `schedule` (the name) and `date` (the due time, UTC).
+    name_template: str = "{schedule}_{date:%Y%m%d_%H%M%S}"
+    #: Run once at start-up when a due time passed while the server was down.
+    catch_up: bool = True
+
+
 class ServerConfig(_Section):
     debug_mode: bool = False
     swagger_base_path: str = ""
@@ -65,6 +96,10 @@ class ServerConfig(_Section):
     jobs_dir: str = ".milvus-backup/jobs"
     #: When set, every REST call except health and metrics needs `Authorization: Bearer <token>`.
     auth_token: SecretStr = SecretStr("")
+    #: Backups the server makes on its own, on cron schedules (ours).
+    schedules: list[ScheduleConfig] = []
+    #: URL a JSON POST goes to when a scheduled run fails; empty: none (ours).
+    failure_webhook: str = ""
 
 
 class GrpcConfig(_Section):

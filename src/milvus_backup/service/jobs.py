@@ -9,6 +9,7 @@ A job past its deadline ends in upstream's state 4 (timeout).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -52,6 +53,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     parts TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (kind, name, start_time);
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    last_due REAL NOT NULL,
+    skipped INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -173,6 +179,35 @@ class JobStore:
             rows = db.execute("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state").fetchall()
         return {(kind, state): count for kind, state, count in rows}
 
+    def scheduled(self, schedule: str, limit: int = 1) -> list[Job]:
+        """The latest jobs a schedule started (its name is the request's `schedule`), newest first."""
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs WHERE json_extract(request, '$.schedule') = ? ORDER BY start_time DESC LIMIT ?",
+                (schedule, limit),
+            ).fetchall()
+        return [_job(row) for row in rows]
+
+    def schedule_figures(self) -> list[ScheduleFigures]:
+        """Per schedule that ever ran: its last success, its latest ended run, its failures and skipped runs."""
+        with self._locked() as db:
+            rows = db.execute(_SCHEDULE_FIGURES, (SUCCESS, FAIL, TIMEOUT, INITIAL, EXECUTING)).fetchall()
+        return [ScheduleFigures(*row) for row in rows]
+
+    def last_due(self, schedule: str) -> float | None:
+        """The latest due time of the schedule that a server handled (ran or skipped), if any."""
+        with self._locked() as db:
+            row = db.execute("SELECT last_due FROM schedules WHERE name = ?", (schedule,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def mark_due(self, schedule: str, due: float, skipped: bool = False) -> None:
+        with self._locked() as db:
+            db.execute(
+                "INSERT INTO schedules (name, last_due, skipped) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
+                "SET last_due = MAX(last_due, excluded.last_due), skipped = skipped + excluded.skipped",
+                (schedule, due, int(skipped)),
+            )
+
     def set_progress(
         self, job_id: str, unit: str, done: int, total: int, parts: dict[str, list[int]] | None = None
     ) -> None:
@@ -201,6 +236,38 @@ class JobStore:
                 (state, error, json.dumps(result or {}), time.time(), state, SUCCESS, job_id),
             )
         return self.get(job_id)
+
+
+#: Per schedule: success = state 2; ended = any state but running; bytes from the create's result.
+_SCHEDULE_FIGURES = """
+WITH runs AS (
+    SELECT json_extract(request, '$.schedule') AS schedule, state, start_time, end_time,
+           COALESCE(json_extract(result, '$.create.bytes'), 0) AS bytes
+    FROM jobs WHERE json_extract(request, '$.schedule') IS NOT NULL
+),
+names AS (SELECT schedule AS name FROM runs UNION SELECT name FROM schedules)
+SELECT names.name,
+    (SELECT MAX(end_time) FROM runs WHERE schedule = names.name AND state = ?1),
+    (SELECT end_time - start_time FROM runs WHERE schedule = names.name AND state NOT IN (?4, ?5)
+        ORDER BY end_time DESC LIMIT 1),
+    (SELECT bytes FROM runs WHERE schedule = names.name AND state = ?1 ORDER BY end_time DESC LIMIT 1),
+    (SELECT COUNT(*) FROM runs WHERE schedule = names.name AND state IN (?2, ?3)),
+    COALESCE((SELECT skipped FROM schedules WHERE name = names.name), 0)
+FROM names
+"""
+
+
+@dataclass(frozen=True)
+class ScheduleFigures:
+    schedule: str
+    #: Unix seconds; None before the first success.
+    last_success: float | None
+    #: Seconds the latest ended run took; None before the first ended run.
+    last_duration: float | None
+    #: Bytes the latest successful run copied.
+    last_bytes: int | None
+    failures: int
+    skipped: int
 
 
 class JobListener(Protocol):
@@ -285,12 +352,20 @@ class JobRunner:
             raise running.error
         return self.store.get(job.id)
 
-    def start(self, job: Job, work: Work, *, wait_for_checks: bool = False, timeout: float | None = None) -> Job:
+    def start(
+        self,
+        job: Job,
+        work: Work,
+        *,
+        wait_for_checks: bool = False,
+        timeout: float | None = None,
+        on_end: Callable[[Job], None] | None = None,
+    ) -> Job:
         """Run `work` in a worker thread. With `wait_for_checks`, return once its checks have passed (or it
-        ended), so a refused request still fails here."""
+        ended), so a refused request still fails here. `on_end` is told how the job ended."""
         running = self._register(job)
         thread = threading.Thread(
-            target=self._execute, args=(job, work, running, timeout), name=f"job-{job.id}", daemon=True
+            target=self._execute, args=(job, work, running, timeout, on_end), name=f"job-{job.id}", daemon=True
         )
         thread.start()
         if wait_for_checks:
@@ -307,13 +382,38 @@ class JobRunner:
             running.cancelled.set()
         return self.store.get(job_id)
 
+    def cancel_and_wait(self, job_ids: list[str], seconds: float) -> None:
+        """Cancel these jobs and wait (at most `seconds`) until each has ended and cleaned up."""
+        for job_id in job_ids:
+            with contextlib.suppress(BackupToolError):  # it ended meanwhile
+                self.cancel(job_id)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(job_id in self._running for job_id in job_ids):
+                    return
+            time.sleep(0.05)
+
+    def stop(self, seconds: float) -> None:
+        """Cancel every job still running and wait for them, so none is cut off while the job store closes."""
+        with self._lock:
+            running = list(self._running)
+        self.cancel_and_wait(running, seconds)
+
     def _register(self, job: Job) -> _Running:
         running = _Running()
         with self._lock:
             self._running[job.id] = running
         return running
 
-    def _execute(self, job: Job, work: Work, running: _Running, timeout: float | None) -> None:
+    def _execute(
+        self,
+        job: Job,
+        work: Work,
+        running: _Running,
+        timeout: float | None,
+        on_end: Callable[[Job], None] | None = None,
+    ) -> None:
         run = Run(
             progress=JobProgress(self.store, job, self._listener),
             threads=self.threads,
@@ -346,3 +446,5 @@ class JobRunner:
                 self._running.pop(job.id, None)
         if self._listener is not None:
             self._listener.finished(ended)
+        if on_end is not None:
+            on_end(ended)

@@ -62,3 +62,32 @@ def test_bad_value_exits_3_naming_the_key(capsys, tmp_path, monkeypatch):
 def test_unknown_command_is_a_usage_error(capsys):
     code, _, err = run(capsys, "frobnicate")
     assert code == 2 and "frobnicate" in err
+
+
+def test_prune_prints_why_each_backup_stays_and_refuses_no_policy(capsys, tmp_path):
+    from datetime import datetime, timezone
+
+    from bench.prune_year import nightly_year
+    from milvus_backup.service.resources import StorageLocation
+    from milvus_backup.storage.local import LocalStorage
+
+    (tmp_path / "backups").mkdir()
+    (tmp_path / "b.yaml").write_text(
+        f"configVersion: v2\nbackup:\n  storage:\n    provider: local\n    rootPath: {tmp_path / 'backups'}\n"
+    )
+    nightly_year(
+        StorageLocation(LocalStorage(tmp_path / "backups"), ""), 3, datetime(2026, 3, 31, 2, tzinfo=timezone.utc)
+    )
+    code, out, err = run(capsys, "prune", "--config", str(tmp_path / "b.yaml"))
+    assert code == 2 and "Error: no retention policy given" in err and "--keep-last" in err
+    code, out, _ = run(capsys, "prune", "--config", str(tmp_path / "b.yaml"), "--keep-last", "1", "--dry-run")
+    assert code == 0 and out.splitlines() == [
+        "keep    nightly_20260331_020000  2026-03-31T02:00:00+00:00  (last)",
+        "would remove  nightly_20260330_020000  2026-03-30T02:00:00+00:00",
+        "would remove  nightly_20260329_020000  2026-03-29T02:00:00+00:00",
+        "prune dry run: 1 kept, 2 to remove",
+    ]
+    code, out, _ = run(capsys, "prune", "--config", str(tmp_path / "b.yaml"), "--keep-daily", "1", "--json")
+    result = json.loads(out)
+    assert code == 0 and [b["reasons"] for b in result["kept"]] == [["daily"]] and len(result["removed"]) == 2
+    assert sorted(p.name for p in (tmp_path / "backups").glob("nightly_*")) == ["nightly_20260331_020000"]

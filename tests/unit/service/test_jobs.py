@@ -90,6 +90,29 @@ def test_a_cancelled_job_stops_at_its_next_unit(runner: JobRunner, store: JobSto
     assert job.state == FAIL and job.error == JobCancelledError(job_id="j1").message
 
 
+def test_stopping_the_runner_cancels_every_running_job_and_waits_until_each_has_cleaned_up(
+    runner: JobRunner, store: JobStore
+) -> None:
+    started, cleaned_up = threading.Event(), threading.Event()
+
+    def work(run: Run) -> dict[str, Any]:
+        started.set()
+        try:
+            while True:  # a long copy: it checks the run between units of work
+                run.check()
+                time.sleep(0.01)
+        finally:
+            time.sleep(0.2)  # the clean-up after a cancel takes a while; the store must stay open for it
+            cleaned_up.set()
+
+    runner.start(_job(store), work)
+    assert started.wait(WAIT)
+    runner.stop(WAIT)
+    assert cleaned_up.is_set()
+    job = store.get("j1")
+    assert job.state == FAIL and job.error == JobCancelledError(job_id="j1").message
+
+
 def test_a_job_past_its_timeout_ends_in_state_timeout(runner: JobRunner, store: JobStore) -> None:
     def work(run: Run) -> dict[str, Any]:
         run.sleep(WAIT)

@@ -1,4 +1,4 @@
-"""Backups: create, list, get_backup, delete, verify, inspect."""
+"""Backups: create, list, get_backup, delete, verify, inspect, prune."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog
 from milvus_backup.service.jobs import BACKUP, SUCCESS, VERIFY, Job
 from milvus_backup.service.names import validate_backup_name
+from milvus_backup.service.prune import PruneRequest, collection_names
+from milvus_backup.service.retention import RetentionPolicy
 from milvus_backup.service.run import Run
 
 router = APIRouter(prefix="/api/v1", tags=["backups"], responses=ERROR_RESPONSES)
@@ -210,3 +212,21 @@ def inspect(
     rows inserted, deleted and live, bytes and fields (ours; the Go server has no inspect)."""
     report = library.inspect_backup(ctx.config, backup_name, collections, rows)
     return schemas.InspectResponse(requestId=new_request_id(request), data=dataclasses.asdict(report))
+
+
+@router.post("/prune", response_model=schemas.PruneResponse)
+def prune(body: schemas.PruneRequest, request: Request, ctx: Context) -> schemas.PruneResponse:
+    """`milvus-backup prune` (ours): remove the backups a retention policy does not keep, and say why each other
+    one stays. Runs to its end before answering."""
+    policy = RetentionPolicy(
+        body.keep_last, body.keep_hourly, body.keep_daily, body.keep_weekly, body.keep_monthly, body.keep_yearly
+    )
+    policy.validate()
+    prune_request = PruneRequest(
+        policy, prefix=body.prefix, collections=collection_names(body.collection_names), dry_run=body.dry_run
+    )
+    result = library.prune_backups(ctx.config, prune_request)
+    return schemas.PruneResponse(
+        requestId=new_request_id(request, body.requestId),
+        data=schemas.PruneResult.model_validate(dataclasses.asdict(result)),
+    )
