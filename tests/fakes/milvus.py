@@ -15,6 +15,12 @@ and the registry is shared by every fake, so a backup made from one fake imports
 rows count toward `row_count` once `import_state` has reported the import done (the data itself is not
 re-written as segments of the target).
 
+Newer Milvus, by `version` (each modelled from the source named where it is done): L0 segments (`insert_l0`:
+delta logs only, partition -1 for the whole collection) and `l0_import` imports, refused into a loaded
+collection, and a backup import without a partition refused (internal/proxy/task_import.go); RestoreRBAC
+creating users with their stored credential from 2.4.10 (milvus#35444); DescribeDatabase from 2.4.3 (before:
+id 0, no properties).
+
 Test knobs (attributes, change them at any time):
 
 * `flush_polls`: how many `flushed` calls answer False after a `flush`;
@@ -63,6 +69,7 @@ from milvus_backup.milvus.protocol import (
     RowBatch,
     Segment,
 )
+from milvus_backup.service.compat import parse_version
 from milvus_backup.service.resources import MilvusSide, StorageLocation
 from milvus_backup.storage.base import ObjectInfo, Storage
 from milvus_backup.storage.local import LocalStorage
@@ -77,8 +84,17 @@ SYSTEM_FIELDS = (0, 1)
 _ids = itertools.count(449_000_000_000_000_000)
 #: segment id -> (rows, deleted rows), filled by `insert` of every fake.
 _SEGMENT_ROWS: dict[int, tuple[int, int]] = {}
+#: L0 segment id -> rows it deletes, filled by `insert_l0` of every fake.
+_L0_DELETES: dict[int, int] = {}
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def know_segments(rows: dict[int, int], l0_deletes: dict[int, int]) -> None:
+    """Registers segments no fake wrote (a hand-built backup's): segment id -> rows, L0 segment id -> rows it
+    deletes, so that imports of them count as imports of `insert`'s segments do."""
+    _SEGMENT_ROWS.update((seg, (n, 0)) for seg, n in rows.items())
+    _L0_DELETES.update(l0_deletes)
 
 
 def schema(name: str = "", *, dim: int = 8, varchar: bool = False, partition_key: bool = False) -> CollectionSchema:
@@ -101,9 +117,14 @@ def schema(name: str = "", *, dim: int = 8, varchar: bool = False, partition_key
     return CollectionSchema(name=name, fields=fields)
 
 
+#: Bytes per vector dimension: BinaryVector, FloatVector, Float16Vector, BFloat16Vector, Int8Vector
+#: (schemapb.DataType 100-103, 105); a sparse vector (104) has no dimension and is sized as a few pairs.
+_BYTES_PER_DIM = {100: 1 / 8, 101: 4, 102: 2, 103: 2, 105: 1}
+
+
 def _value_bytes(f: FieldSchema) -> int:
-    if f.data_type == FLOAT_VECTOR:
-        return 4 * int(f.type_param("dim") or 8)
+    if f.data_type in _BYTES_PER_DIM:
+        return max(1, int(_BYTES_PER_DIM[f.data_type] * int(f.type_param("dim") or 8)))
     return _BYTES_PER_VALUE.get(f.data_type, 8)
 
 
@@ -144,6 +165,9 @@ class ImportTask:
     polls_left: int
     ends_at: float
     done: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    #: Rows an L0 import deletes once done.
+    deletes: int = 0
 
 
 def _call(method: F) -> F:
@@ -200,6 +224,8 @@ class FakeMilvus:
         self.inserted_batches: list[tuple[str, str, str, RowBatch]] = []
         # instrumentation
         self.calls: Counter[str] = Counter()
+        #: (db, collection, properties) of every `alter_collection_properties`.
+        self.property_changes: list[tuple[str, str, list[KeyValue]]] = []
         self.max_import_threads = 0
         self.max_imports_in_flight = 0
         self.max_active_threads = 0
@@ -210,6 +236,15 @@ class FakeMilvus:
     def side(self, gc_controls: list[GcControl] | None = None) -> MilvusSide:
         """This Milvus as the service's Milvus side."""
         return MilvusSide(self, StorageLocation(self.storage, self.root), gc_controls=list(gc_controls or []))
+
+    def set_database_properties(self, db: str, properties: dict[str, str]) -> None:
+        """What `AlterDatabase` does (Milvus >= 2.4): the database's properties, shown by DescribeDatabase."""
+        with self._lock:
+            self._db(db).properties = [KeyValue(k, v) for k, v in properties.items()]
+
+    def database_properties(self, db: str) -> dict[str, str]:
+        with self._lock:
+            return {kv.key: kv.value for kv in self._db(db).properties}
 
     def add_collection(
         self,
@@ -261,6 +296,7 @@ class FakeMilvus:
         segments: int = 1,
         deletes: int = 0,
         channel: str = "",
+        storage_version: int = 0,
     ) -> list[int]:
         """`segments` flushed segments of `rows` rows each into `partition`: one binlog object per field (and
         system field) per segment, and with `deletes` a delta log deleting that many of each segment's rows.
@@ -294,19 +330,38 @@ class FakeMilvus:
                         rows,
                         "Flushed",
                         is_l0=False,
-                        storage_version=0,
+                        storage_version=storage_version,
                         channel=channel or coll.name + "_dml_0",
                     )
                 )
         return ids
 
+    def insert_l0(self, db: str, collection: str, partition: str | None = None, *, deletes: int = 10) -> int:
+        """An L0 segment (Milvus >= 2.4): a delta log only, deleting `deletes` rows of `partition`'s segments, or
+        with no partition of the whole collection's (partition id -1, as GetPersistentSegmentInfo reports a
+        channel-level L0 segment). Returns its id."""
+        coll = self._collection(db, collection)
+        part_id = -1 if partition is None else coll.partitions[partition]
+        seg_id = next(_ids)
+        self.storage.put(
+            join(self.root, "delta_log", str(coll.id), str(part_id), str(seg_id), str(next(_ids))),
+            _content(-1, deletes, 16),
+        )
+        _L0_DELETES[seg_id] = deletes
+        with self._lock:
+            coll.segments.append(
+                Segment(seg_id, coll.id, part_id, deletes, "Flushed", is_l0=True, storage_version=0, channel="")
+            )
+        return seg_id
+
     def collection_id(self, db: str, name: str) -> int:
         return self._collection(db, name).id
 
     def inserted_rows(self, db: str, name: str) -> int:
-        """Rows of the collection's segments written by `insert`, deleted ones left out."""
+        """Rows of the collection's segments written by `insert`, deleted ones (also by L0 segments) left out."""
         coll = self._collection(db, name)
-        return sum(s.num_rows - _SEGMENT_ROWS.get(s.segment_id, (0, 0))[1] for s in coll.segments)
+        rows = sum(s.num_rows - _SEGMENT_ROWS.get(s.segment_id, (0, 0))[1] for s in coll.segments if not s.is_l0)
+        return rows - sum(_L0_DELETES.get(s.segment_id, 0) for s in coll.segments if s.is_l0)
 
     # -- instrumentation -----------------------------------------------------------------------------
     def _enter(self, name: str) -> None:
@@ -358,6 +413,12 @@ class FakeMilvus:
         }
         rows = sum(_SEGMENT_ROWS.get(seg, (0, 0))[0] for seg in inserted)
         return rows - sum(_SEGMENT_ROWS.get(seg, (0, 0))[1] for seg in deleted if seg in inserted)
+
+    def _l0_deletes_in(self, path: str) -> int:
+        """Rows deleted by the L0 segments whose delta logs lie below an L0 import's path (Milvus reads every delta
+        log below it: internal/util/importutilv2/binlog/l0_reader.go)."""
+        segments = {seg for seg in (_segment_of(info.key, 2) for info in self._listing(path)) if seg}
+        return sum(_L0_DELETES.get(seg, 0) for seg in segments)
 
     # -- the protocol: reading -----------------------------------------------------------------------
     @property
@@ -424,6 +485,8 @@ class FakeMilvus:
     def describe_database(self, db: str) -> tuple[int, list[KeyValue]]:
         with self._lock:
             d = self._db(db)
+            if parse_version(self.version) < (2, 4, 3):  # no DescribeDatabase before 2.4.3 (upstream's table)
+                return 0, []
             return d.id, copy.deepcopy(d.properties)
 
     @_call
@@ -498,6 +561,14 @@ class FakeMilvus:
             database.collections[name] = coll
 
     @_call
+    def alter_collection_properties(self, db: str, name: str, properties: list[KeyValue]) -> None:
+        with self._lock:
+            coll = self._collection(db, name)
+            changed = {kv.key for kv in properties}
+            coll.properties = [kv for kv in coll.properties if kv.key not in changed] + copy.deepcopy(properties)
+            self.property_changes.append((db, name, copy.deepcopy(properties)))
+
+    @_call
     def create_partition(self, db: str, collection: str, partition: str) -> None:
         with self._lock:
             coll = self._collection(db, collection)
@@ -536,12 +607,20 @@ class FakeMilvus:
     def start_import(
         self, db: str, collection: str, partition: str, files: list[str], options: dict[str, str]
     ) -> list[int]:
+        # What Milvus's proxy checks (internal/proxy/task_import.go): a backup import names its partition; an L0
+        # import names one or none (all partitions) and needs the collection released.
+        l0 = options.get("l0_import") == "true"
         with self._lock:
             coll = self._collection(db, collection)
-            if partition not in coll.partitions:
+            if options.get("backup") == "true" and not partition:
+                raise self._fail("partition not specified")
+            if partition and partition not in coll.partitions:
                 raise self._fail(f"{db}.{collection} has no partition {partition}")
+            if l0 and coll.loaded:
+                raise self._fail("for l0 import, collection cannot be loaded, please release it first")
         fault = self.import_fault(db, collection, partition) if self.import_fault is not None else None
-        rows = 0 if fault else self._rows_in(files)
+        rows = 0 if fault or l0 else self._rows_in(files)
+        deletes = 0 if fault or not l0 else self._l0_deletes_in(files[0])
         with self._lock:
             task = ImportTask(
                 next(_ids),
@@ -553,6 +632,8 @@ class FakeMilvus:
                 fault,
                 self.import_polls,
                 time.monotonic() + self.import_seconds,
+                options=dict(options),
+                deletes=deletes,
             )
             self.tasks[task.id] = task
             self._in_flight += 1
@@ -572,7 +653,7 @@ class FakeMilvus:
                 t.done = True
                 self._in_flight -= 1
                 if t.fault != "fail" and t.collection in self._dbs[t.db].collections:
-                    self._collection(t.db, t.collection).imported_rows += t.rows
+                    self._collection(t.db, t.collection).imported_rows += t.rows - t.deletes
             if t.fault == "fail":
                 return ImportOutcome(task, False, 0, "injected import failure")
             return ImportOutcome(task, True, t.rows, "")
@@ -617,24 +698,33 @@ class FakeMilvus:
 
     @_call
     def restore_rbac(self, meta: dict[str, Any]) -> RbacRestored:
-        """Roles, grants and bindings the fake lacks are added; users it lacks are not created."""
+        """Users, roles, grants, privilege groups and bindings the fake lacks are added. Missing users are created
+        only by a Milvus >= 2.4.10 (RestoreRBAC, milvus#35444) and only with the credential BackupRBAC gave."""
         with self._lock:
+            takes_users = parse_version(self.version) >= (2, 4, 10)
             roles = [r for r in meta.get("roles", []) if r not in self.rbac["roles"]]
             grants = [g for g in meta.get("grants", []) if g not in self.rbac["grants"]]
             self.rbac["roles"] += copy.deepcopy(roles)
             self.rbac["grants"] += copy.deepcopy(grants)
+            if takes_users:
+                groups = self.rbac.setdefault("privilege_groups", [])
+                groups += [copy.deepcopy(g) for g in meta.get("privilege_groups", []) if g not in groups]
             users = {u["user"]: u for u in self.rbac["users"]}
-            bindings, not_created = 0, []
+            created, bindings, not_created = 0, 0, []
             for user in meta.get("users", []):
                 if user["user"] not in users:
-                    not_created.append(user["user"])
+                    if takes_users and user.get("password"):
+                        self.rbac["users"].append(copy.deepcopy(user))
+                        created += 1
+                    else:
+                        not_created.append(user["user"])
                     continue
                 have = users[user["user"]].setdefault("roles", [])
                 for role in user.get("roles", []):
                     if role not in have:
                         have.append(copy.deepcopy(role))
                         bindings += 1
-            return RbacRestored(len(roles), len(grants), bindings, not_created)
+            return RbacRestored(len(roles), len(grants), bindings, not_created, created)
 
 
 def _content(field_id: int, rows: int, width: int) -> bytes:

@@ -40,3 +40,26 @@ def test_hand_written_upstream_backup_verifies_and_restores(milvus_local, tmp_pa
             assert [float(x) for x in row["vec"]] == [i, i + 0.5, i + 0.25, -i]
     finally:
         client.close()
+
+
+NEWER = Path(__file__).resolve().parents[1] / "data" / "upstream_v2_5_backup" / "newer_backup"
+
+
+def test_a_milvus_2_5_backup_verifies_and_is_refused_by_milvus_2_3_before_anything_is_created(
+    milvus_local, tmp_path, capsys
+):
+    backups = tmp_path / "backups"
+    shutil.copytree(NEWER, backups / "newer_backup")
+    config = write_config(tmp_path, local_config(milvus_local, backups))
+    code, out, err = run(capsys, config, "verify", "-n", "newer_backup")
+    assert code == 0, err
+    assert "16 object(s)" in out  # 2 segments x 7 fields, and the delta logs of both L0 segments
+    suffix = unique("_newer")
+    code, out, err = run(capsys, config, "restore", "-n", "newer_backup", "-s", suffix)
+    assert code == 14, err
+    assert "L0" in err and "price" in err and "SparseFloatVector" in err
+    client = milvus_local.client()
+    try:
+        assert f"docs{suffix}" not in client.list_collections()
+    finally:
+        client.close()

@@ -97,3 +97,11 @@ def backup_import_dirs(
     parts = [BINLOG_DIR, "{kind}", str(collection_id), str(partition_id)] + ([str(group_id)] if group_id else [])
     template = join(backup_root, name, *parts)
     return template.format(kind="insert_log") + "/", template.format(kind="delta_log") + "/"
+
+
+def backup_segment_delta_dir(
+    backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int, segment_id: int
+) -> str:
+    """One segment's delta-log folder: what an L0 import reads (Milvus lists every delta log below it)."""
+    parts = [BINLOG_DIR, "delta_log", collection_id, partition_id, *_groups(partition_id, group_id), segment_id]
+    return join(backup_root, name, *map(str, parts)) + "/"

@@ -172,6 +172,18 @@ class MilvusConnection(MilvusWrites):
         _check(response.status if hasattr(response, "status") else response, self.address, what)
         return response
 
+    def call_if_implemented(self, method: str, request: Any, what: str) -> Any | None:
+        """One raw RPC, or None where this Milvus does not have it (an older version)."""
+        stub = self._stub
+        try:
+            response = getattr(stub, method)(request, timeout=self.params.timeout)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return None
+            raise _from_rpc_error(self.address, exc) from exc
+        _check(response.status if hasattr(response, "status") else response, self.address, what)
+        return response
+
     def list_collections(self, db: str) -> list[str]:
         if db not in self.list_databases():
             raise DatabaseNotFoundError(database=db, address=self.address)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from google.protobuf import json_format
 from pymilvus.grpc_gen import schema_pb2
 
 from milvus_backup.meta.model import CollectionSchema, FieldSchema, FunctionSchema, IndexInfo, KeyValue
@@ -61,6 +62,11 @@ def collection_schema(proto: Any) -> CollectionSchema:
         enable_dynamic_field=proto.enable_dynamic_field,
         properties=key_values(proto.properties),
         functions=[function_schema(f) for f in proto.functions],
+        # Milvus >= 2.6 struct fields, kept as the proto gives them, so a backup loses nothing of the schema.
+        struct_array_fields=[
+            json_format.MessageToDict(f, preserving_proto_field_name=True, use_integers_for_enums=True)
+            for f in getattr(proto, "struct_array_fields", [])
+        ],
     )
 
 

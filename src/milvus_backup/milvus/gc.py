@@ -6,10 +6,12 @@ where that answers 404 (Milvus 2.3), DataCoord's internal `GcControl` gRPC call.
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 import grpc
 from pymilvus.grpc_gen import common_pb2
@@ -43,15 +45,23 @@ def _gc_control_request(command: int, params: dict[str, str]) -> bytes:
 
 
 class ManagementGc:
-    """GC control through the management HTTP endpoint (port 9091)."""
+    """GC control through the management HTTP endpoint (port 9091).
+
+    Milvus 2.4 to 2.6.7 answer `{"msg": "OK"}` (internal/proxy/management.go). Newer Milvus (>= 2.6.8, per
+    upstream's feature table) also answers a ticket that the resume must hand back: upstream's client reads it
+    as `data.ticket`, its notes as a top-level `ticket`, so both are read. `collection_id=0` asks for the
+    cluster-wide pause, as upstream sends it; older servers ignore the parameter.
+    """
 
     name = "management API"
 
     def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
+        #: Tickets of the pauses made (a renewal is a new pause), handed back on resume.
+        self._tickets: list[str] = []
 
-    def _get(self, action: str, params: dict[str, str]) -> None:
+    def _get(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         # The standard library's client: two small GETs do not justify an HTTP client's start-up cost.
         url = f"{self.endpoint}/management/datacoord/garbage_collection/{action}"
         if params:
@@ -62,17 +72,40 @@ class ManagementGc:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 raise GcUnsupported(f"{url} answered 404 (Milvus before 2.4 has no such route)") from exc
+            if exc.code in (401, 403):
+                raise RuntimeError(f"{url} answered {exc.code}: this Milvus wants admin credentials there") from exc
             raise RuntimeError(f"{url} answered {exc.code}") from exc
         except (urllib.error.URLError, OSError) as exc:
             raise GcUnsupported(f"{url}: {exc}") from exc
-        if '"OK"' not in body:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or answer.get("msg") != "OK":
             raise RuntimeError(f"{url} answered: {body[:200]}")
+        return answer
 
     def pause(self, seconds: int) -> None:
-        self._get("pause", {"pause_seconds": str(seconds)})
+        answer = self._get("pause", {"pause_seconds": str(seconds), "collection_id": "0"})
+        data = answer.get("data")
+        ticket = answer.get("ticket") or (data.get("ticket") if isinstance(data, dict) else None)
+        if ticket:
+            self._tickets.append(str(ticket))
 
     def resume(self) -> None:
-        self._get("resume", {})
+        """Resume with every ticket received, newest first (a server without tickets gets one plain resume)."""
+        if not self._tickets:
+            self._get("resume", {})
+            return
+        failures = []
+        for ticket in reversed(self._tickets):
+            try:
+                self._get("resume", {"ticket": ticket})
+            except RuntimeError as exc:
+                failures.append(str(exc))
+        self._tickets.clear()
+        if failures:
+            raise RuntimeError("; ".join(failures))
 
 
 class DataCoordGc:

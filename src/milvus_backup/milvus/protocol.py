@@ -63,8 +63,10 @@ class RbacRestored:
     roles: int = 0
     grants: int = 0
     bindings: int = 0
-    #: Users of the backup the target lacks: a backup holds no usable password, so they are not created.
+    #: Users of the backup the target lacks, not created: Milvus before 2.4.10 takes no stored credential.
     users_not_created: list[str] = field(default_factory=list)
+    #: Users created with the credential the backup holds (RestoreRBAC, Milvus >= 2.4.10).
+    users: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ class MilvusClient(Protocol):
         num_partitions: int,
         properties: list[KeyValue],
     ) -> None: ...
+
+    def alter_collection_properties(self, db: str, name: str, properties: list[KeyValue]) -> None:
+        """Set these properties of the collection (others stay as they are)."""
+        ...
 
     def create_partition(self, db: str, collection: str, partition: str) -> None: ...
 

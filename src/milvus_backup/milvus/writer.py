@@ -6,6 +6,7 @@ A mixin of `MilvusConnection`, which gives it `call` (one raw RPC, errors transl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from google.protobuf import json_format
@@ -66,6 +67,15 @@ class MilvusWrites:
             properties=_kv({kv.key: kv.value for kv in properties}),
         )
         self.call("CreateCollection", request, f"create collection {db}.{name}")
+
+    def alter_collection_properties(self, db: str, name: str, properties: list[KeyValue]) -> None:
+        self.call(
+            "AlterCollection",
+            milvus_pb2.AlterCollectionRequest(
+                db_name=db, collection_name=name, properties=_kv({kv.key: kv.value for kv in properties})
+            ),
+            f"alter collection {db}.{name}",
+        )
 
     def create_partition(self, db: str, collection: str, partition: str) -> None:
         self.call(
@@ -176,39 +186,35 @@ class MilvusWrites:
             ).progress
         )
 
+    def call_if_implemented(self, method: str, request: Any, what: str) -> Any | None:
+        raise NotImplementedError
+
     def restore_rbac(self, meta: dict[str, Any]) -> RbacRestored:
-        """Create the roles, grants and user-role bindings of `meta` that the target lacks; existing ones stay as
-        they are. Users themselves are not created: a backup holds no usable password for them."""
+        """Create the users, roles, grants and privilege groups of `meta` that the target lacks, and bind existing
+        users to the roles of theirs they lack; what exists stays as it is.
+
+        Milvus >= 2.4.10 (milvus#35444) takes the missing part in one RestoreRBAC call, users with the stored
+        credential BackupRBAC gave. Older Milvus gets one call per role, grant and binding, and users are not
+        created: a backup of those holds no usable password."""
         existing = self.rbac_meta()
-        have_roles = {r["name"] for r in existing.get("roles", [])}
-        have_users = {u["user"]: {r["name"] for r in u.get("roles", [])} for u in existing.get("users", [])}
-        have_grants = {_grant_key(g) for g in existing.get("grants", [])}
-        done = {"roles": 0, "grants": 0, "bindings": 0}
-        not_created = []
-        for role in meta.get("roles", []):
-            if role["name"] not in have_roles:
-                self.call(
-                    "CreateRole",
-                    milvus_pb2.CreateRoleRequest(entity=milvus_pb2.RoleEntity(name=role["name"])),
-                    f"create role {role['name']}",
+        missing = missing_rbac(existing, meta)
+        # A user backed up without its credential (from a Milvus before 2.4.10) cannot be created.
+        no_credential = [u["user"] for u in missing["users"] if not u.get("password")]
+        missing["users"] = [u for u in missing["users"] if u.get("password")]
+        done = RbacRestored(users_not_created=no_credential)
+        if any(missing.values()):
+            if self.call_if_implemented("RestoreRBAC", restore_rbac_request(missing), "restore RBAC") is not None:
+                done = RbacRestored(
+                    len(missing["roles"]), len(missing["grants"]), 0, no_credential, len(missing["users"])
                 )
-                done["roles"] += 1
-        for grant in meta.get("grants", []):
-            if _grant_key(grant) in have_grants:
-                continue
-            entity = json_format.ParseDict(grant, milvus_pb2.GrantEntity(), ignore_unknown_fields=True)
-            self.call(
-                "OperatePrivilege",
-                milvus_pb2.OperatePrivilegeRequest(entity=entity, type=milvus_pb2.Grant),
-                f"grant {_grant_key(grant)}",
-            )
-            done["grants"] += 1
+            else:
+                done = self._restore_rbac_call_by_call(missing)
+                done = replace(done, users_not_created=no_credential + done.users_not_created)
+        have_users = {u["user"]: {r["name"] for r in u.get("roles", [])} for u in existing.get("users", [])}
+        bindings = 0
         for user in meta.get("users", []):
             name = user["user"]
-            if name not in have_users:
-                not_created.append(name)
-                continue
-            for role in user.get("roles", []):
+            for role in user.get("roles", []) if name in have_users else []:
                 if role["name"] not in have_users[name]:
                     self.call(
                         "OperateUserRole",
@@ -217,8 +223,45 @@ class MilvusWrites:
                         ),
                         f"add user {name} to role {role['name']}",
                     )
-                    done["bindings"] += 1
-        return RbacRestored(done["roles"], done["grants"], done["bindings"], not_created)
+                    bindings += 1
+        return replace(done, bindings=done.bindings + bindings)
+
+    def _restore_rbac_call_by_call(self, missing: dict[str, list[dict[str, Any]]]) -> RbacRestored:
+        for role in missing["roles"]:
+            self.call(
+                "CreateRole",
+                milvus_pb2.CreateRoleRequest(entity=milvus_pb2.RoleEntity(name=role["name"])),
+                f"create role {role['name']}",
+            )
+        for grant in missing["grants"]:
+            entity = json_format.ParseDict(grant, milvus_pb2.GrantEntity(), ignore_unknown_fields=True)
+            self.call(
+                "OperatePrivilege",
+                milvus_pb2.OperatePrivilegeRequest(entity=entity, type=milvus_pb2.Grant),
+                f"grant {_grant_key(grant)}",
+            )
+        return RbacRestored(len(missing["roles"]), len(missing["grants"]), 0, [u["user"] for u in missing["users"]])
+
+
+def restore_rbac_request(meta: dict[str, Any]) -> milvus_pb2.RestoreRBACMetaRequest:
+    """An RBACMeta in upstream's JSON shape (the proto's field names) as RestoreRBAC's request."""
+    rbac = json_format.ParseDict(meta, milvus_pb2.RBACMeta(), ignore_unknown_fields=True)
+    return milvus_pb2.RestoreRBACMetaRequest(RBAC_meta=rbac)
+
+
+def missing_rbac(existing: dict[str, Any], backup: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The part of `backup` (an RBACMeta as a dict) that `existing` lacks: users, roles and privilege groups by
+    name, grants by object, object name, role, privilege and database."""
+    have_users = {u["user"] for u in existing.get("users", [])}
+    have_roles = {r["name"] for r in existing.get("roles", [])}
+    have_grants = {_grant_key(g) for g in existing.get("grants", [])}
+    have_groups = {g["group_name"] for g in existing.get("privilege_groups", [])}
+    return {
+        "users": [u for u in backup.get("users", []) if u["user"] not in have_users],
+        "roles": [r for r in backup.get("roles", []) if r["name"] not in have_roles],
+        "grants": [g for g in backup.get("grants", []) if _grant_key(g) not in have_grants],
+        "privilege_groups": [g for g in backup.get("privilege_groups", []) if g["group_name"] not in have_groups],
+    }
 
 
 def _grant_key(grant: dict[str, Any]) -> tuple[str, ...]:

@@ -394,7 +394,10 @@ def _listed_segments(
 
 
 def _rows(coll: CollectionBackupInfo, proof: RowProof | None) -> ManifestCollection:
-    partitions = {p.partition_name: sum(s.num_of_rows for s in p.segment_backups) for p in coll.partition_backups}
+    # An L0 segment's rows are deletes: its count is kept per segment, not added to the partition's rows.
+    partitions = {
+        p.partition_name: sum(s.num_of_rows for s in p.segment_backups if not s.is_l0) for p in coll.partition_backups
+    }
     segments = {str(s.segment_id): s.num_of_rows for p in coll.partition_backups for s in p.segment_backups}
     segments.update({str(s.segment_id): s.num_of_rows for s in coll.l0_segments})
     return ManifestCollection(coll.db_name, coll.collection_name, sum(partitions.values()), partitions, segments, proof)

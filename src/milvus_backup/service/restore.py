@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -17,17 +18,19 @@ from milvus_backup.errors import (
     CollectionNotFoundError,
     IntegrityError,
     MilvusError,
+    UnsupportedFormatError,
     UsageError,
 )
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
 from milvus_backup.service.catalog import read_backup, read_manifest
-from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, imports_backups
+from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, imports_backups, parse_version
 from milvus_backup.service.inserts import insert_rows, keyed_schema
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.row_source import RowSource
 from milvus_backup.service.run import Run
+from milvus_backup.service.schema_checks import check_readable, check_recreatable
 from milvus_backup.service.selection import DEFAULT_DB, Selection
 from milvus_backup.service.staging import Staging, open_staging
 from milvus_backup.service.verify import SIZES_ONLY, check_objects
@@ -38,6 +41,11 @@ logger = logging.getLogger(__name__)
 #: "" imports where the target can, else inserts.
 Mode = Literal["", "import", "insert"]
 MODES = ("import", "insert")
+#: The collection property that turns off Milvus's check of the functions at creation, and the first version that
+#: has it (upstream's feature table).
+FUNC_RUNTIME_CHECK = "disable_func_runtime_check"
+FUNC_RUNTIME_CHECK_SINCE = (2, 6, 8)
+_VALID_INDEX_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 IMPORT_POLL_SECONDS = (0.05, 0.1)  # first poll soon (short imports are common), then every 0.1 s
 LOAD_POLL_SECONDS = 0.5
 LOAD_TIMEOUT_SECONDS = 600.0
@@ -202,6 +210,12 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     milvus = resources.need_milvus().client
     for plan in plans:
         check_restorable(plan.source, milvus.server_version)
+        if not request.skip_create_collection:
+            check_recreatable(plan.source)
+        if not request.meta_only:
+            _import_jobs(plan.source)  # refuses a layout it cannot import before anything is created
+            source_db = plan.source.db_name or DEFAULT_DB
+            check_readable(plan.source, next((d for d in info.database_backups if d.db_name == source_db), None))
     _check_targets(milvus, plans, request)
     mode = _choose_mode(request, milvus, run)
     staging = None if mode != "import" else open_staging(resources, info.name, uuid.uuid4().hex[:12])
@@ -212,16 +226,26 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     if request.rbac and info.rbac_meta:
         restored = milvus.restore_rbac(info.rbac_meta)
         logger.info(
-            "RBAC restored: %d role(s), %d grant(s), %d binding(s)", restored.roles, restored.grants, restored.bindings
+            "RBAC restored: %d user(s), %d role(s), %d grant(s), %d binding(s)",
+            restored.users,
+            restored.roles,
+            restored.grants,
+            restored.bindings,
         )
         for user in restored.users_not_created:
             run.warn(
-                f"user {user} does not exist in the target and was not created (a backup holds no usable "
-                "password); create it, then restore again with --rbac to bind its roles"
+                f"user {user} does not exist in the target and was not created (the backup holds no credential "
+                "this Milvus takes: BackupRBAC/RestoreRBAC need Milvus >= 2.4.10); create it, then restore again "
+                "with --rbac to bind its roles"
             )
     existing_dbs = set(milvus.list_databases())
     for db in sorted({p.db for p in plans} - existing_dbs):
-        milvus.create_database(db, [] if request.skip_db_properties else _db_properties(info, plans, db))
+        properties = [] if request.skip_db_properties else _db_properties(info, plans, db)
+        zone = [kv for kv in properties if kv.key.startswith("cipher.")]
+        if zone:
+            # The source's encryption zone belongs to its cluster's key management: a new database does not join it.
+            run.warn(f"database {db} was created without the source's encryption properties ({zone[0].key}, ...)")
+        milvus.create_database(db, [kv for kv in properties if kv not in zone])
     undo = _Undo()
     try:
         results = _restore_all(resources.settings, milvus, plans, request, _Data(mode, staging, rows), run, undo)
@@ -323,6 +347,15 @@ def _check_targets(milvus: MilvusClient, plans: list[_Plan], request: RestoreReq
                 address=milvus.address,
                 hint="--skip_create_collection restores into an existing collection; leave it out to create one.",
             )
+        has_l0 = any(s.is_l0 for s in _segments(plan.source))
+        imports_l0 = exists and has_l0 and not request.meta_only and not request.drop_exist_collection
+        # Milvus refuses an L0 import into a loaded collection (internal/proxy/task_import.go).
+        if imports_l0 and milvus.load_state(plan.db, plan.name) != "NotLoad":
+            raise UsageError(
+                detail=f"{plan.db}.{plan.name} is loaded, and Milvus imports the backup's L0 delete segments "
+                "only into a collection that is not",
+                hint=f"Release {plan.db}.{plan.name} first, then restore again.",
+            )
 
 
 def _restore_all(
@@ -346,7 +379,7 @@ def _restore_all(
 
 
 def _segments(coll: CollectionBackupInfo) -> list[SegmentBackupInfo]:
-    return [s for p in coll.partition_backups for s in p.segment_backups]
+    return [s for p in coll.partition_backups for s in p.segment_backups] + coll.l0_segments
 
 
 def _restore_one(
@@ -371,6 +404,10 @@ def _restore_one(
                 f"{result.target} was created with auto-id off, to keep the backed-up primary keys (rows "
                 "inserted later must bring their own)"
             )
+        # Milvus >= 2.6.8 checks a collection's functions at creation (an embedding function's provider, say)
+        # unless told not to; the Go tool creates with the check off and then puts back the original setting.
+        check_off = bool(src.schema.functions) and parse_version(milvus.server_version) >= FUNC_RUNTIME_CHECK_SINCE
+        properties = [kv for kv in src.properties if kv.key != FUNC_RUNTIME_CHECK or not check_off]
         milvus.create_collection(
             db,
             name,
@@ -378,9 +415,12 @@ def _restore_one(
             shards_num=src.shards_num or 1,
             consistency_level=src.consistency_level,
             num_partitions=len(src.partition_backups) if has_partition_key else 0,
-            properties=src.properties,
+            properties=properties + ([KeyValue(FUNC_RUNTIME_CHECK, "true")] if check_off else []),
         )
         undo.created(db, name)
+        original = next((kv.value for kv in src.schema.properties + src.properties if kv.key == FUNC_RUNTIME_CHECK), "")
+        if check_off and original != "true":
+            milvus.alter_collection_properties(db, name, [KeyValue(FUNC_RUNTIME_CHECK, "false")])
     if not has_partition_key:
         existing = {p.name for p in milvus.list_partitions(db, name)}
         for part in src.partition_backups:
@@ -394,25 +434,23 @@ def _restore_one(
     if data.mode:
         result.mode = data.mode
         result.size = sum(s.size for s in _segments(src))
-        before = milvus.row_count(db, name)
         if data.staging is not None:
             result.segments, result.rows, result.import_seconds = _import_data(
                 settings, milvus, src, db, name, data.staging, run, undo
             )
         elif data.rows is not None:
             result.segments = len(_segments(src))
+            before = milvus.row_count(db, name)
             result.rows, result.import_seconds = insert_rows(
                 milvus, src, db, name, data.rows, run, settings.copy_concurrency
             )
-        after = milvus.row_count(db, name)
-        if after - before != result.rows:
-            raise IntegrityError(
-                name=src.collection_name,
-                detail=(
-                    f"{result.target} holds {after - before} new rows after the {data.mode}, but the "
-                    f"{data.mode}s reported {result.rows}"
-                ),
-            )
+            after = milvus.row_count(db, name)
+            if after - before != result.rows:
+                raise IntegrityError(
+                    name=src.collection_name,
+                    detail=f"{result.target} holds {after - before} new rows after the inserts, which brought "
+                    f"{result.rows}",
+                )
     if not request.skip_aliases:
         result.aliases = _restore_aliases(milvus, src, db, name, run)
     if request.load:
@@ -428,9 +466,13 @@ def _rebuild_indexes(milvus: MilvusClient, src: CollectionBackupInfo, db: str, n
     types = {f.name: f.data_type for f in src.schema.fields}
     for index in src.index_infos:
         params = dict(index.params)
-        if auto and types.get(index.field_name) in VECTOR_TYPES:
+        vector = types.get(index.field_name) in VECTOR_TYPES
+        if auto and vector:
             params = {"index_type": "AUTOINDEX", "metric_type": params.get("metric_type", "")}
-        milvus.create_index(db, name, index.field_name, index.index_name, params)
+        # Milvus 2.5 names a JSON-path index after its path ("/a/b"), a name CreateIndex refuses: Milvus then picks
+        # one, as the Go tool lets it.
+        index_name = index.index_name if vector or _VALID_INDEX_NAME.match(index.index_name) else ""
+        milvus.create_index(db, name, index.field_name, index_name, params)
     return len(src.index_infos)
 
 
@@ -462,18 +504,60 @@ class _ImportJob:
     partition: str
     partition_id: int
     segments: list[SegmentBackupInfo] = field(default_factory=list)
+    #: 0 imports the partition's folder (every group below it); else that one group's folder.
+    group_id: int = 0
+    #: The segments' storage format (Milvus 2.6 storage v2 is 2), stated in the import when not 0.
+    storage_version: int = 0
+    #: A delete-only (L0) segment, imported with `l0_import` after the data it deletes from.
+    l0: bool = False
+
+    def options(self) -> dict[str, str]:
+        # Import options as Milvus reads them (internal/util/importutilv2/option.go: `backup`, `l0_import`) and as
+        # upstream sends them (`storage_version` when a segment has one).
+        options = {"l0_import": "true"} if self.l0 else {"backup": "true"}
+        if self.storage_version:
+            options["storage_version"] = str(self.storage_version)
+        return options
 
 
 def _import_jobs(src: CollectionBackupInfo) -> list[_ImportJob]:
     """One import per partition, of the partition's folder: Milvus 2.3 imports every segment (group) folder
     below it in one task. Its DataNode runs one import task at a time, each with its own scheduling delays, so
     this is much faster than one import per segment (docs/benchmarks.md), and the same path the Go tool takes
-    for backups without group ids."""
-    return [
-        _ImportJob(part.partition_name, part.partition_id, list(part.segment_backups))
+    for backups without group ids. A partition whose segments are in different storage formats is imported one
+    group folder at a time, each with its own format (an import states one)."""
+    jobs = []
+    for part in src.partition_backups:
+        data = [s for s in part.segment_backups if not s.is_l0]
+        versions = sorted({s.storage_version for s in data})
+        if len(versions) == 1:
+            jobs.append(_ImportJob(part.partition_name, part.partition_id, data, storage_version=versions[0]))
+            continue
+        groups: dict[int, list[SegmentBackupInfo]] = {}
+        for seg in data:
+            if not seg.group_id:
+                raise UnsupportedFormatError(
+                    detail=f"partition {part.partition_name} of {src.db_name}.{src.collection_name} mixes storage "
+                    f"formats {versions} in a backup without group folders; one import cannot state both",
+                )
+            groups.setdefault(seg.group_id, []).append(seg)
+        for group_id, segments in sorted(groups.items()):
+            version = max(s.storage_version for s in segments)
+            jobs.append(_ImportJob(part.partition_name, part.partition_id, segments, group_id, version))
+    return jobs
+
+
+def _l0_jobs(src: CollectionBackupInfo) -> tuple[list[_ImportJob], list[_ImportJob]]:
+    """(the partitions' L0 segments, the collection's): one import each, as upstream imports them. An L0 import
+    of partition "" applies to every partition (Milvus's proxy, internal/proxy/task_import.go)."""
+    in_partitions = [
+        _ImportJob(part.partition_name, part.partition_id, [s], storage_version=s.storage_version, l0=True)
         for part in src.partition_backups
-        if part.segment_backups
+        for s in part.segment_backups
+        if s.is_l0
     ]
+    whole = [_ImportJob("", -1, [s], storage_version=s.storage_version, l0=True) for s in src.l0_segments]
+    return in_partitions, whole
 
 
 def _wait_import(milvus: MilvusClient, task: int, run: Run) -> ImportOutcome:
@@ -497,13 +581,19 @@ def _import_data(
     run: Run,
     undo: _Undo,
 ) -> tuple[int, int, float]:
-    """(segments, rows, seconds) of the collection's imports."""
+    """(segments, rows, seconds) of the collection's imports: the data first, its row count checked, then the
+    partitions' L0 delete segments, then the collection's, so that deletes apply after the rows they delete."""
+    target = f"{db}.{name}"
     jobs = _import_jobs(src)
+    partition_l0, collection_l0 = _l0_jobs(src)
 
     def import_one(job: _ImportJob) -> int:
-        files = staging.import_files(src.collection_id, job.partition_id, job.segments, run)
+        if job.l0:
+            files = staging.l0_files(src.collection_id, job.segments[0], run)
+        else:
+            files = staging.import_files(src.collection_id, job.partition_id, job.segments, run, job.group_id)
         rows = 0
-        tasks = milvus.start_import(db, name, job.partition, files, {"backup": "true"})
+        tasks = milvus.start_import(db, name, job.partition, files, job.options())
         undo.started(tasks)
         for task in tasks:
             outcome = _wait_import(milvus, task, run)
@@ -511,16 +601,27 @@ def _import_data(
             if not outcome.completed:
                 raise MilvusError(
                     address=milvus.address,
-                    detail=(f"import of {files[0]} into {db}.{name} failed: {outcome.reason or 'no reason given'}"),
+                    detail=(f"import of {files[0]} into {target} failed: {outcome.reason or 'no reason given'}"),
                 )
             rows += outcome.row_count
-        _check_rows(job.segments, rows, f"{db}.{name}", files[0])
-        run.progress.advance(len(job.segments), f"{db}.{name}")
-        return rows
+        if not job.l0:  # an L0 import brings deletes, no rows
+            _check_rows(job.segments, rows, target, files[0])
+        run.progress.advance(len(job.segments), target)
+        return 0 if job.l0 else rows
 
     started = time.monotonic()
-    rows = run.map(import_one, jobs, limit=settings.import_jobs)
-    return sum(len(job.segments) for job in jobs), sum(rows), time.monotonic() - started
+    before = milvus.row_count(db, name)
+    rows = sum(run.map(import_one, jobs, limit=settings.import_jobs))
+    after = milvus.row_count(db, name)
+    if after - before != rows:
+        raise IntegrityError(
+            name=src.collection_name,
+            detail=f"{target} holds {after - before} new rows after the import, but the imports reported {rows}",
+        )
+    for l0_jobs in (partition_l0, collection_l0):
+        run.map(import_one, l0_jobs, limit=settings.import_jobs)
+    segments = sum(len(job.segments) for job in jobs + partition_l0 + collection_l0)
+    return segments, rows, time.monotonic() - started
 
 
 def _check_rows(segments: list[SegmentBackupInfo], rows: int, target: str, path: str) -> None:

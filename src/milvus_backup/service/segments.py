@@ -20,6 +20,9 @@ from milvus_backup.storage.base import ObjectInfo
 
 #: (partition id, segment id)
 SegmentKey = tuple[int, int]
+#: Newer Milvus keeps large TEXT values in files of the partition, not of a segment:
+#: `insert_log/<coll>/<part>/lobs/<field>/<lob id>` (pkg/util/metautil in milvus).
+LOB_FOLDER = "lobs"
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,16 @@ def _binlogs(
     (part/seg/...) is skipped."""
     prefix = layout.join(source.root, kind, str(collection_id)) + "/"
     for info in source.storage.list(prefix):
+        parts = info.key[len(prefix) :].split("/")
         try:
-            numbers = [int(p) for p in info.key[len(prefix) :].split("/")]
+            numbers = [int(p) for p in parts]
         except ValueError:
+            if len(parts) > 1 and parts[1] == LOB_FOLDER:
+                raise SourceDataError(
+                    location=source.describe(),
+                    detail=f"collection {collection_id} keeps large values in LOB files ({info.key}), which newer "
+                    "Milvus writes beside the segments and this tool does not back up",
+                ) from None
             continue
         if len(numbers) == depth:
             yield (numbers[0], numbers[1]), numbers[2:], info

@@ -47,19 +47,31 @@ class Staging:
         self._lock = threading.Lock()
 
     def import_files(
-        self, collection_id: int, partition_id: int, segments: list[SegmentBackupInfo], run: Run
+        self, collection_id: int, partition_id: int, segments: list[SegmentBackupInfo], run: Run, group_id: int = 0
     ) -> list[str]:
-        """[insert folder, delta folder or ""] of one partition's import (every group folder below them), staged
-        first if Milvus cannot read the backup."""
+        """[insert folder, delta folder or ""] of one partition's import (every group folder below them), or with
+        `group_id` of that one group's, staged first if Milvus cannot read the backup."""
         insert_dir, delta_dir = layout.backup_import_dirs(
-            self.backup.root, self.name, collection_id, partition_id, group_id=0
+            self.backup.root, self.name, collection_id, partition_id, group_id=group_id
         )
-        has_deltas = any(s.deltalogs for s in segments)
+        if any(s.deltalogs for s in segments):
+            return self._staged([insert_dir, delta_dir], run)
+        return [*self._staged([insert_dir], run), ""]
+
+    def l0_files(self, collection_id: int, segment: SegmentBackupInfo, run: Run) -> list[str]:
+        """[delta folder] of one L0 segment's import (partition -1: the whole collection's), staged if needed."""
+        delta_dir = layout.backup_segment_delta_dir(
+            self.backup.root, self.name, collection_id, segment.partition_id, segment.group_id, segment.segment_id
+        )
+        return self._staged([delta_dir], run)
+
+    def _staged(self, prefixes: list[str], run: Run) -> list[str]:
+        """The import paths of backup folders: where they lie, or of their copies in Milvus's storage."""
         if not self.copy:
-            return [self.import_path(insert_dir), self.import_path(delta_dir) if has_deltas else ""]
+            return [self.import_path(prefix) for prefix in prefixes]
         backup_dir = layout.backup_dir(self.backup.root, self.name)
         tasks = []
-        for prefix in (insert_dir, delta_dir) if has_deltas else (insert_dir,):
+        for prefix in prefixes:
             for info in self.backup.storage.list(prefix):
                 tasks.append(CopyTask(info.key, self.prefix + info.key[len(backup_dir) :], info.size, src_md5=info.md5))
         stats = copy_all(
@@ -71,17 +83,11 @@ class Staging:
             NullProgress(),
             run=run,
         )
-        staged_insert = self.prefix + insert_dir[len(backup_dir) :]
-        staged_delta = self.prefix + delta_dir[len(backup_dir) :]
-        verify_listing(
-            self.target.storage,
-            [staged_insert, staged_delta] if has_deltas else [staged_insert],
-            unproven_sizes(tasks, stats),
-            self.name,
-        )
+        staged = [self.prefix + prefix[len(backup_dir) :] for prefix in prefixes]
+        verify_listing(self.target.storage, staged, unproven_sizes(tasks, stats), self.name)
         with self._lock:
             self.staged_objects += len(tasks)
-        return [self.import_path(staged_insert), self.import_path(staged_delta) if has_deltas else ""]
+        return [self.import_path(prefix) for prefix in staged]
 
     def cleanup(self, keep: bool) -> None:
         """Remove the staged copies, on success and on failure alike, unless restore.keepTempFiles."""

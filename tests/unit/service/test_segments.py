@@ -91,3 +91,10 @@ class ShuffledListing(LocalStorage):
 def test_a_listing_out_of_key_order_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="not in key order"):
         list(describe_segments(milvus_files(tmp_path, ShuffledListing), 1, [segment(10), segment(11)]))
+
+
+def test_lob_files_of_newer_milvus_fail_the_backup_instead_of_being_left_out(tmp_path: Path) -> None:
+    source = milvus_files(tmp_path)
+    source.storage.put("files/insert_log/1/2/lobs/100/77", b"a large text value")
+    with pytest.raises(SourceDataError, match="LOB files"):
+        list(describe_segments(source, 1, [segment(10), segment(11), segment(12)]))
