@@ -74,8 +74,12 @@ def test_benchmark_smoke(tmp_path):
         assert "restore_outside_imports_ms_per_segment" in side["segments"]
         assert side["memory"]["big_rows"] == 6000 and side["memory"]["big_peak_rss_mb"] > 0
         assert side["backup_big"]["bytes"] > side["backup"]["bytes"] and side["backup_big"]["ratio"] > 0
+        # export: the same rows as the pymilvus dump (export_vs_dump fails otherwise), and its peak memory
+        assert side["export"]["rows"] == 3000 and side["export"]["export_s"] > 0
+        assert side["memory"]["base_export_peak_rss_mb"] > 0 and side["memory"]["big_export_peak_rss_mb"] > 0
     assert "| backup ÷ raw copy |" in result.stdout and "| backup ÷ raw copy at 10× size |" in result.stdout
     assert "| restore time outside Milvus's imports, tool (s) |" in result.stdout
+    assert "| export speed-up over pymilvus dump |" in result.stdout
 
 
 def test_copy_paths_smoke():

@@ -17,6 +17,7 @@ from pymilvus import MilvusClient
 from milvus_backup import wiring
 from milvus_backup.cli.app import main
 from milvus_backup.config import load_config
+from milvus_backup.meta.binlog import read_stats
 from milvus_backup.service import rows as live
 from milvus_backup.service.catalog import read_backup
 from milvus_backup.service.resources import StorageLocation
@@ -187,3 +188,17 @@ def test_exported_parquet_equals_the_source(local_deployment: Deployment, full_b
 
 
 JSON_COLUMNS = {"js", "$meta"}
+
+
+def test_stats_logs_milvus_wrote(local_deployment: Deployment, full_backup):
+    """Stats logs are not copied into backups; those in Milvus's own storage are read as the format says."""
+    config, name = full_backup
+    info = read_backup(backup_target(config), name)
+    [c1] = live.find_collections(name, info.collection_backups, "default.c1")
+    storage = local_deployment.milvus.local_storage_path
+    assert storage is not None
+    files = [p for p in (storage / "stats_log" / str(c1.collection_id)).rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        stats = read_stats(path.read_bytes(), str(path))
+        assert stats and all(s["fieldID"] == 100 and "bf" in s for s in stats), path

@@ -1,8 +1,9 @@
 """`BinlogRows`: the `RowSource` of a backup in backup storage, through the binlog reader (`service/rows.py`).
 
-Counting reads only the primary key and timestamp columns. Batches turn the reader's Arrow columns into what an
-Insert takes: scalars, strings, arrays and JSON text as Python lists, vectors as one 2-D numpy array per column
-(float32 for float, float16 and bfloat16 vectors; uint8 bytes for binary vectors)."""
+Counting reads only the primary key and timestamp columns, partitions in parallel on the run's threads. Batches
+turn the reader's Arrow columns into what an Insert takes: scalars, strings, arrays and JSON text as Python lists,
+vectors as one 2-D numpy array per column (float32 for float, float16 and bfloat16 vectors; uint8 bytes for binary
+vectors)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pyarrow as pa
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, PartitionBackupInfo
 from milvus_backup.milvus.protocol import RowBatch
 from milvus_backup.service.resources import StorageLocation
-from milvus_backup.service.rows import count_live_rows, iter_live_batches
+from milvus_backup.service.rows import count_collection_rows, iter_live_batches
 from milvus_backup.service.run import Run
 
 
@@ -23,9 +24,7 @@ class BinlogRows:
         self.location, self.name = location, info.name
 
     def count(self, coll: CollectionBackupInfo, run: Run) -> int:
-        return sum(
-            count_live_rows(self.location, self.name, coll, part, run=run).live for part in coll.partition_backups
-        )
+        return count_collection_rows(self.location, self.name, coll, run=run).live
 
     def batches(
         self, coll: CollectionBackupInfo, partition: PartitionBackupInfo, max_rows: int, run: Run
