@@ -37,6 +37,11 @@ class CreateBackupRequest(_Request):
     no_proof: bool = Field(
         False, description="Skip the row-count proof (the backup's live rows against Milvus's count(*)). Ours."
     )
+    accept_unflushed_deletes: bool = Field(
+        False,
+        description="Milvus 2.2: copy without waiting for the deletes Milvus holds in memory; recorded in the "
+        "backup's manifest. Ours.",
+    )
     timeout: float | None = Field(
         None,
         gt=0,
@@ -74,6 +79,11 @@ class RestoreBackupRequest(_Request):
         "",
         description="import: Milvus imports the binlogs; insert: the tool inserts the rows it reads from them; "
         '"": import where the target can, else insert (with a warning). Ours.',
+    )
+    keep_partial: bool = Field(
+        False,
+        description="After a failure, keep the collections restored so far instead of dropping them; the backup's "
+        "restore journal marks them incomplete. Ours.",
     )
     timeout: float | None = Field(
         None,
@@ -160,6 +170,9 @@ class BackupSummary(BaseModel):
     collections: list[str] = Field(default_factory=list, description="db.collection of each collection (ours)")
     created: str = Field("", description="backup_timestamp as ISO 8601, UTC (ours)")
     detail: str = Field("", description="Why it is incomplete or unreadable (ours)")
+    unflushed_deletes_accepted: bool = Field(
+        False, description="Made with accept_unflushed_deletes: deletes Milvus 2.2 held in memory may be missing (ours)"
+    )
     last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any (ours).")
     proof: dict[str, str] = Field(
         default_factory=dict, description="db.collection -> its row-count proof in brief (ours)."

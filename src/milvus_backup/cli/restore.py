@@ -87,6 +87,12 @@ def restore(
             "default: import where the target can, else insert.",
         ),
     ] = "",
+    keep_partial: Annotated[
+        bool,
+        typer.Option(
+            "--keep-partial", help="After a failure, keep the collections restored so far (they are marked incomplete)."
+        ),
+    ] = False,
     timeout: runs.Timeout = None,
     strict: runs.Strict = False,
 ) -> None:
@@ -114,6 +120,7 @@ def restore(
         skip_db_properties=skip_db_properties,
         verify=not no_verify,
         mode=parse_mode(mode, "--mode"),
+        keep_partial=keep_partial,
     )
     config = ctx.obj.load().config
     with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout, what=f"restore of {name}") as run:

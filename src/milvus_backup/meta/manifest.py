@@ -68,15 +68,19 @@ class Manifest:
     objects: list[ManifestObject] = field(default_factory=list)
     collections: list[ManifestCollection] = field(default_factory=list)
     format: str = MANIFEST_FORMAT
+    #: The create was told to copy without waiting for the deletes Milvus 2.2 held in memory
+    #: (--accept-unflushed-deletes): rows deleted shortly before it may be in the backup. Written only when true.
+    unflushed_deletes_accepted: bool = False
 
     def to_json(self) -> bytes:
         """One object per line, each by json's C encoder: `indent=` would fall back to the pure-Python encoder,
         which is slow for a backup of many segments."""
         objects = ",\n  ".join(json.dumps({"key": o.key, "size": o.size, "checksum": o.checksum}) for o in self.objects)
         collections = ",\n  ".join(json.dumps(asdict(c)) for c in self.collections)
+        accepted = ',\n "unflushed_deletes_accepted": true' if self.unflushed_deletes_accepted else ""
         return (
             f'{{"backup": {json.dumps(self.backup)},\n "objects": [\n  {objects}],\n'
-            f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}}}\n'
+            f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}{accepted}}}\n'
         ).encode()
 
     @classmethod
@@ -89,6 +93,7 @@ class Manifest:
                 backup=data["backup"],
                 objects=[ManifestObject(**o) for o in data["objects"]],
                 collections=[_collection(c) for c in data["collections"]],
+                unflushed_deletes_accepted=data.get("unflushed_deletes_accepted") is True,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise UnsupportedFormatError(detail=f"manifest.json is damaged: {exc}") from exc

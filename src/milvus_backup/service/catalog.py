@@ -35,6 +35,8 @@ class BackupSummary:
     #: "db.collection" -> its row-count proof in brief (`proven (1000 rows)`, `unproven: not loaded ...`); empty
     #: for a backup without one (made by another tool, or before proofs).
     proof: dict[str, str] = field(default_factory=dict)
+    #: Its create copied without waiting for the deletes Milvus 2.2 held in memory (--accept-unflushed-deletes).
+    unflushed_deletes_accepted: bool = False
 
 
 def hybrid_ts_to_iso(ts: int) -> str:
@@ -98,6 +100,7 @@ def summarize(info: BackupInfo, manifest: Manifest | None = None) -> BackupSumma
         id=info.id,
         backup_timestamp=info.backup_timestamp,
         proof={key: proof.brief() for key, proof in proofs_of(manifest).items()},
+        unflushed_deletes_accepted=manifest is not None and manifest.unflushed_deletes_accepted,
     )
 
 
