@@ -22,6 +22,7 @@ GOALS = {
     "restore ÷ direct import": ("≤", 1.15),
     "backup speed-up over pymilvus dump": ("≥", 20.0),
     "restore speed-up over pymilvus inserts": ("≥", 5.0),
+    "restore --mode insert speed-up over pymilvus inserts": ("≥", 1.0),
     "create overhead per segment (ms)": ("≤", 5.0),
     "restore overhead per segment (ms)": ("≤", 5.0),
     "peak RSS, 10× size (MB)": ("≤", 200.0),
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "segment_restore_runs": args.segment_restore_runs,
             "scale": args.scale,
             "concurrency": args.concurrency,
+            "insert_runs": args.insert_runs,
             "export_only": args.export_only,
         },
         "sides": {},
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["restore"] = measure.restore_vs_import(side, "bench_base", args.restore_runs)
             print(f"# {kind}: restore {figures['restore']}", flush=True)
             figures["pymilvus"] = measure.against_pymilvus(
-                side, "bench_base", work, figures["backup"]["tool_s"], figures["restore"]["tool_s"]
+                side, "bench_base", work, figures["backup"]["tool_s"], figures["restore"]["tool_s"], args.insert_runs
             )
             print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
             figures["export"] = measure.export_vs_dump(
@@ -190,6 +192,12 @@ def table(results: dict[str, Any]) -> str:
     row("pymilvus batched inserts (s)", lambda f: f["pymilvus"]["reload_s"])
     row("backup speed-up over pymilvus dump", lambda f: f["pymilvus"]["backup_speedup"], "{:.1f}×")
     row("restore speed-up over pymilvus inserts", lambda f: f["pymilvus"]["restore_speedup"], "{:.1f}×")
+    row("restore --mode insert (s)", lambda f: f["pymilvus"]["insert_restore_s"])
+    row(
+        "restore --mode insert speed-up over pymilvus inserts",
+        lambda f: f["pymilvus"]["insert_restore_speedup"],
+        "{:.2f}×",
+    )
     row(
         "small segments for create / restore",
         lambda f: f"{f['segments']['segments']} / {f['segments']['restore_segments']}",
@@ -235,6 +243,12 @@ def main() -> None:
         type=int,
         default=1,
         help="runs of the restore overhead figure, taking turns to go first (~400 s per run)",
+    )
+    parser.add_argument(
+        "--insert-runs",
+        type=int,
+        default=3,
+        help="runs of restore --mode insert and of the pymilvus batched inserts, taking turns",
     )
     parser.add_argument("--scale", type=int, default=10, help="size factor of the memory figure (1: skip)")
     parser.add_argument("--concurrency", type=int, default=16, help="transfer.concurrency for tool and baseline")

@@ -26,7 +26,7 @@ from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.create import CreateRequest
 from milvus_backup.service.export import ExportRequest
 from milvus_backup.service.mapping import Rename, parse_mapping
-from milvus_backup.service.restore import RestoreRequest
+from milvus_backup.service.restore import Mode, RestoreRequest
 from milvus_backup.service.selection import parse_selection
 from milvus_backup.service.verify import check_objects
 
@@ -144,11 +144,12 @@ class Restored(NamedTuple):
     imports_s: float
 
 
-def tool_restore(side: Side, backup: str, collection: str, target: str) -> Restored:
+def tool_restore(side: Side, backup: str, collection: str, target: str, mode: Mode = "") -> Restored:
     request = RestoreRequest(
         name=backup,
         selection=parse_selection(collection),
         mapping=parse_mapping(renames=[Rename(collection, target, "bench")]),
+        mode=mode,
     )
     started = time.perf_counter()
     result = restore_backup(side.config, request)
@@ -324,6 +325,8 @@ def dump_to_parquet(side: Side, collection: str, path: Path) -> tuple[float, int
 
 
 def reload_from_parquet(side: Side, collection: str, path: Path) -> float:
+    """Seconds to insert the dumped rows into a new collection (pymilvus `insert`, batches of 10,000, then a
+    flush), and the rows the new collection holds."""
     client = MilvusClient(side.milvus.uri)
     target = unique("reloaded_")
     source = client.describe_collection(collection)
@@ -338,23 +341,64 @@ def reload_from_parquet(side: Side, collection: str, path: Path) -> float:
                 client.insert(target, batch.to_pylist())
             client.flush(target)
 
-        return timed(run)
+        seconds = timed(run)
+        assert client.get_collection_stats(target)["row_count"] == pq.ParquetFile(path).metadata.num_rows
+        return seconds
     finally:
         client.drop_collection(target)
         client.close()
 
 
-def against_pymilvus(side: Side, collection: str, work: Path, backup_s: float, restore_s: float) -> dict[str, Any]:
+def insert_restore(side: Side, backup: str, collection: str) -> tuple[float, int]:
+    """Seconds of `restore --mode insert` (rows read from the backup's binlogs, inserted, flushed, counted), and
+    the rows restored."""
+    target = unique("inserted_")
+    request = RestoreRequest(
+        name=backup,
+        selection=parse_selection(collection),
+        mapping=parse_mapping(renames=[Rename(collection, target, "bench")]),
+        mode="insert",
+    )
+    try:
+        started = time.perf_counter()
+        result = restore_backup(side.config, request)
+        return time.perf_counter() - started, result.collections[0].rows
+    finally:
+        drop(side, target)
+
+
+def against_pymilvus(
+    side: Side, collection: str, work: Path, backup_s: float, restore_s: float, runs: int
+) -> dict[str, Any]:
+    """The dump and the batched inserts once; `restore --mode insert` and the batched inserts `runs` times,
+    taking turns (the insert figure compares two ways of writing the same rows through Milvus's Insert)."""
     path = work / f"{collection}.parquet"
     dump_s, rows = dump_to_parquet(side, collection, path)
-    reload_s = reload_from_parquet(side, collection, path)
+    backup = unique("bench_insert_")
+    tool_backup(side, collection, backup)
+    reloads: list[float] = []
+    inserts: list[float] = []
+
+    def insert() -> None:
+        seconds, restored = insert_restore(side, backup, collection)
+        assert restored == rows, (restored, rows)
+        inserts.append(seconds)
+
+    take_turns(runs, lambda: reloads.append(reload_from_parquet(side, collection, path)), insert)
+    delete_backup(side.config, backup)
     path.unlink()
+    reload_s, insert_s = median(reloads), median(inserts)
     return {
         "dump_s": dump_s,
         "reload_s": reload_s,
         "rows": rows,
         "backup_speedup": dump_s / backup_s,
         "restore_speedup": reload_s / restore_s,
+        "insert_restore_s": insert_s,
+        "insert_restore_speedup": reload_s / insert_s,
+        "insert_runs": runs,
+        "reload_runs_s": reloads,
+        "insert_restore_runs_s": inserts,
     }
 
 

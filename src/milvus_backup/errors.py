@@ -16,6 +16,7 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
   x BackupExistsError                  11 / 409
   x BackupIncompleteError              12 / 409
   x IntegrityError                     13 / 422
+    + RowProofError                    18 / 422
   x UnsupportedFormatError             14 / 422
   x UnflushedDeletesError              15 / 409
   x BinlogFormatError                  16 / 422
@@ -144,6 +145,18 @@ class UnsupportedFormatError(BackupToolError):
 
     exit_code = 14
     http_status = 422
+
+
+class RowProofError(IntegrityError):
+    """Backup {name!r} does not hold the rows Milvus shows: {detail}"""
+
+    exit_code = 18
+    http_status = 422
+    hint = (
+        "Nothing was kept. The backup's binlogs (their deletes applied) and Milvus's count(*) disagree: deletes "
+        "Milvus had not yet written to its binlogs (Milvus 2.2 buffers them), or writes the count did not see. "
+        "Create the backup again; --no-proof skips this check."
+    )
 
 
 class UnflushedDeletesError(BackupToolError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from milvus_backup import wiring
 from milvus_backup.config import Config
 from milvus_backup.errors import BackupNotFoundError
-from milvus_backup.meta.manifest import Manifest
+from milvus_backup.meta.manifest import Manifest, RowProof
 from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog
 from milvus_backup.service.catalog import BackupSummary
@@ -109,6 +109,11 @@ def list_backups(config: Config) -> list[BackupSummary]:
 
 def get_backup(config: Config, name: str) -> BackupInfo:
     return catalog.get_backup(_backups_of(config, name), name)
+
+
+def get_proofs(config: Config, name: str) -> dict[str, RowProof]:
+    """ "db.collection" -> the row-count proof the backup's create recorded (empty when it recorded none)."""
+    return catalog.proofs_of(catalog.read_manifest(_backups_of(config, name), name))
 
 
 def get_manifest(config: Config, name: str) -> Manifest | None:

@@ -30,7 +30,12 @@ Test knobs (attributes, change them at any time):
   or None;
 * `import_call_seconds`: how long each `start_import` / `import_state` call takes;
 * `on_call(method, args)`: run at the start of every protocol call (after it is counted); it may raise, sleep or
-  cancel a run.
+  cancel a run;
+* `count_offset`: rows `count_rows` sees beyond those of the segments (rows deleted but not yet in a delta log
+  count negative).
+
+`count_rows` answers for a loaded collection on a version >= 2.3 only (as Milvus). `insert_rows` keeps every
+batch in `inserted_batches` and counts its rows toward `row_count`.
 
 Instrumentation: `calls` (a Counter of method names), `max_import_threads` (distinct threads inside
 `start_import`/`import_state` at once: a thread makes one call at a time, so also the most import calls at
@@ -61,6 +66,7 @@ from milvus_backup.milvus.protocol import (
     ImportOutcome,
     Partition,
     RbacRestored,
+    RowBatch,
     Segment,
 )
 from milvus_backup.service.compat import parse_version
@@ -215,6 +221,9 @@ class FakeMilvus:
         #: Milvus 2.2: how many GetFlushAllState polls answer "deletes still in memory" (None: forever).
         self.held_deletes_polls: int | None = 0
         self.on_call: Callable[[str, tuple[Any, ...]], None] | None = None
+        self.count_offset = 0
+        #: (db, collection, partition, batch) of every insert_rows.
+        self.inserted_batches: list[tuple[str, str, str, RowBatch]] = []
         # instrumentation
         self.calls: Counter[str] = Counter()
         #: (db, collection, properties) of every `alter_collection_properties`.
@@ -667,6 +676,29 @@ class FakeMilvus:
     def row_count(self, db: str, collection: str) -> int:
         with self._lock:
             return self.inserted_rows(db, collection) + self._collection(db, collection).imported_rows
+
+    @_call
+    def count_rows(self, db: str, collection: str) -> int:
+        with self._lock:
+            coll = self._collection(db, collection)
+            if not self.version.lstrip("v").startswith(("2.3", "2.4", "2.5", "2.6")):
+                raise self._fail(f"count(*) is not supported by Milvus {self.version}")
+            if not coll.loaded:
+                raise self._fail(f"collection {collection} not loaded")
+            return self.inserted_rows(db, collection) + coll.imported_rows + self.count_offset
+
+    @_call
+    def insert_rows(self, db: str, collection: str, partition: str, schema: CollectionSchema, batch: RowBatch) -> int:
+        with self._lock:
+            coll = self._collection(db, collection)
+            if partition and partition not in coll.partitions:
+                raise self._fail(f"partition {partition} of {collection} not found")
+            missing = [f.name for f in schema.fields if f.name not in batch.columns]
+            if missing or any(len(v) != batch.num_rows for v in batch.columns.values()):
+                raise self._fail(f"insert into {collection}: fields {missing} missing or of the wrong length")
+            self.inserted_batches.append((db, collection, partition, batch))
+            coll.imported_rows += batch.num_rows
+            return batch.num_rows
 
     @_call
     def load_collection(self, db: str, collection: str) -> None:

@@ -37,6 +37,8 @@ def test_benchmark_smoke(tmp_path):
             "2",
             "--segment-restore-runs",
             "2",
+            "--insert-runs",
+            "2",
             "--scale",
             "2",
             "--concurrency",
@@ -65,6 +67,7 @@ def test_benchmark_smoke(tmp_path):
         # the check of the backup's files before the import is part of the tool's restore, so shorter than it
         assert 0 < side["restore"]["pre_import_check_s"] < max(side["restore"]["tool_runs_s"])
         assert side["pymilvus"]["rows"] == 3000
+        assert side["pymilvus"]["insert_restore_s"] > 0 and len(side["pymilvus"]["insert_restore_runs_s"]) == 2
         assert side["segments"]["segments"] == 4 and side["segments"]["restore_segments"] == 2
         assert side["segments"]["runs"] == 2 and side["segments"]["create_s"] > 0
         assert side["segments"]["restore_runs"] == 2 and side["segments"]["restore_s"] > 0

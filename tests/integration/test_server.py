@@ -127,6 +127,7 @@ def test_sync_create_and_restore_return_the_finished_result(served, dataset_loca
     assert answer.status_code == 200, answer.text
     data = answer.json()["data"]
     assert data["state_code"] == SUCCESS and data["progress"] == 100 and collections(data) == {"db2.c4"}
+    assert data["proof"]["db2.c4"]["state"] == "proven"
 
     target = unique("c4_")
     answer = client.post(
@@ -142,6 +143,21 @@ def test_sync_create_and_restore_return_the_finished_result(served, dataset_loca
     assert data["state_code"] == SUCCESS
     (task,) = data["collection_restore_tasks"]
     assert task["target_collection_name"] == target and task["rows"] == len(dataset_local.live_ids["db2.c4"])
+    assert task["mode"] == "import"
+
+    inserted = unique("c4_ins_")
+    answer = client.post(
+        f"{API}/restore",
+        json={
+            "backup_name": name,
+            "db_collections": {"db2": ["c4"]},
+            "collection_renames": {"db2.c4": f"db2.{inserted}"},
+            "mode": "insert",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    (task,) = answer.json()["data"]["collection_restore_tasks"]
+    assert (task["mode"], task["rows"]) == ("insert", len(dataset_local.live_ids["db2.c4"]))
 
 
 def test_list_get_and_delete_a_backup_the_cli_made(served, capsys):
@@ -173,8 +189,11 @@ def test_verify_reports_an_intact_backup_and_list_shows_it(served):
     answer = client.post(f"{API}/verify", json={"backup_name": name})
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"]["result"]["ok"] is True
+    proof = answer.json()["data"]["result"]["proofs"]["db1.c3"]  # no index, so not loaded: nothing to count
+    assert proof["state"] == "unproven" and "not loaded" in proof["reason"]
     listed = {b["name"]: b for b in client.get(f"{API}/list").json()["data"]}
     assert listed[name]["last_verify"]["ok"] is True
+    assert listed[name]["proof"]["db1.c3"].startswith("unproven: not loaded")
 
 
 # --- upstream's answer shapes, field by field ------------------------------------------------------------------
@@ -192,7 +211,7 @@ UPSTREAM_LIST_ITEM = {
     "end_time",
     "milvus_version",
 }
-OUR_LIST_ITEM = {"state", "collections", "created", "detail", "last_verify"}
+OUR_LIST_ITEM = {"state", "collections", "created", "detail", "last_verify", "proof"}
 #: upstream's BackupInfoBrief (rpc_channel_info, Milvus 2.5's, is left out when empty, as the Go server omits it).
 UPSTREAM_BRIEF = {
     "id",
@@ -210,7 +229,7 @@ UPSTREAM_BRIEF = {
     "meta_size",
     "format",
 }
-OUR_BRIEF = {"job_id", "collection_progress"}
+OUR_BRIEF = {"job_id", "collection_progress", "proof"}
 #: upstream's CollectionBackupInfoBrief fields that every backed-up collection has.
 UPSTREAM_COLLECTION_BRIEF = {"id", "collection_id", "collection_name", "schema", "shards_num", "size", "has_index"}
 UPSTREAM_RESTORE_TASK = {
@@ -237,7 +256,7 @@ UPSTREAM_COLLECTION_TASK = {
     "restored_size",
     "to_restore_size",
 }
-OUR_COLLECTION_TASK = {"source", "segments", "rows", "indexes"}
+OUR_COLLECTION_TASK = {"source", "segments", "rows", "indexes", "mode"}
 
 
 def test_list_get_backup_and_get_restore_answer_with_upstreams_fields(served, dataset_local):
@@ -277,6 +296,7 @@ def test_list_get_backup_and_get_restore_answer_with_upstreams_fields(served, da
             "created": hybrid_ts_to_iso(meta["backup_timestamp"]),
             "detail": "",
             "last_verify": None,
+            "proof": {"default.c1": f"proven ({len(dataset_local.live_ids['default.c1'])} rows)"},
         }
     ]
     assert set(listed[0]) == UPSTREAM_LIST_ITEM | OUR_LIST_ITEM
@@ -299,6 +319,15 @@ def test_list_get_backup_and_get_restore_answer_with_upstreams_fields(served, da
         "format": "",
         "job_id": job_id,
         "collection_progress": [{"name": "default.c1", "unit": "bytes", "done": segment_bytes, "total": segment_bytes}],
+        "proof": {
+            "default.c1": {
+                "state": "proven",
+                "reason": "",
+                "backup_rows": len(dataset_local.live_ids["default.c1"]),
+                "count_before": len(dataset_local.live_ids["default.c1"]),
+                "count_after": len(dataset_local.live_ids["default.c1"]),
+            }
+        },
     }
     assert set(expected_brief) == UPSTREAM_BRIEF | OUR_BRIEF
     assert set(expected_brief["collection_backups"][0]) >= UPSTREAM_COLLECTION_BRIEF
@@ -349,6 +378,7 @@ def test_list_get_backup_and_get_restore_answer_with_upstreams_fields(served, da
                 "segments": len(segments),
                 "rows": task["rows"],
                 "indexes": 0,
+                "mode": "import",
             }
         ],
         "restored_size": segment_bytes,

@@ -47,6 +47,7 @@ def create_request(body: CreateBackupRequest) -> CreateRequest:
             body.strategy, body.force, body.meta_only, labels=("strategy", "force", "meta_only")
         ),
         rbac=body.rbac,
+        proof=not body.no_proof,
         accept_unflushed_deletes=body.accept_unflushed_deletes,
     )
 
@@ -73,5 +74,6 @@ def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
         skip_create_collection=body.skipCreateCollection,
         rbac=body.rbac,
         verify=body.verify,
+        mode=body.mode,
         keep_partial=body.keep_partial,
     )

@@ -34,6 +34,9 @@ class CreateBackupRequest(_Request):
     force: bool = Field(False, description="No flush (= strategy skip_flush).")
     meta_only: bool = Field(False, description="Schema and indexes only (= strategy meta_only).")
     rbac: bool = False
+    no_proof: bool = Field(
+        False, description="Skip the row-count proof (the backup's live rows against Milvus's count(*)). Ours."
+    )
     accept_unflushed_deletes: bool = Field(
         False,
         description="Milvus 2.2: copy without waiting for the deletes Milvus holds in memory; recorded in the "
@@ -71,6 +74,11 @@ class RestoreBackupRequest(_Request):
         True,
         description="Check every file's checksum against the manifest before Milvus reads it; false checks sizes "
         "only. Ours.",
+    )
+    mode: Literal["", "import", "insert"] = Field(
+        "",
+        description="import: Milvus imports the binlogs; insert: the tool inserts the rows it reads from them; "
+        '"": import where the target can, else insert (with a warning). Ours.',
     )
     keep_partial: bool = Field(
         False,
@@ -132,6 +140,11 @@ class BackupBrief(BaseModel):
     collection_progress: list[CollectionProgress] = Field(
         default_factory=list, description="Bytes copied by collection while the job runs (ours)."
     )
+    proof: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="db.collection -> its row-count proof: state (proven, unproven, skipped), reason, backup_rows, "
+        "count_before, count_after (ours).",
+    )
 
 
 class BackupInfoResponse(_Response):
@@ -161,6 +174,9 @@ class BackupSummary(BaseModel):
         False, description="Made with accept_unflushed_deletes: deletes Milvus 2.2 held in memory may be missing (ours)"
     )
     last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any (ours).")
+    proof: dict[str, str] = Field(
+        default_factory=dict, description="db.collection -> its row-count proof in brief (ours)."
+    )
 
 
 class ListBackupsResponse(_Response):
@@ -196,6 +212,7 @@ class CollectionRestoreTask(BaseModel):
     segments: int = Field(0, description="Segments imported (ours).")
     rows: int = Field(0, description="Rows imported (ours).")
     indexes: int = Field(0, description="Indexes created (ours).")
+    mode: str = Field("", description="How the data was restored: import or insert (ours; once the job ended).")
 
 
 class RestoreTask(BaseModel):

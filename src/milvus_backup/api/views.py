@@ -8,6 +8,7 @@ from typing import Any
 
 from milvus_backup.api import schemas
 from milvus_backup.meta.codec import to_dict
+from milvus_backup.meta.manifest import RowProof
 from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog
 from milvus_backup.service.create import CreateResult
@@ -47,7 +48,9 @@ def job_view(job: Job) -> schemas.JobView:
     )
 
 
-def backup_brief(job: Job | None, info: BackupInfo | None, meta_size: int = 0) -> schemas.BackupBrief:
+def backup_brief(
+    job: Job | None, info: BackupInfo | None, meta_size: int = 0, proofs: dict[str, RowProof] | None = None
+) -> schemas.BackupBrief:
     """The job's state (or, for a backup no job of this server made, `success`) plus the meta when complete. The
     `id` is the backup's own (its meta's) once the meta is written; before, the job's."""
     fields: dict[str, Any] = {"state_code": SUCCESS, "progress": 100}
@@ -71,6 +74,7 @@ def backup_brief(job: Job | None, info: BackupInfo | None, meta_size: int = 0) -
             {k: v for k, v in c.items() if k not in _LEFT_OUT_OF_BRIEF} for c in meta.get("collection_backups", [])
         ]
         fields.update(meta, meta_size=meta_size)
+        fields["proof"] = {key: dataclasses.asdict(p) for key, p in (proofs or {}).items()}
     return schemas.BackupBrief(**fields)
 
 
@@ -107,6 +111,7 @@ def restore_task(job: Job, sizes: dict[str, int] | None = None) -> schemas.Resto
                 segments=result.get("segments", done),
                 rows=result.get("rows", 0),
                 indexes=result.get("indexes", 0),
+                mode=result.get("mode", ""),
             )
         )
     return schemas.RestoreTask(
@@ -166,4 +171,5 @@ def verify_result(report: VerifyReport) -> dict[str, Any]:
         "ok": report.ok,
         "collections": [dataclasses.asdict(c) for c in report.collections],
         "warnings": report.warnings,
+        "proofs": {key: dataclasses.asdict(proof) for key, proof in report.proofs.items()},
     }

@@ -184,8 +184,9 @@ def _leave_out_pyarrow() -> None:
     sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
 
 
-#: The commands that read binlogs (Parquet payloads), and the server, which offers inspect.
-READS_BINLOGS = frozenset({"inspect", "export", "server"})
+#: The commands that read binlogs (Parquet payloads): inspect, export, create (its row-count proof), restore
+#: (through inserts), and the server, which offers them all.
+READS_BINLOGS = frozenset({"inspect", "export", "create", "restore", "server"})
 
 
 def _command_of(args: Sequence[str]) -> str | None:

@@ -22,7 +22,12 @@ db.coll, db.* (the whole database) and db. (the database's metadata only).
 
 [b]Exit status[/b]: 0 success; 2 bad flag or name; 11 the name exists; 22/23 storage refused or bucket missing;
 31/32 Milvus unreachable or refused; 33/34 unknown database or collection; 37 Milvus storage does not hold the
-reported binlogs. Codes 10-19 are backups, 20-29 storage, 30-39 Milvus; see docs/exit-codes.md.
+reported binlogs; 18 the backup's live rows differ from Milvus's count(*) (nothing kept). Codes 10-19 are backups,
+20-29 storage, 30-39 Milvus; see docs/exit-codes.md.
+
+[b]Row-count proof[/b]: for each loaded collection the backup's live rows (read from the copied binlogs, deletes
+applied) are compared with Milvus's count(*) before the flush and after the copy. Unproven (a warning) when the
+collection is not loaded, rows changed meanwhile, or Milvus has no count(*) (2.2); --no-proof skips it.
 """
 
 
@@ -45,6 +50,10 @@ def create(
         typer.Option("--strategy", help="serial_flush (default on Milvus 2.3), skip_flush, meta_only or bulk_flush."),
     ] = "",
     rbac: Annotated[bool, typer.Option("--rbac", help="Also back up users, roles and grants.")] = False,
+    no_proof: Annotated[
+        bool,
+        typer.Option("--no-proof", help="Skip the row-count proof (the backup's live rows against count(*))."),
+    ] = False,
     accept_unflushed_deletes: Annotated[
         bool,
         typer.Option(
@@ -71,6 +80,7 @@ def create(
         selection=parse_selection(colls, databases, database_collections, filter_),
         strategy=strategy_from_flags(strategy, force, meta_only),
         rbac=rbac,
+        proof=not no_proof,
         accept_unflushed_deletes=accept_unflushed_deletes,
     )
     config = ctx.obj.load().config
@@ -83,6 +93,8 @@ def create(
     else:
         runs.print_warnings(result.warnings)
         rate = result.bytes / 1e6 / result.seconds if result.seconds else 0.0
+        for collection, proof in result.proofs.items():
+            render.print_line(f"{collection}: row count {proof.brief()}")
         render.print_line(
             f"create backup success: {result.name}: {result.collections} collection(s), {result.segments} "
             f"segment(s), {result.objects} object(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s "

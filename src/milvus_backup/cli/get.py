@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Annotated
 
@@ -16,7 +17,8 @@ EPILOG = """[b]Examples[/b]
   milvus-backup get -n my_backup | jq '.collection_backups[].collection_name'
 
 Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names, plus
-[b]unflushed_deletes_accepted: true[/b] when the backup was made with --accept-unflushed-deletes.
+[b]unflushed_deletes_accepted: true[/b] when the backup was made with --accept-unflushed-deletes, and `proof`:
+each collection's row-count proof ("db.collection" -> state, reason, backup_rows, count_before, count_after).
 """
 
 
@@ -27,10 +29,12 @@ def get(
     """Print everything a backup's meta says, as JSON."""
     from milvus_backup.library import get_backup, get_manifest
     from milvus_backup.meta.codec import to_dict
+    from milvus_backup.service.catalog import proofs_of
 
     config = ctx.obj.load().config
     data = to_dict(get_backup(config, name))
     manifest = get_manifest(config, name)
     if manifest is not None and manifest.unflushed_deletes_accepted:
         data["unflushed_deletes_accepted"] = True
+    data["proof"] = {key: dataclasses.asdict(proof) for key, proof in proofs_of(manifest).items()}
     render.stdout.out(json.dumps(data, indent=2, ensure_ascii=False), highlight=False)

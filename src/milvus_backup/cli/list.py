@@ -21,7 +21,9 @@ A backup whose create failed or was killed shows as [b]incomplete[/b]: restore r
 
 On a terminal the backups are a table. Otherwise (a pipe, a file) each backup is one line of tab-separated fields,
 full values, no header: name, state, size in bytes, collections (comma-separated; for a backup that cannot be read,
-the reason), created (UTC, ISO 8601), Milvus version; an empty field is `-`.
+the reason), created (UTC, ISO 8601), Milvus version, row-count proof; an empty field is `-`. The proof is
+`proven` when every collection's is, else `unproven` or `skipped` (the first such collection's state wins);
+`get` and `verify` show each collection's.
 """
 
 
@@ -38,7 +40,15 @@ def list_(
         return
     if not render.stdout.is_terminal:
         for b in backups:
-            fields = (b.name, b.state, str(b.size), ",".join(b.collections) or b.detail, b.created, b.milvus_version)
+            fields = (
+                b.name,
+                b.state,
+                str(b.size),
+                ",".join(b.collections) or b.detail,
+                b.created,
+                b.milvus_version,
+                _proof(b.proof),
+            )
             render.print_raw("\t".join(_plain(field) for field in fields))
         return
     rows = [
@@ -49,12 +59,21 @@ def list_(
             ", ".join(b.collections) or b.detail,
             b.created,
             b.milvus_version,
+            _proof(b.proof),
         )
         for b in backups
     ]
     render.print_table(
-        ["name", "state", "size", "collections", "created (UTC)", "milvus"], rows, title=f"{len(backups)} backup(s)"
+        ["name", "state", "size", "collections", "created (UTC)", "milvus", "rows proven"],
+        rows,
+        title=f"{len(backups)} backup(s)",
     )
+
+
+def _proof(proofs: dict[str, str]) -> str:
+    """The backup's proof in a word: proven when every collection's is, else the first other state."""
+    states = [brief.split(" ", 1)[0].rstrip(":") for brief in proofs.values()]
+    return next((s for s in states if s != "proven"), "proven" if states else "")
 
 
 def _plain(value: str) -> str:

@@ -79,6 +79,14 @@ def restore(
         bool,
         typer.Option("--no-verify", help="Check the files' sizes before the import, not their checksums."),
     ] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="import (Milvus reads the binlogs) or insert (the tool inserts the rows it reads); "
+            "default: import where the target can, else insert.",
+        ),
+    ] = "",
     keep_partial: Annotated[
         bool,
         typer.Option(
@@ -92,7 +100,7 @@ def restore(
     from milvus_backup import library, wiring
     from milvus_backup.cli.progress import progress_for_stderr
     from milvus_backup.service.mapping import parse_mapping, split_renames
-    from milvus_backup.service.restore import RestoreRequest
+    from milvus_backup.service.restore import RestoreRequest, parse_mode
     from milvus_backup.service.selection import parse_filter, parse_selection
 
     request = RestoreRequest(
@@ -111,6 +119,7 @@ def restore(
         skip_aliases=skip_aliases,
         skip_db_properties=skip_db_properties,
         verify=not no_verify,
+        mode=parse_mode(mode, "--mode"),
         keep_partial=keep_partial,
     )
     config = ctx.obj.load().config
@@ -121,7 +130,8 @@ def restore(
     else:
         runs.print_warnings(result.warnings)
         for coll in result.collections:
-            imported = f" (imported by Milvus in {coll.import_seconds:.1f} s)" if coll.segments else ""
+            how = "inserted" if coll.mode == "insert" else "imported by Milvus"
+            imported = f" ({how} in {coll.import_seconds:.1f} s)" if coll.segments else ""
             render.print_line(
                 f"{coll.source} -> {coll.target}: {coll.rows} row(s) from {coll.segments} segment(s)"
                 f"{imported}, {coll.indexes} index(es), aliases: {', '.join(coll.aliases) or '-'}"

@@ -46,6 +46,7 @@ def verify(
                 "ok": report.ok,
                 "collections": [dataclasses.asdict(c) for c in report.collections],
                 "warnings": report.warnings,
+                "proofs": {key: dataclasses.asdict(proof) for key, proof in report.proofs.items()},
             }
         )
     else:
@@ -59,6 +60,12 @@ def verify(
             )
             for problem in check.problems:
                 render.stdout.print(f"     {problem}", highlight=False, markup=False)
+            if check.collection in report.proofs:
+                render.stdout.print(
+                    f"     row count at create: {report.proofs[check.collection].brief()}",
+                    highlight=False,
+                    markup=False,
+                )
     if not report.ok:
         problems = sum(len(c.problems) for c in report.collections)
         raise IntegrityError(name=name, detail=f"{problems} problem(s) found")

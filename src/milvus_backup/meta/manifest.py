@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from milvus_backup.errors import UnsupportedFormatError
 
@@ -23,6 +24,31 @@ class ManifestObject:
     checksum: str
 
 
+PROVEN, UNPROVEN, SKIPPED = "proven", "unproven", "skipped"
+
+
+@dataclass
+class RowProof:
+    """The row-count proof of a create: the live rows the copied binlogs hold (their deletes applied) against
+    Milvus's own `count(*)` before the flush and after the copy."""
+
+    #: proven (the counts agree, and Milvus's did not change during the backup), unproven (`reason` says why no
+    #: comparison could be made), or skipped (`--no-proof`, a backup without data).
+    state: str
+    reason: str = ""
+    #: Live rows in the backup's binlogs; None when not computed.
+    backup_rows: int | None = None
+    #: Milvus's count(*) before the flush and after the copy; None when Milvus could not count.
+    count_before: int | None = None
+    count_after: int | None = None
+
+    def brief(self) -> str:
+        """One phrase: `proven (1000 rows)`, `unproven: not loaded`, `skipped`."""
+        if self.state == PROVEN:
+            return f"proven ({self.backup_rows} rows)"
+        return f"{self.state}: {self.reason}" if self.reason else self.state
+
+
 @dataclass
 class ManifestCollection:
     db: str
@@ -32,6 +58,8 @@ class ManifestCollection:
     segment_rows: int
     partitions: dict[str, int] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
+    #: The row-count proof; None in manifests written before there was one.
+    proof: RowProof | None = None
 
 
 @dataclass
@@ -64,8 +92,13 @@ class Manifest:
             return cls(
                 backup=data["backup"],
                 objects=[ManifestObject(**o) for o in data["objects"]],
-                collections=[ManifestCollection(**c) for c in data["collections"]],
+                collections=[_collection(c) for c in data["collections"]],
                 unflushed_deletes_accepted=data.get("unflushed_deletes_accepted") is True,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise UnsupportedFormatError(detail=f"manifest.json is damaged: {exc}") from exc
+
+
+def _collection(data: dict[str, Any]) -> ManifestCollection:
+    proof = data.pop("proof", None)
+    return ManifestCollection(**data, proof=RowProof(**proof) if proof is not None else None)

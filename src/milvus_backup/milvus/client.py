@@ -56,8 +56,13 @@ class MilvusParams:
     timeout: float = 30.0
 
     @property
+    def is_lite(self) -> bool:
+        """A `.db` path: Milvus Lite, run inside this process by pymilvus (the path is its data directory)."""
+        return self.address.endswith(".db")
+
+    @property
     def endpoint(self) -> str:
-        return f"{self.address}:{self.port}"
+        return self.address if self.is_lite else f"{self.address}:{self.port}"
 
     def __repr__(self) -> str:  # never show the password
         return f"MilvusParams({self.endpoint}, user={self.user!r}, tls={self.tls_mode})"
@@ -137,9 +142,10 @@ class MilvusConnection(MilvusWrites):
                 "client_key_path": params.mtls_key_path,
                 "server_name": params.server_name,
             }
+        uri = params.address if params.is_lite else f"{scheme}://{params.endpoint}"
         with _refusing_old_servers(self.address), translate_errors(self.address):
             self._client = MilvusClient(
-                uri=f"{scheme}://{params.endpoint}",
+                uri=uri,
                 user=params.user,
                 password=params.password,
                 timeout=params.timeout,
@@ -155,6 +161,11 @@ class MilvusConnection(MilvusWrites):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._client.close()
+        if self.params.is_lite:
+            # pymilvus started Milvus Lite in this process for the path; stopping it closes its files cleanly.
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.params.address)
 
     def __enter__(self) -> MilvusConnection:
         return self
@@ -254,7 +265,9 @@ class MilvusConnection(MilvusWrites):
             milvus_pb2.ShowPartitionsRequest(db_name=db, collection_name=collection),
             f"list partitions of {db}.{collection}",
         )
-        return [Partition(pid, name) for name, pid in zip(r.partition_names, r.partitionIDs, strict=True)]
+        # Milvus Lite names its partitions without ids.
+        ids = list(r.partitionIDs) or [0] * len(r.partition_names)
+        return [Partition(pid, name) for name, pid in zip(r.partition_names, ids, strict=True)]
 
     def describe_indexes(self, db: str, collection: str) -> list[IndexInfo]:
         stub = self._stub

@@ -4,6 +4,7 @@ fake Milvus implements it in memory. Nothing here imports pymilvus, so the servi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,6 +80,15 @@ class RbacRestored:
     users_not_created: list[str] = field(default_factory=list)
     #: Users created with the credential the backup holds (RestoreRBAC, Milvus >= 2.4.10).
     users: int = 0
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    """Rows for one Insert, column by column: field name -> one value per row (a vector is a sequence of numbers,
+    or bytes for binary and 16-bit vectors; JSON and the dynamic field `$meta` are JSON text, bytes or a dict)."""
+
+    columns: dict[str, Sequence[Any]]
+    num_rows: int
 
 
 class MilvusClient(Protocol):
@@ -167,6 +177,16 @@ class MilvusClient(Protocol):
         ...
 
     def row_count(self, db: str, collection: str) -> int: ...
+
+    def count_rows(self, db: str, collection: str) -> int:
+        """`count(*)` at strong consistency: the rows a query sees now (deleted rows excluded). Needs a loaded
+        collection and Milvus >= 2.3; fails with a MilvusError otherwise."""
+        ...
+
+    def insert_rows(self, db: str, collection: str, partition: str, schema: CollectionSchema, batch: RowBatch) -> int:
+        """Insert `batch` (every field of `schema`, the primary key included) into `partition` ("" lets Milvus
+        choose: a partition-key collection); returns the rows Milvus reports inserted."""
+        ...
 
     def load_collection(self, db: str, collection: str) -> None: ...
 

@@ -12,9 +12,10 @@ from typing import Any
 from google.protobuf import json_format
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
+from milvus_backup.errors import MilvusError
 from milvus_backup.meta.model import CollectionSchema, IndexInfo, KeyValue
-from milvus_backup.milvus import convert
-from milvus_backup.milvus.protocol import ImportOutcome, RbacRestored
+from milvus_backup.milvus import convert, rows
+from milvus_backup.milvus.protocol import ImportOutcome, RbacRestored, RowBatch
 
 _IMPORT_DONE = (common_pb2.ImportCompleted, common_pb2.ImportFailed, common_pb2.ImportFailedAndCleaned)
 
@@ -25,6 +26,10 @@ def _kv(pairs: dict[str, str]) -> list[common_pb2.KeyValuePair]:
 
 class MilvusWrites:
     def call(self, method: str, request: Any, what: str) -> Any:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
         raise NotImplementedError
 
     def rbac_meta(self) -> dict[str, Any]:
@@ -139,6 +144,31 @@ class MilvusWrites:
         )
         stats = {kv.key: kv.value for kv in response.stats}
         return int(stats.get("row_count", 0))
+
+    def count_rows(self, db: str, collection: str) -> int:
+        request = milvus_pb2.QueryRequest(
+            db_name=db,
+            collection_name=collection,
+            expr="",
+            output_fields=["count(*)"],
+            consistency_level=common_pb2.Strong,
+            use_default_consistency=False,
+        )
+        response = self.call("Query", request, f"count(*) of {db}.{collection}")
+        for data in response.fields_data:
+            if data.field_name == "count(*)" and data.scalars.long_data.data:
+                return int(data.scalars.long_data.data[0])
+        raise MilvusError(address=self.address, detail=f"count(*) of {db}.{collection}: no count in the answer")
+
+    def insert_rows(self, db: str, collection: str, partition: str, schema: CollectionSchema, batch: RowBatch) -> int:
+        request = milvus_pb2.InsertRequest(
+            db_name=db,
+            collection_name=collection,
+            partition_name=partition,
+            fields_data=rows.fields_data(schema, batch.columns),
+            num_rows=batch.num_rows,
+        )
+        return int(self.call("Insert", request, f"insert into {db}.{collection}/{partition or '*'}").insert_cnt)
 
     def load_collection(self, db: str, collection: str) -> None:
         self.call(

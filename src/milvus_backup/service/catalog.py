@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from milvus_backup.errors import BackupIncompleteError, BackupNotFoundError, BackupToolError, ObjectNotFoundError
 from milvus_backup.meta import codec, layout
-from milvus_backup.meta.manifest import Manifest
+from milvus_backup.meta.manifest import Manifest, RowProof
 from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import claim
 from milvus_backup.service.names import validate_backup_name
@@ -32,6 +32,9 @@ class BackupSummary:
     id: str = ""
     #: The hybrid timestamp (physical ms << 18) the backup is as of; `created` shows it as a date.
     backup_timestamp: int = 0
+    #: "db.collection" -> its row-count proof in brief (`proven (1000 rows)`, `unproven: not loaded ...`); empty
+    #: for a backup without one (made by another tool, or before proofs).
+    proof: dict[str, str] = field(default_factory=dict)
     #: Its create copied without waiting for the deletes Milvus 2.2 held in memory (--accept-unflushed-deletes).
     unflushed_deletes_accepted: bool = False
 
@@ -79,6 +82,13 @@ def read_manifest(target: StorageLocation, name: str) -> Manifest | None:
     return Manifest.from_json(raw)
 
 
+def proofs_of(manifest: Manifest | None) -> dict[str, RowProof]:
+    """ "db.collection" -> the row-count proof its create recorded."""
+    if manifest is None:
+        return {}
+    return {f"{c.db or 'default'}.{c.collection}": c.proof for c in manifest.collections if c.proof is not None}
+
+
 def summarize(info: BackupInfo, manifest: Manifest | None = None) -> BackupSummary:
     return BackupSummary(
         name=info.name,
@@ -89,6 +99,7 @@ def summarize(info: BackupInfo, manifest: Manifest | None = None) -> BackupSumma
         milvus_version=info.milvus_version,
         id=info.id,
         backup_timestamp=info.backup_timestamp,
+        proof={key: proof.brief() for key, proof in proofs_of(manifest).items()},
         unflushed_deletes_accepted=manifest is not None and manifest.unflushed_deletes_accepted,
     )
 
@@ -98,13 +109,22 @@ def list_backups(target: StorageLocation) -> list[BackupSummary]:
     summaries = []
     for name in target.storage.list_dirs(target.root):
         try:
-            summaries.append(summarize(read_backup(target, name), read_manifest(target, name)))
+            summaries.append(summarize(read_backup(target, name), _manifest_if_readable(target, name)))
         except BackupIncompleteError:
             summaries.append(BackupSummary(name=name, state=INCOMPLETE, detail=_why_incomplete(target, name)))
         except BackupToolError as exc:
             # A folder that is not a backup, or a damaged one: shown, never mistaken for a good backup.
             summaries.append(BackupSummary(name=name, state=UNREADABLE, detail=str(exc)))
     return summaries
+
+
+def _manifest_if_readable(target: StorageLocation, name: str) -> Manifest | None:
+    """The manifest for the list's proof column; a damaged one is verify's to report, not list's."""
+    try:
+        return read_manifest(target, name)
+    except BackupToolError as exc:
+        logger.info("backup %s: manifest not read (%s)", name, exc)
+        return None
 
 
 def _why_incomplete(target: StorageLocation, name: str) -> str:

@@ -67,6 +67,18 @@ def gc_pause_offer(server_version: str) -> str:
     )
 
 
+#: Import with `backup=true` (reading binlogs in place) appeared in Milvus 2.2.
+IMPORTS_BACKUPS_SINCE = (2, 2)
+
+
+def imports_backups(server_version: str) -> bool:
+    """Whether the target reads a backup's binlogs itself (Import with backup=true). Milvus Lite has no Import
+    at all; its version reads `milvus_lite-3.2.2` (the embedded Milvus 2.3.5's `v2.3.5-lite` does import)."""
+    if server_version.lower().startswith("milvus_lite"):
+        return False
+    return parse_version(server_version)[:2] >= IMPORTS_BACKUPS_SINCE
+
+
 def check_restorable(collection: CollectionBackupInfo, server_version: str) -> None:
     version = parse_version(server_version)
     name = f"{collection.db_name or 'default'}.{collection.collection_name}"

@@ -20,7 +20,7 @@ from milvus_backup.errors import (
     UsageError,
 )
 from milvus_backup.meta import codec, layout
-from milvus_backup.meta.manifest import Manifest, ManifestCollection, ManifestObject
+from milvus_backup.meta.manifest import Manifest, ManifestCollection, ManifestObject, RowProof
 from milvus_backup.meta.model import (
     BackupInfo,
     CollectionBackupInfo,
@@ -33,7 +33,9 @@ from milvus_backup.service.claim import claimed, lock_key
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
+from milvus_backup.service.proof import collection_key, counts_before, prove, skipped
 from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
+from milvus_backup.service.row_source import RowSourceOpener
 from milvus_backup.service.run import Run
 from milvus_backup.service.segments import SourceSegment, describe_segments
 from milvus_backup.service.selection import Selection
@@ -54,6 +56,8 @@ class CreateRequest:
     #: "" picks the best the server offers (serial_flush on Milvus < 2.6.11, which has no FlushAll).
     strategy: Strategy = ""
     rbac: bool = False
+    #: Compare the backup's live rows with Milvus's count(*) (service/proof.py).
+    proof: bool = True
     #: Milvus before 2.3 only: copy without waiting for the deletes Milvus still holds in memory (the backup
     #: records that it did; rows deleted shortly before may come back on restore).
     accept_unflushed_deletes: bool = False
@@ -71,6 +75,8 @@ class CreateResult:
     milvus_version: str
     gc_paused: bool
     warnings: list[str] = field(default_factory=list)
+    #: "db.collection" -> its row-count proof.
+    proofs: dict[str, RowProof] = field(default_factory=dict)
 
 
 def resolve_targets(milvus: MilvusClient, selection: Selection) -> dict[str, list[str]]:
@@ -129,6 +135,7 @@ class _DataStats:
     server_side: int = 0
     manifest_objects: list[ManifestObject] = field(default_factory=list)
     gc_paused: bool = False
+    proofs: dict[str, RowProof] = field(default_factory=dict)
     unflushed_deletes_accepted: bool = False
 
 
@@ -226,10 +233,12 @@ def create_backup(resources: Resources, request: CreateRequest, run: Run | None 
         lock = lock_key(target, name)
         if any(info.key != lock for info in target.storage.list(backup_dir)):
             raise BackupExistsError(name=name, location=target.describe())
-        return _create_claimed(resources, request, name, run)
+        return _create_claimed(resources, request, name, run, resources.row_source())
 
 
-def _create_claimed(resources: Resources, request: CreateRequest, name: str, run: Run) -> CreateResult:
+def _create_claimed(
+    resources: Resources, request: CreateRequest, name: str, run: Run, rows: RowSourceOpener
+) -> CreateResult:
     """The create, once the name is ours and its folder empty."""
     started = time.monotonic()
     target, side = resources.backup, resources.need_milvus()
@@ -263,14 +272,24 @@ def _create_claimed(resources: Resources, request: CreateRequest, name: str, run
     run.progress.finish()
     try:
         stats = (
-            _backup_data(side, resources.settings, info, strategy, target, run, request.accept_unflushed_deletes)
+            _backup_data(
+                side,
+                resources.settings,
+                info,
+                strategy,
+                target,
+                run,
+                request.accept_unflushed_deletes,
+                request.proof,
+                rows,
+            )
             if strategy != "meta_only"
-            else _DataStats()
+            else _DataStats(proofs=skipped(info.collection_backups, "no data (meta only)"))
         )
         manifest = Manifest(
             backup=name,
             objects=stats.manifest_objects,
-            collections=[_rows(c) for c in info.collection_backups],
+            collections=[_rows(c, stats.proofs.get(collection_key(c))) for c in info.collection_backups],
             unflushed_deletes_accepted=stats.unflushed_deletes_accepted,
         )
         _write_meta(target, name, info, manifest, run)
@@ -288,6 +307,7 @@ def _create_claimed(resources: Resources, request: CreateRequest, name: str, run
         info.milvus_version,
         stats.gc_paused,
         run.warnings,
+        stats.proofs,
     )
 
 
@@ -337,9 +357,13 @@ def _backup_data(
     strategy: str,
     target: StorageLocation,
     run: Run,
-    accept_unflushed_deletes: bool = False,
+    accept_unflushed_deletes: bool,
+    proof: bool,
+    rows: RowSourceOpener,
 ) -> _DataStats:
     milvus, source = side.client, side.storage
+    colls = info.collection_backups
+    before = counts_before(milvus, colls, strategy, run, settings.backup_collections) if proof else {}
     holds_deletes = not compat.has(milvus.server_version, "deletes written at flush")
     deletes_before = milvus.timestamp() if holds_deletes else 0
     if strategy == "serial_flush":
@@ -389,7 +413,20 @@ def _backup_data(
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], unproven_sizes(tasks, stats), info.name)
     objects = [ManifestObject(t.dst_key[len(backup_dir) :], t.size, stats.checksums[t.dst_key]) for t in tasks]
-    return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused, accepted)
+    proofs = (
+        prove(info.name, milvus, colls, before, rows(target, info), run, settings.backup_collections)
+        if proof
+        else skipped(colls, "not asked for")
+    )
+    return _DataStats(
+        segment_count,
+        stats.objects,
+        stats.server_side,
+        objects,
+        paused,
+        proofs=proofs,
+        unflushed_deletes_accepted=accepted,
+    )
 
 
 def _part(coll: CollectionBackupInfo) -> str:
@@ -417,14 +454,14 @@ def _listed_segments(
         yield seg
 
 
-def _rows(coll: CollectionBackupInfo) -> ManifestCollection:
+def _rows(coll: CollectionBackupInfo, proof: RowProof | None) -> ManifestCollection:
     # An L0 segment's rows are deletes: its count is kept per segment, not added to the partition's rows.
     partitions = {
         p.partition_name: sum(s.num_of_rows for s in p.segment_backups if not s.is_l0) for p in coll.partition_backups
     }
     segments = {str(s.segment_id): s.num_of_rows for p in coll.partition_backups for s in p.segment_backups}
     segments.update({str(s.segment_id): s.num_of_rows for s in coll.l0_segments})
-    return ManifestCollection(coll.db_name, coll.collection_name, sum(partitions.values()), partitions, segments)
+    return ManifestCollection(coll.db_name, coll.collection_name, sum(partitions.values()), partitions, segments, proof)
 
 
 def _write_meta(target: StorageLocation, name: str, info: BackupInfo, manifest: Manifest, run: Run) -> None:

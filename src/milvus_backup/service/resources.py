@@ -4,12 +4,18 @@ service never sees the configuration itself, so tests can hand it fakes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from milvus_backup.meta.layout import join
 from milvus_backup.milvus.protocol import GcControl, MilvusClient
 from milvus_backup.storage.base import Storage
 from milvus_backup.storage.transfer import TransferMode
+
+if TYPE_CHECKING:
+    from milvus_backup.meta.model import BackupInfo
+    from milvus_backup.service.row_source import RowSource
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,16 @@ class Resources:
     settings: Settings = field(default_factory=Settings)
     #: None for the commands that need only the backup storage (list, get, delete, verify).
     milvus: MilvusSide | None = None
+    #: Reads a backup's binlogs as rows (the proof at create, a restore through inserts); None: the binlog
+    #: reader. Tests whose fake Milvus writes fake binlogs give their own.
+    rows: Callable[[StorageLocation, BackupInfo], RowSource] | None = None
+
+    def row_source(self) -> Callable[[StorageLocation, BackupInfo], RowSource]:
+        if self.rows is not None:
+            return self.rows
+        from milvus_backup.service.backup_rows import BinlogRows
+
+        return BinlogRows
 
     def need_milvus(self) -> MilvusSide:
         if self.milvus is None:

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 from milvus_backup.errors import (
     BackupToolError,
@@ -27,10 +28,12 @@ from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue,
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
 from milvus_backup.service import restore_journal
 from milvus_backup.service.catalog import read_backup, read_manifest
-from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, parse_version
+from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, imports_backups, parse_version
+from milvus_backup.service.inserts import insert_rows, keyed_schema
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.restore_journal import Journal
+from milvus_backup.service.row_source import RowSource
 from milvus_backup.service.run import Run
 from milvus_backup.service.schema_checks import check_readable, check_recreatable
 from milvus_backup.service.selection import DEFAULT_DB, Selection
@@ -39,6 +42,10 @@ from milvus_backup.service.verify import SIZES_ONLY, check_objects
 
 logger = logging.getLogger(__name__)
 
+#: How the data reaches the target: Milvus imports the binlogs, or the tool inserts the rows it reads from them;
+#: "" imports where the target can, else inserts.
+Mode = Literal["", "import", "insert"]
+MODES = ("import", "insert")
 #: The collection property that turns off Milvus's check of the functions at creation, and the first version that
 #: has it (upstream's feature table).
 FUNC_RUNTIME_CHECK = "disable_func_runtime_check"
@@ -74,6 +81,7 @@ class RestoreRequest:
     skip_db_properties: bool = False
     #: Check each object's checksum against the manifest before Milvus reads it (sizes are checked always).
     verify: bool = True
+    mode: Mode = ""
     #: After a failure, keep the collections created so far instead of dropping them (their journal says so).
     keep_partial: bool = False
 
@@ -89,8 +97,11 @@ class CollectionResult:
     size: int = 0
     aliases: list[str] = field(default_factory=list)
     #: Wall time from the first Import call to the last import Milvus reported done: the part of a restore that
-    #: is Milvus's own work (its import manager marks imports done on a 2-second tick).
+    #: is Milvus's own work (its import manager marks imports done on a 2-second tick). With mode insert: the
+    #: wall time of the inserts and their flush.
     import_seconds: float = 0.0
+    #: "import" or "insert"; "" when no data was restored (meta only).
+    mode: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,8 +233,10 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             check_readable(plan.source, next((d for d in info.database_backups if d.db_name == source_db), None))
     earlier = restore_journal.left_by_earlier_restores(resources.backup, info.name)
     _check_targets(milvus, plans, request, earlier, run)
+    mode = _choose_mode(request, milvus, run)
     restore_id = uuid.uuid4().hex[:12]
-    staging = None if request.meta_only else open_staging(resources, info.name, restore_id)
+    staging = None if mode != "import" else open_staging(resources, info.name, restore_id)
+    rows = resources.row_source()(resources.backup, info) if mode == "insert" else None
     run.checks_passed()
     if not request.meta_only:
         _check_before_import(resources, info, plans, request, run)
@@ -254,7 +267,7 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     journal = Journal(restore_id, info.name, [f"{p.db}.{p.name}" for p in plans])
     _write_journal(resources, journal, run)
     try:
-        results = _restore_all(resources.settings, milvus, plans, request, staging, run, undo)
+        results = _restore_all(resources.settings, milvus, plans, request, _Data(mode, staging, rows), run, undo)
     except BaseException:
         if request.keep_partial:
             undo.settle(milvus)  # what is kept no longer changes under the next run
@@ -272,6 +285,42 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             restore_journal.remove(resources.backup, replaced)
     staged = staging.staged_objects if staging is not None else 0
     return RestoreResult(info.name, results, time.monotonic() - started, staged, run.warnings)
+
+
+def parse_mode(mode: str, label: str = "mode") -> Mode:
+    """A door's mode value, refused with the door's name for it when unknown."""
+    if mode and mode not in MODES:
+        raise UsageError(detail=f"{label} {mode!r}: use one of {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]
+
+
+def _choose_mode(request: RestoreRequest, milvus: MilvusClient, run: Run) -> str:
+    """ "" (meta only), "import" or "insert"."""
+    if request.meta_only:
+        return ""
+    parse_mode(request.mode)
+    can_import = imports_backups(milvus.server_version)
+    if request.mode == "import" and not can_import:
+        raise UsageError(
+            detail=f"Milvus {milvus.server_version} at {milvus.address} cannot import backups",
+            hint="Restore through inserts (mode insert), or leave the mode out to choose it.",
+        )
+    if not request.mode and not can_import:
+        run.warn(
+            f"Milvus {milvus.server_version} at {milvus.address} cannot import backups: restored through inserts "
+            "of the rows read from the backup (mode insert)"
+        )
+        return "insert"
+    return request.mode or "import"
+
+
+@dataclass(frozen=True)
+class _Data:
+    """How the rows reach the target: `staging` for imports, `rows` for inserts."""
+
+    mode: str
+    staging: Staging | None
+    rows: RowSource | None
 
 
 def _check_before_import(
@@ -372,14 +421,14 @@ def _restore_all(
     milvus: MilvusClient,
     plans: list[_Plan],
     request: RestoreRequest,
-    staging: Staging | None,
+    data: _Data,
     run: Run,
     undo: _Undo,
 ) -> list[CollectionResult]:
     parts = {f"{p.db}.{p.name}": 0 if request.meta_only else len(_segments(p.source)) for p in plans}
     run.progress.start(sum(parts.values()), "segments", "restore", parts)
     results = run.map(
-        lambda plan: _restore_one(settings, milvus, plan, request, staging, run, undo),
+        lambda plan: _restore_one(settings, milvus, plan, request, data, run, undo),
         plans,
         limit=settings.restore_collections,
     )
@@ -396,7 +445,7 @@ def _restore_one(
     milvus: MilvusClient,
     plan: _Plan,
     request: RestoreRequest,
-    staging: Staging | None,
+    data: _Data,
     run: Run,
     undo: _Undo,
 ) -> CollectionResult:
@@ -408,6 +457,11 @@ def _restore_one(
         milvus.drop_collection(db, name)
     has_partition_key = any(f.is_partition_key for f in src.schema.fields)
     if not request.skip_create_collection:
+        if data.mode == "insert" and src.schema.auto_id:
+            run.warn(
+                f"{result.target} was created with auto-id off, to keep the backed-up primary keys (rows "
+                "inserted later must bring their own)"
+            )
         # Milvus >= 2.6.8 checks a collection's functions at creation (an embedding function's provider, say)
         # unless told not to; the Go tool creates with the check off and then puts back the original setting.
         check_off = bool(src.schema.functions) and parse_version(milvus.server_version) >= FUNC_RUNTIME_CHECK_SINCE
@@ -415,7 +469,7 @@ def _restore_one(
         milvus.create_collection(
             db,
             name,
-            src.schema,
+            keyed_schema(src.schema) if data.mode == "insert" else src.schema,
             shards_num=src.shards_num or 1,
             consistency_level=src.consistency_level,
             num_partitions=len(src.partition_backups) if has_partition_key else 0,
@@ -435,11 +489,26 @@ def _restore_one(
             milvus.drop_index(db, name, index)
     if request.restore_index:
         result.indexes = _rebuild_indexes(milvus, src, db, name, request.use_auto_index)
-    if not request.meta_only and staging is not None:
+    if data.mode:
+        result.mode = data.mode
         result.size = sum(s.size for s in _segments(src))
-        result.segments, result.rows, result.import_seconds = _import_data(
-            settings, milvus, src, db, name, staging, run, undo
-        )
+        if data.staging is not None:
+            result.segments, result.rows, result.import_seconds = _import_data(
+                settings, milvus, src, db, name, data.staging, run, undo
+            )
+        elif data.rows is not None:
+            result.segments = len(_segments(src))
+            before = milvus.row_count(db, name)
+            result.rows, result.import_seconds = insert_rows(
+                milvus, src, db, name, data.rows, run, settings.copy_concurrency
+            )
+            after = milvus.row_count(db, name)
+            if after - before != result.rows:
+                raise IntegrityError(
+                    name=src.collection_name,
+                    detail=f"{result.target} holds {after - before} new rows after the inserts, which brought "
+                    f"{result.rows}",
+                )
     if not request.skip_aliases:
         result.aliases = _restore_aliases(milvus, src, db, name, run)
     if request.load:

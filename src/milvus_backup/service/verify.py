@@ -6,9 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from milvus_backup.meta import layout
-from milvus_backup.meta.manifest import Manifest
+from milvus_backup.meta.manifest import Manifest, RowProof
 from milvus_backup.meta.model import BackupInfo, Binlog
-from milvus_backup.service.catalog import read_backup, read_manifest
+from milvus_backup.service.catalog import proofs_of, read_backup, read_manifest
 from milvus_backup.service.copying import checksum_of
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
@@ -31,6 +31,8 @@ class VerifyReport:
     mode: str
     collections: list[CollectionCheck]
     warnings: list[str] = field(default_factory=list)
+    #: "db.collection" -> the row-count proof its create recorded (none for backups without one).
+    proofs: dict[str, RowProof] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -83,7 +85,9 @@ def verify_backup(target: StorageLocation, name: str, quick: bool = False, run: 
     info = read_backup(target, name)
     manifest = read_manifest(target, name)
     run.checks_passed()
-    return check_objects(target, info, manifest, run, read_content=not quick)
+    report = check_objects(target, info, manifest, run, read_content=not quick)
+    report.proofs = proofs_of(manifest)
+    return report
 
 
 def check_objects(

@@ -48,6 +48,7 @@ def test_a_running_restore_shows_each_collection_with_bytes_growing_as_segments_
         "segments": 1,
         "rows": 0,
         "indexes": 0,
+        "mode": "",
     }
     assert (second["progress"], second["restored_size"], second["to_restore_size"]) == (0, 0, 600)
     assert first["id"] and second["id"] and first["id"] != second["id"]

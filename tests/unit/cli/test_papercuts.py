@@ -90,7 +90,13 @@ def test_list_prints_full_values_when_piped(capsys, tmp_path, monkeypatch):
     long_name = "default_demo_backup_with_a_name_longer_than_any_terminal_column"
     backups = [
         BackupSummary(
-            long_name, "complete", 123456789, ["default.demo", "db1.books"], "2024-05-01T12:34:56+00:00", "v2.3.5"
+            long_name,
+            "complete",
+            123456789,
+            ["default.demo", "db1.books"],
+            "2024-05-01T12:34:56+00:00",
+            "v2.3.5",
+            proof={"default.demo": "proven (5 rows)", "db1.books": "unproven: not loaded"},
         ),
         BackupSummary("half", "incomplete", detail="meta never written"),
     ]
@@ -98,8 +104,8 @@ def test_list_prints_full_values_when_piped(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "--config", str(local_config(tmp_path, tmp_path / "backups")), "list")
     assert code == 0
     assert out.splitlines() == [
-        f"{long_name}\tcomplete\t123456789\tdefault.demo,db1.books\t2024-05-01T12:34:56+00:00\tv2.3.5",
-        "half\tincomplete\t0\tmeta never written\t-\t-",
+        f"{long_name}\tcomplete\t123456789\tdefault.demo,db1.books\t2024-05-01T12:34:56+00:00\tv2.3.5\tunproven",
+        "half\tincomplete\t0\tmeta never written\t-\t-\t-",
     ]
 
 

@@ -17,6 +17,7 @@ from milvus_backup.service.resources import Resources, Settings, StorageLocation
 from milvus_backup.storage.base import Storage
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import FakeMilvus
+from tests.fakes.rows import FakeRows
 
 BACKUP_ROOT = "backup/"
 #: Rows in the source: books 2 x 100 + (50 - 5 deleted), movies 30.
@@ -57,7 +58,7 @@ def source(milvus_storage: MemoryStorage) -> FakeMilvus:
 
 @pytest.fixture
 def resources(source: FakeMilvus, backup_storage: MemoryStorage) -> Resources:
-    return Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), source.side())
+    return Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), source.side(), rows=FakeRows)
 
 
 @pytest.fixture

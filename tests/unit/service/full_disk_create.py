@@ -21,6 +21,7 @@ from milvus_backup.service.resources import Resources, Settings, StorageLocation
 from milvus_backup.service.selection import parse_selection
 from milvus_backup.storage.local import LocalStorage
 from tests.fakes.milvus import FakeMilvus
+from tests.fakes.rows import FakeRows
 from tests.unit.service.conftest import BACKUP_ROOT, fill_source
 
 
@@ -30,7 +31,7 @@ def on_fakes(work: Path) -> Callable[[Path], None]:
 
     def create(mount: Path) -> None:
         backup = StorageLocation(LocalStorage(mount), BACKUP_ROOT)
-        create_backup(Resources(backup, Settings(), source.side()), CreateRequest("full"))
+        create_backup(Resources(backup, Settings(), source.side(), rows=FakeRows), CreateRequest("full"))
 
     return create
 

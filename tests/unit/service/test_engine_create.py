@@ -23,6 +23,7 @@ from milvus_backup.service.restore import RestoreRequest, restore_backup
 from milvus_backup.service.run import Run
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import FakeMilvus
+from tests.fakes.rows import FakeRows
 from tests.unit.service.conftest import BACKUP_ROOT, BOOKS_ROWS, MOVIES_ROWS, backup_keys, keys_under
 
 Hook = Callable[[str, str], Exception | None]
@@ -226,7 +227,9 @@ def test_slow_copies_hit_the_deadline_and_what_was_copied_is_removed(
             copied.append(key)
 
     backup_storage.fail_on = slow
-    resources = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(copy_concurrency=2), source.side())
+    resources = Resources(
+        StorageLocation(backup_storage, BACKUP_ROOT), Settings(copy_concurrency=2), source.side(), rows=FakeRows
+    )
     with Run(timeout=0.25) as run, pytest.raises(DeadlineExceededError):
         create_backup(resources, CreateRequest(name="nightly"), run)
     assert 0 < len(copied) < 17
@@ -251,8 +254,8 @@ class _Gc:
 
 def test_gc_that_cannot_be_paused_is_a_warning_of_the_result(source: FakeMilvus, backup_storage: MemoryStorage) -> None:
     gc = _Gc(fails=True)
-    resources = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), source.side([gc]))
-    result = create_backup(resources, CreateRequest(name="nightly"))
+    resources = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), source.side([gc]), rows=FakeRows)
+    result = create_backup(resources, CreateRequest(name="nightly", proof=False))
     assert result.gc_paused is False
     assert len(result.warnings) == 1
     assert "could not pause Milvus GC" in result.warnings[0] and "management port closed" in result.warnings[0]
@@ -260,14 +263,16 @@ def test_gc_that_cannot_be_paused_is_a_warning_of_the_result(source: FakeMilvus,
 
 def test_gc_paused_and_resumed_without_warnings(source: FakeMilvus, backup_storage: MemoryStorage) -> None:
     gc = _Gc(fails=False)
-    resources = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), source.side([gc]))
-    result = create_backup(resources, CreateRequest(name="nightly"))
+    resources = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), source.side([gc]), rows=FakeRows)
+    result = create_backup(resources, CreateRequest(name="nightly", proof=False))
     assert (result.gc_paused, gc.paused, gc.resumed, result.warnings) == (True, 1, 1, [])
 
 
 def test_pause_gc_off_tries_nothing_and_warns_nothing(source: FakeMilvus, backup_storage: MemoryStorage) -> None:
     gc = _Gc(fails=True)
-    resources = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(pause_gc=False), source.side([gc]))
-    result = create_backup(resources, CreateRequest(name="nightly"))
+    resources = Resources(
+        StorageLocation(backup_storage, BACKUP_ROOT), Settings(pause_gc=False), source.side([gc]), rows=FakeRows
+    )
+    result = create_backup(resources, CreateRequest(name="nightly", proof=False))
     assert (result.gc_paused, result.warnings) == (False, [])
     assert keys_under(backup_storage, "backup/nightly/meta/backup_meta.json")

@@ -22,6 +22,7 @@ from milvus_backup.service.run import Run
 from milvus_backup.storage.base import Storage
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import FakeMilvus
+from tests.fakes.rows import FakeRows
 from tests.unit.service.conftest import BACKUP_ROOT, BOOKS_ROWS, MOVIES_ROWS, keys_under
 
 STAGED = "restore-temp-"
@@ -163,7 +164,7 @@ def test_64_partition_imports_stay_within_the_runs_threads() -> None:
     for part in ["_default", *(f"p{i}" for i in range(63))]:
         source.insert("default", "wide", part, rows=10)
     backups = StorageLocation(MemoryStorage("wide-backup"), BACKUP_ROOT)
-    create_backup(Resources(backups, Settings(), source.side()), CreateRequest(name="wide"))
+    create_backup(Resources(backups, Settings(), source.side(), rows=FakeRows), CreateRequest(name="wide"))
 
     target = _target(service="other")  # staged copies too run inside the import workers
     target.import_call_seconds = 0.002

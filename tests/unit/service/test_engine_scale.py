@@ -21,6 +21,7 @@ from milvus_backup.service.resources import Resources, Settings, StorageLocation
 from milvus_backup.service.run import Run
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import INT64, FakeMilvus
+from tests.fakes.rows import FakeRows
 
 SEGMENTS = int(os.environ.get("MILVUS_BACKUP_SCALE_SEGMENTS", "100000"))
 
@@ -33,7 +34,7 @@ def test_a_create_of_many_tiny_segments_prints_its_memory_and_time() -> None:
     source.add_collection("default", "many", one_field)
     source.insert("default", "many", rows=2, segments=SEGMENTS)  # one 16-byte binlog (+ header) per segment
     backups = StorageLocation(MemoryStorage("many-backup"), "backup/")
-    resources = Resources(backups, Settings(pause_gc=False), source.side())
+    resources = Resources(backups, Settings(pause_gc=False), source.side(), rows=FakeRows)
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     started = time.perf_counter()

@@ -15,12 +15,13 @@ from milvus_backup.storage.base import Storage
 from milvus_backup.storage.local import LocalStorage
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import FakeMilvus
+from tests.fakes.rows import FakeRows
 from tests.unit.service.conftest import BOOKS_ROWS, fill_source, keys_under
 
 
 def _backup(source: FakeMilvus, backups: StorageLocation) -> tuple[int, PartitionBackupInfo]:
     """A backup "nightly" of the source; (books' collection id, its partition p1, whose segment has deletes)."""
-    create_backup(Resources(backups, Settings(), source.side()), CreateRequest(name="nightly"))
+    create_backup(Resources(backups, Settings(), source.side(), rows=FakeRows), CreateRequest(name="nightly"))
     books = next(c for c in read_backup(backups, "nightly").collection_backups if c.collection_name == "books")
     return books.collection_id, next(p for p in books.partition_backups if p.partition_name == "p1")
 
@@ -34,7 +35,7 @@ def _restoring_into(
     backups: StorageLocation, milvus_storage: Storage, root: str = "files/", seen: str = "", **settings: object
 ) -> Resources:
     side = MilvusSide(FakeMilvus(milvus_storage, root), StorageLocation(milvus_storage, root), seen)
-    return Resources(backups, Settings(**settings), side)  # type: ignore[arg-type]
+    return Resources(backups, Settings(**settings), side, rows=FakeRows)  # type: ignore[arg-type]
 
 
 def test_local_milvus_reads_a_local_backup_in_place_by_absolute_path(tmp_path: Path) -> None:

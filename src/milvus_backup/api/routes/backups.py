@@ -1,4 +1,4 @@
-"""Backups: create, list, get_backup, delete, verify, prune, inspect."""
+"""Backups: create, list, get_backup, delete, verify, inspect, prune."""
 
 from __future__ import annotations
 
@@ -82,7 +82,10 @@ def create(body: schemas.CreateBackupRequest, request: Request, ctx: Context) ->
         )
     job = ctx.runner.run(job, work, timeout=body.timeout)
     return schemas.BackupInfoResponse(
-        requestId=job.id, data=views.backup_brief(job, written[0], _meta_size(ctx.config, job.name))
+        requestId=job.id,
+        data=views.backup_brief(
+            job, written[0], _meta_size(ctx.config, job.name), library.get_proofs(ctx.config, job.name)
+        ),
     )
 
 
@@ -133,7 +136,9 @@ def _by_backup_id(ctx: ServerContext, backup_id: str) -> schemas.BackupBrief:
     if info is not None and job is not None and not _made(job, info.id):
         # The job failed, or made an earlier backup of this name: what the name holds now is not its work.
         info = None
-    return views.backup_brief(job, info, _meta_size(ctx.config, name) if info is not None else 0)
+    if info is None:
+        return views.backup_brief(job, None)
+    return views.backup_brief(job, info, _meta_size(ctx.config, name), library.get_proofs(ctx.config, name))
 
 
 @router.get("/get_backup", response_model=schemas.BackupInfoResponse)
@@ -152,7 +157,10 @@ def get_backup(
     shown_job = job if info is None or _made(job, info.id) else None
     meta_size = _meta_size(ctx.config, backup_name) if info is not None else 0
     return schemas.BackupInfoResponse(
-        requestId=new_request_id(request), data=views.backup_brief(shown_job, info, meta_size)
+        requestId=new_request_id(request),
+        data=views.backup_brief(
+            shown_job, info, meta_size, library.get_proofs(ctx.config, backup_name) if info is not None else None
+        ),
     )
 
 
