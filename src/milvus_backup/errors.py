@@ -17,6 +17,7 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
   x BackupIncompleteError              12 / 409
   x IntegrityError                     13 / 422
   x UnsupportedFormatError             14 / 422
+  x BackupReferencedError              15 / 409
   x StorageError                       20 / 502   storage 20-29
     + StorageUnavailableError          21 / 503
     + StorageAccessDeniedError         22 / 502
@@ -127,6 +128,27 @@ class UnsupportedFormatError(BackupToolError):
 
     exit_code = 14
     http_status = 422
+
+
+class BackupReferencedError(BackupToolError):
+    """Backup {name!r} holds data that other backups reference: {shown}."""
+
+    exit_code = 15
+    http_status = 409
+    hint = (
+        "Delete them with it (`milvus-backup delete -n NAME --with-dependents`), or first make each of them "
+        "self-contained (`milvus-backup consolidate -n DEPENDENT`)."
+    )
+
+    def __init__(self, hint: str | None = None, *, name: str, dependents: list[str]) -> None:
+        #: The backups that reference it, for callers that act on them (prune), not only for the message.
+        self.dependents = list(dependents)
+        super().__init__(hint, name=name, shown=", ".join(dependents))
+        if hint is None:
+            self.hint = (
+                f"Delete them with it (`milvus-backup delete -n {name} --with-dependents`), or first make each of "
+                f"them self-contained (`milvus-backup consolidate -n {dependents[0]}`, and so on)."
+            )
 
 
 class StorageError(BackupToolError):

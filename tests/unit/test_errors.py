@@ -8,6 +8,7 @@ from milvus_backup.errors import (
     BackupExistsError,
     BackupIncompleteError,
     BackupNotFoundError,
+    BackupReferencedError,
     BackupToolError,
     BucketNotFoundError,
     ConfigError,
@@ -32,7 +33,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The ranges docs/exit-codes.md states, and which classes each holds.
 SINGLE_CODES = {BackupToolError: 1, UsageError: 2, ConfigError: 3, WarningsAsErrorsError: 4}
-BACKUP_ERRORS = (BackupNotFoundError, BackupExistsError, BackupIncompleteError, IntegrityError, UnsupportedFormatError)
+BACKUP_ERRORS = (
+    BackupNotFoundError,
+    BackupExistsError,
+    BackupIncompleteError,
+    IntegrityError,
+    UnsupportedFormatError,
+    BackupReferencedError,
+)
 JOB_ERRORS = (JobConflictError, JobCancelledError, JobNotFoundError, DeadlineExceededError)
 
 

@@ -46,6 +46,8 @@ def create_request(body: CreateBackupRequest) -> CreateRequest:
             body.strategy, body.force, body.meta_only, labels=("strategy", "force", "meta_only")
         ),
         rbac=body.rbac,
+        incremental=body.incremental,
+        base=body.base,
     )
 
 

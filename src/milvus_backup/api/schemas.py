@@ -34,6 +34,12 @@ class CreateBackupRequest(_Request):
     force: bool = Field(False, description="No flush (= strategy skip_flush).")
     meta_only: bool = Field(False, description="Schema and indexes only (= strategy meta_only).")
     rbac: bool = False
+    incremental: bool = Field(
+        False, description="Reference the segments the base holds unchanged instead of copying them. Ours."
+    )
+    base: str = Field(
+        "", description="The base of an incremental backup; empty: the newest backup of the same collections. Ours."
+    )
     timeout: float | None = Field(
         None,
         gt=0,
@@ -148,6 +154,7 @@ class BackupSummary(BaseModel):
     created: str = Field("", description="backup_timestamp as ISO 8601, UTC (ours)")
     detail: str = Field("", description="Why it is incomplete or unreadable (ours)")
     last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any (ours).")
+    base: str = Field("", description="The backup an incremental backup was made against (ours)")
 
 
 class ListBackupsResponse(_Response):
@@ -155,7 +162,22 @@ class ListBackupsResponse(_Response):
 
 
 class DeleteBackupResponse(_Response):
-    data: dict[str, int] = Field(default_factory=dict, description="{'objects': how many were deleted}")
+    data: dict[str, int] = Field(
+        default_factory=dict,
+        description="{'objects': how many were deleted}; with with_dependents, objects deleted by backup as well",
+    )
+
+
+class ConsolidateBackupRequest(_Request):
+    requestId: str = ""
+    backup_name: str = BackupName
+
+
+class ConsolidateBackupResponse(_Response):
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="name, objects and bytes copied in, server_side_copies, former_owners, seconds",
+    )
 
 
 class CollectionRestoreTask(BaseModel):

@@ -14,6 +14,7 @@ from typer.exceptions import TyperException
 
 from milvus_backup.cli import check as check_cmd
 from milvus_backup.cli import config as config_cmd
+from milvus_backup.cli import consolidate as consolidate_cmd
 from milvus_backup.cli import create as create_cmd
 from milvus_backup.cli import delete as delete_cmd
 from milvus_backup.cli import get as get_cmd
@@ -143,6 +144,7 @@ app.command("delete", epilog=delete_cmd.EPILOG, cls=Command)(delete_cmd.delete)
 app.command("prune", epilog=prune_cmd.EPILOG, cls=Command)(prune_cmd.prune)
 app.command("restore", epilog=restore_cmd.EPILOG, cls=Command)(restore_cmd.restore)
 app.command("verify", epilog=verify_cmd.EPILOG, cls=Command)(verify_cmd.verify)
+app.command("consolidate", epilog=consolidate_cmd.EPILOG, cls=Command)(consolidate_cmd.consolidate)
 app.command("server", epilog=server_cmd.EPILOG, cls=Command)(server_cmd.server)
 app.add_typer(config_cmd.app, name="config")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Annotated
 
@@ -15,7 +16,9 @@ EPILOG = """[b]Examples[/b]
 
   milvus-backup get -n my_backup | jq '.collection_backups[].collection_name'
 
-Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names.
+Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names, and one key of ours,
+`chain`: where its bytes lie (`bases`: the backup an incremental backup was made against, that one's base, ...;
+`owned_bytes` in its own folder; `referenced_bytes` by the backup whose folder holds them).
 """
 
 
@@ -24,8 +27,11 @@ def get(
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name.")],
 ) -> None:
     """Print everything a backup's meta says, as JSON."""
-    from milvus_backup.library import get_backup
+    from milvus_backup import library
     from milvus_backup.meta.codec import to_dict
 
-    info = get_backup(ctx.obj.load().config, name)
-    render.stdout.out(json.dumps(to_dict(info), indent=2, ensure_ascii=False), highlight=False)
+    config = ctx.obj.load().config
+    shown = to_dict(library.get_backup(config, name))
+    chain = library.backup_chain(config, name)
+    shown["chain"] = {k: v for k, v in dataclasses.asdict(chain).items() if k != "name"}
+    render.stdout.out(json.dumps(shown, indent=2, ensure_ascii=False), highlight=False)

@@ -21,7 +21,7 @@ A backup whose create failed or was killed shows as [b]incomplete[/b]: restore r
 
 On a terminal the backups are a table. Otherwise (a pipe, a file) each backup is one line of tab-separated fields,
 full values, no header: name, state, size in bytes, collections (comma-separated; for a backup that cannot be read,
-the reason), created (UTC, ISO 8601), Milvus version; an empty field is `-`.
+the reason), created (UTC, ISO 8601), Milvus version, base (of an incremental backup); an empty field is `-`.
 """
 
 
@@ -38,7 +38,15 @@ def list_(
         return
     if not render.stdout.is_terminal:
         for b in backups:
-            fields = (b.name, b.state, str(b.size), ",".join(b.collections) or b.detail, b.created, b.milvus_version)
+            fields = (
+                b.name,
+                b.state,
+                str(b.size),
+                ",".join(b.collections) or b.detail,
+                b.created,
+                b.milvus_version,
+                b.base,
+            )
             render.print_raw("\t".join(_plain(field) for field in fields))
         return
     rows = [
@@ -49,11 +57,14 @@ def list_(
             ", ".join(b.collections) or b.detail,
             b.created,
             b.milvus_version,
+            b.base,
         )
         for b in backups
     ]
     render.print_table(
-        ["name", "state", "size", "collections", "created (UTC)", "milvus"], rows, title=f"{len(backups)} backup(s)"
+        ["name", "state", "size", "collections", "created (UTC)", "milvus", "base"],
+        rows,
+        title=f"{len(backups)} backup(s)",
     )
 
 

@@ -26,11 +26,13 @@ from milvus_backup.meta.model import (
     DatabaseBackupInfo,
     PartitionBackupInfo,
 )
+from milvus_backup.meta.references import References
 from milvus_backup.milvus.protocol import MilvusClient
 from milvus_backup.service.claim import claimed, lock_key
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
+from milvus_backup.service.references import BaseIndex, open_base
 from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
 from milvus_backup.service.run import Run
 from milvus_backup.service.segments import SourceSegment, describe_segments
@@ -50,6 +52,10 @@ class CreateRequest:
     #: "" picks the best the server offers (serial_flush on Milvus < 2.6.11, which has no FlushAll).
     strategy: Strategy = ""
     rbac: bool = False
+    #: Reference the segments a base backup holds unchanged instead of copying them.
+    incremental: bool = False
+    #: The base of an incremental backup; "" is the newest complete backup of the same collections.
+    base: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,11 @@ class CreateResult:
     milvus_version: str
     gc_paused: bool
     warnings: list[str] = field(default_factory=list)
+    #: The backup an incremental create referenced ("" for a full backup, also when no base was found).
+    base: str = ""
+    #: Objects and bytes referenced in other backups' folders instead of copied (`objects` counts the copies).
+    referenced_objects: int = 0
+    referenced_bytes: int = 0
 
 
 def resolve_targets(milvus: MilvusClient, selection: Selection) -> dict[str, list[str]]:
@@ -122,6 +133,7 @@ class _DataStats:
     server_side: int = 0
     manifest_objects: list[ManifestObject] = field(default_factory=list)
     gc_paused: bool = False
+    referenced: list[ManifestObject] = field(default_factory=list)
 
 
 def strategy_from_flags(
@@ -231,6 +243,13 @@ def _create_claimed(resources: Resources, request: CreateRequest, name: str, run
     strategy = _resolve_strategy(request.strategy, milvus.server_version)
     if strategy != "meta_only":
         side.storage.storage.check_bucket()
+    base = None
+    if (request.incremental or request.base) and strategy != "meta_only":
+        base = open_base(target, request.base, {f"{db}.{coll}" for db, names in targets.items() for coll in names})
+        if base is None:
+            logger.info("no complete backup of the same collections to reference: %s copies everything", name)
+        else:
+            logger.info("backup %s references the unchanged segments of backup %s", name, base.name)
     run.checks_passed()
     backup_id = str(uuid.uuid4())
     logger.info("creating backup %s of %d collection(s) with %s", name, sum(len(c) for c in targets.values()), strategy)
@@ -255,14 +274,14 @@ def _create_claimed(resources: Resources, request: CreateRequest, name: str, run
     run.progress.finish()
     try:
         stats = (
-            _backup_data(side, resources.settings, info, strategy, target, run)
+            _backup_data(side, resources.settings, info, strategy, target, run, base)
             if strategy != "meta_only"
             else _DataStats()
         )
-        manifest = Manifest(
-            backup=name, objects=stats.manifest_objects, collections=[_rows(c) for c in info.collection_backups]
-        )
-        _write_meta(target, name, info, manifest, run)
+        objects = sorted(stats.manifest_objects + stats.referenced, key=lambda o: o.key)
+        manifest = Manifest(backup=name, objects=objects, collections=[_rows(c) for c in info.collection_backups])
+        references = References(name, base.name, manifest.owners()) if base is not None and stats.referenced else None
+        _write_meta(target, name, info, manifest, references, run)
     except BaseException:
         _discard(target, backup_dir, name)
         raise
@@ -277,6 +296,9 @@ def _create_claimed(resources: Resources, request: CreateRequest, name: str, run
         info.milvus_version,
         stats.gc_paused,
         run.warnings,
+        base=references.base if references is not None else "",
+        referenced_objects=len(stats.referenced),
+        referenced_bytes=sum(o.size for o in stats.referenced),
     )
 
 
@@ -291,7 +313,13 @@ def _flush(milvus: MilvusClient, coll: CollectionBackupInfo, run: Run) -> None:
 
 
 def _backup_data(
-    side: MilvusSide, settings: Settings, info: BackupInfo, strategy: str, target: StorageLocation, run: Run
+    side: MilvusSide,
+    settings: Settings,
+    info: BackupInfo,
+    strategy: str,
+    target: StorageLocation,
+    run: Run,
+    base: BaseIndex | None = None,
 ) -> _DataStats:
     milvus, source = side.client, side.storage
     if strategy == "serial_flush":
@@ -307,10 +335,15 @@ def _backup_data(
         # The total grows as the listings are read: copies start with the first segment listed.
         run.progress.start(0, "bytes", f"backup {info.name}", parts)
         tasks: list[CopyTask] = []
+        referenced: list[ManifestObject] = []
 
         def listed_tasks() -> Iterator[CopyTask]:
             for coll in info.collection_backups:
                 for seg in _listed_segments(milvus, source, coll, run):
+                    unchanged = base.references(seg) if base is not None else None
+                    if unchanged is not None:
+                        referenced.extend(unchanged)
+                        continue
                     for task in _copy_tasks(target.root, info.name, seg, _part(coll)):
                         tasks.append(task)
                         run.progress.grow(task.size, task.part)
@@ -339,7 +372,7 @@ def _backup_data(
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], unproven_sizes(tasks, stats), info.name)
     objects = [ManifestObject(t.dst_key[len(backup_dir) :], t.size, stats.checksums[t.dst_key]) for t in tasks]
-    return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused)
+    return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused, referenced)
 
 
 def _part(coll: CollectionBackupInfo) -> str:
@@ -377,11 +410,21 @@ def _rows(coll: CollectionBackupInfo) -> ManifestCollection:
     return ManifestCollection(coll.db_name, coll.collection_name, sum(partitions.values()), partitions, segments)
 
 
-def _write_meta(target: StorageLocation, name: str, info: BackupInfo, manifest: Manifest, run: Run) -> None:
-    """The manifest and the level files at once, then backup_meta.json: until that last one exists the backup
-    is incomplete, for this tool and for the Go tool alike."""
+def _write_meta(
+    target: StorageLocation,
+    name: str,
+    info: BackupInfo,
+    manifest: Manifest,
+    references: References | None,
+    run: Run,
+) -> None:
+    """The manifest, the references (of an incremental backup) and the level files at once, then
+    backup_meta.json: until that last one exists the backup is incomplete, for this tool and for the Go tool
+    alike."""
     files = codec.encode_files(info)
     files[layout.MANIFEST_FILE] = manifest.to_json()
+    if references is not None:
+        files[layout.REFERENCES_FILE] = references.to_json()
     commit = files.pop(layout.COMMIT_FILE)
     run.map(lambda file: target.storage.put(layout.meta_key(target.root, name, file), files[file]), files)
     run.check()  # a cancel or deadline that came while the files above were written still stops the backup

@@ -20,6 +20,7 @@ from milvus_backup.errors import (
     UnsupportedFormatError,
     UsageError,
 )
+from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
 from milvus_backup.service.catalog import read_backup, read_manifest
@@ -206,10 +207,12 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             source_db = plan.source.db_name or DEFAULT_DB
             check_readable(plan.source, next((d for d in info.database_backups if d.db_name == source_db), None))
     _check_targets(milvus, plans, request)
-    staging = None if request.meta_only else open_staging(resources, info.name, uuid.uuid4().hex[:12])
+    manifest = read_manifest(resources.backup, info.name)
+    references = {o.key: o for o in manifest.objects if o.backup} if manifest is not None else {}
+    staging = None if request.meta_only else open_staging(resources, info.name, uuid.uuid4().hex[:12], references)
     run.checks_passed()
     if not request.meta_only:
-        _check_before_import(resources, info, plans, request, run)
+        _check_before_import(resources, info, manifest, plans, request, run)
     if request.rbac and info.rbac_meta:
         restored = milvus.restore_rbac(info.rbac_meta)
         logger.info(
@@ -247,15 +250,21 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
 
 
 def _check_before_import(
-    resources: Resources, info: BackupInfo, plans: list[_Plan], request: RestoreRequest, run: Run
+    resources: Resources,
+    info: BackupInfo,
+    manifest: Manifest | None,
+    plans: list[_Plan],
+    request: RestoreRequest,
+    run: Run,
 ) -> None:
     """Nothing reaches Milvus unchecked: every object the restore will import is there with its size and (unless
-    `verify` is off) its checksum, before anything is created. A damaged binlog can take Milvus down (2.3.5 panics
-    on a CRC error in an import) and is then reported as Milvus being unreachable."""
+    `verify` is off) its checksum, before anything is created, the objects an incremental backup references in
+    other backups' folders included. A damaged binlog can take Milvus down (2.3.5 panics on a CRC error in an
+    import) and is then reported as Milvus being unreachable."""
     report = check_objects(
         resources.backup,
         info,
-        read_manifest(resources.backup, info.name),
+        manifest,
         run,
         read_content=request.verify,
         collection_ids={p.source.collection_id for p in plans},
