@@ -27,7 +27,7 @@ from milvus_backup.service.selection import Selection
 from milvus_backup.service.verify import verify_backup
 from tests.fakes.memory_storage import MemoryStorage
 from tests.fakes.milvus import FakeMilvus
-from tests.unit.service.conftest import BACKUP_ROOT, BOOKS_ROWS, MOVIES_ROWS, backup_keys
+from tests.unit.service.conftest import BACKUP_ROOT, BOOKS_ROWS, MOVIES_ROWS, backup_keys, keys_under
 
 
 def _incremental(resources: Resources, name: str, base: str = "") -> CreateResult:
@@ -240,4 +240,4 @@ def test_where_milvus_reads_the_backup_in_place_partitions_with_references_are_s
     assert target.row_count("db2", "movies") == MOVIES_ROWS
     # Every partition of this backup holds referenced segments, so each was staged, and the staging removed.
     assert restored.staged_objects == len(_manifest(resources, "tue").objects)
-    assert not [k for k in backup_storage.keys() if k.startswith("restore-temp-")]
+    assert keys_under(backup_storage, "restore-temp-") == []
