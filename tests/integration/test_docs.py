@@ -370,8 +370,10 @@ def docs(milvus_local: MilvusInstance, dataset_local: Any, tmp_path_factory: pyt
             _make_collection(milvus_local, db, name)
         for name, selection in MASTERS.items():
             selected = milvus_backup.parse_selection(database_collections=selection)
-            base = INCREMENTAL_MASTERS.get(name, "")
-            request = milvus_backup.CreateRequest(name=name, selection=selected, incremental=bool(base), base=base)
+            against = INCREMENTAL_MASTERS.get(name, "")
+            request = milvus_backup.CreateRequest(
+                name=name, selection=selected, incremental=bool(against), base=against
+            )
             milvus_backup.create_backup(config, request)
         for db, name in DROPPED_AFTER_MASTERS:
             _drop(milvus_local, db, name)
