@@ -25,6 +25,8 @@ GOALS = {
     "create overhead per segment (ms)": ("≤", 5.0),
     "restore overhead per segment (ms)": ("≤", 5.0),
     "peak RSS, 10× size (MB)": ("≤", 200.0),
+    "incremental: bytes copied ÷ new bytes": ("≤", 1.1),
+    "incremental ÷ full backup time": ("≤", 0.3),
 }
 
 
@@ -110,6 +112,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "big_peak_rss_mb": big_rss,
                 }
                 print(f"# {kind}: memory {figures['memory']}", flush=True)
+            # Last: it adds rows to the base collection.
+            figures["incremental"] = measure.incremental_vs_full(side, "bench_base", args.rows, args.dim, args.runs)
+            print(f"# {kind}: incremental {figures['incremental']}", flush=True)
             measure.drop(side, "bench_base")
             results["sides"][kind] = figures
     return results
@@ -162,6 +167,10 @@ def table(results: dict[str, Any]) -> str:
         "restore overhead per segment outside Milvus's imports (ms)",
         lambda f: f["segments"]["restore_outside_imports_ms_per_segment"],
     )
+    row("incremental backup time after 10% new rows (s)", lambda f: f["incremental"]["incremental_s"])
+    row("full backup time of the same data (s)", lambda f: f["incremental"]["full_s"])
+    row("incremental: bytes copied ÷ new bytes", lambda f: f["incremental"]["bytes_ratio"])
+    row("incremental ÷ full backup time", lambda f: f["incremental"]["time_ratio"])
     row("peak RSS, base size (MB)", lambda f: f["memory"]["base_peak_rss_mb"], "{:.0f}")
     row("peak RSS, 10× size (MB)", lambda f: f["memory"]["big_peak_rss_mb"], "{:.0f}")
     return "\n".join(lines)
