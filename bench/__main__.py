@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "segment_restore_runs": args.segment_restore_runs,
             "scale": args.scale,
             "concurrency": args.concurrency,
+            "incremental_only": args.incremental_only,
         },
         "sides": {},
     }
@@ -67,51 +68,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"# {kind}: generating {args.rows} rows x {args.dim}-d in {args.segments} segments", flush=True)
             data.make_collection(side.milvus.uri, "bench_base", args.rows, args.dim, args.segments)
             figures: dict[str, Any] = {}
-            figures["backup"] = measure.backup_vs_raw(side, "bench_base", args.runs, args.concurrency)
-            print(f"# {kind}: backup {figures['backup']}", flush=True)
-            figures["restore"] = measure.restore_vs_import(side, "bench_base", args.restore_runs)
-            print(f"# {kind}: restore {figures['restore']}", flush=True)
-            figures["pymilvus"] = measure.against_pymilvus(
-                side, "bench_base", work, figures["backup"]["tool_s"], figures["restore"]["tool_s"]
-            )
-            print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
-            if args.small_segments:
-                data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
-                figures["segments"] = measure.create_overhead(
-                    side, "bench_many", args.small_segments, args.concurrency, args.runs
+            if not args.incremental_only:
+                figures["backup"] = measure.backup_vs_raw(side, "bench_base", args.runs, args.concurrency)
+                print(f"# {kind}: backup {figures['backup']}", flush=True)
+                figures["restore"] = measure.restore_vs_import(side, "bench_base", args.restore_runs)
+                print(f"# {kind}: restore {figures['restore']}", flush=True)
+                figures["pymilvus"] = measure.against_pymilvus(
+                    side, "bench_base", work, figures["backup"]["tool_s"], figures["restore"]["tool_s"]
                 )
-                # Not dropped: dropping a collection of 1,000 segments made Milvus 2.3.5's DataNode panic ("send on
-                # closed channel" in FlushSegments) in three of four runs. The servers are thrown away at the end.
-                # Milvus 2.3.5 takes about 2 s per import (one at a time, each marked done on a 2-second tick):
-                # restore overhead is measured on fewer segments, or the run would take hours.
-                data.make_many_segments(side.milvus.uri, "bench_many_r", args.restore_segments)
-                figures["segments"].update(
-                    measure.restore_overhead(side, "bench_many_r", args.restore_segments, args.segment_restore_runs)
-                )
-                measure.drop(side, "bench_many_r")
-                print(f"# {kind}: segments {figures['segments']}", flush=True)
-            if args.scale > 1:
-                base_rss = measure.peak_rss_mb(side, "bench_base")
-                data.make_collection(
-                    side.milvus.uri,
-                    "bench_big",
-                    args.rows * args.scale,
-                    args.dim,
-                    args.segments * args.scale,
-                    index=False,
-                )
-                big_rss = measure.peak_rss_mb(side, "bench_big")
-                # The same ratio as the first figure on the big collection: how much of the gap is fixed cost.
-                figures["backup_big"] = measure.backup_vs_raw(side, "bench_big", args.runs, args.concurrency)
-                print(f"# {kind}: backup at {args.scale}x {figures['backup_big']}", flush=True)
-                measure.drop(side, "bench_big")
-                figures["memory"] = {
-                    "base_rows": args.rows,
-                    "big_rows": args.rows * args.scale,
-                    "base_peak_rss_mb": base_rss,
-                    "big_peak_rss_mb": big_rss,
-                }
-                print(f"# {kind}: memory {figures['memory']}", flush=True)
+                print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
+                if args.small_segments:
+                    data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
+                    figures["segments"] = measure.create_overhead(
+                        side, "bench_many", args.small_segments, args.concurrency, args.runs
+                    )
+                    # Not dropped: dropping a collection of 1,000 segments made Milvus 2.3.5's DataNode panic ("send on
+                    # closed channel" in FlushSegments) in three of four runs. The servers are thrown away at the end.
+                    # Milvus 2.3.5 takes about 2 s per import (one at a time, each marked done on a 2-second tick):
+                    # restore overhead is measured on fewer segments, or the run would take hours.
+                    data.make_many_segments(side.milvus.uri, "bench_many_r", args.restore_segments)
+                    figures["segments"].update(
+                        measure.restore_overhead(side, "bench_many_r", args.restore_segments, args.segment_restore_runs)
+                    )
+                    measure.drop(side, "bench_many_r")
+                    print(f"# {kind}: segments {figures['segments']}", flush=True)
+                if args.scale > 1:
+                    base_rss = measure.peak_rss_mb(side, "bench_base")
+                    data.make_collection(
+                        side.milvus.uri,
+                        "bench_big",
+                        args.rows * args.scale,
+                        args.dim,
+                        args.segments * args.scale,
+                        index=False,
+                    )
+                    big_rss = measure.peak_rss_mb(side, "bench_big")
+                    # The same ratio as the first figure on the big collection: how much of the gap is fixed cost.
+                    figures["backup_big"] = measure.backup_vs_raw(side, "bench_big", args.runs, args.concurrency)
+                    print(f"# {kind}: backup at {args.scale}x {figures['backup_big']}", flush=True)
+                    measure.drop(side, "bench_big")
+                    figures["memory"] = {
+                        "base_rows": args.rows,
+                        "big_rows": args.rows * args.scale,
+                        "base_peak_rss_mb": base_rss,
+                        "big_peak_rss_mb": big_rss,
+                    }
+                    print(f"# {kind}: memory {figures['memory']}", flush=True)
             # Last: it adds rows to the base collection.
             figures["incremental"] = measure.incremental_vs_full(side, "bench_base", args.rows, args.dim, args.runs)
             print(f"# {kind}: incremental {figures['incremental']}", flush=True)
@@ -203,6 +205,11 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=int, default=10, help="size factor of the memory figure (1: skip)")
     parser.add_argument("--concurrency", type=int, default=16, help="transfer.concurrency for tool and baseline")
+    parser.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="only the incremental figure (the base collection, its backups, 10%% new rows)",
+    )
     parser.add_argument("--kinds", nargs="+", default=["local", "s3"], choices=["local", "s3"])
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.json"), help="JSON with every figure")
     args = parser.parse_args()
