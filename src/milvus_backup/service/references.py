@@ -124,7 +124,12 @@ class Chain:
 
 def describe_chain(target: StorageLocation, name: str) -> Chain:
     manifest = read_manifest(target, name)
-    objects = manifest.objects if manifest is not None else []
+    if manifest is None:  # made by another tool: it holds all its bytes, as its meta lists them
+        info = read_backup(target, name)
+        segments = [s for c in info.collection_backups for p in c.partition_backups for s in p.segment_backups]
+        segments += [s for c in info.collection_backups for s in c.l0_segments]
+        return Chain(name, [], sum(len(relative_keys(s)) for s in segments), info.size, {})
+    objects = manifest.objects
     referenced: dict[str, int] = {}
     for obj in objects:
         if obj.backup:

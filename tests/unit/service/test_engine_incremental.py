@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from milvus_backup.errors import BackupNotFoundError, BackupReferencedError, IntegrityError
+from milvus_backup.errors import BackupNotFoundError, BackupReferencedError, IntegrityError, UsageError
 from milvus_backup.meta import layout
 from milvus_backup.meta.manifest import MANIFEST_FORMAT, MANIFEST_FORMAT_REFERENCES, Manifest
 from milvus_backup.service.catalog import (
@@ -241,3 +241,19 @@ def test_where_milvus_reads_the_backup_in_place_partitions_with_references_are_s
     # Every partition of this backup holds referenced segments, so each was staged, and the staging removed.
     assert restored.staged_objects == len(_manifest(resources, "tue").objects)
     assert keys_under(backup_storage, "restore-temp-") == []
+
+
+def test_a_backup_without_manifest_holds_all_its_bytes(resources: Resources, backup_storage: MemoryStorage) -> None:
+    full = create_backup(resources, CreateRequest(name="gomade"))
+    backup_storage.delete(layout.meta_key(BACKUP_ROOT, "gomade", layout.MANIFEST_FILE))  # as the Go tool writes it
+
+    chain = describe_chain(resources.backup, "gomade")
+
+    assert (chain.bases, chain.owned_objects, chain.owned_bytes, chain.referenced_bytes) == (
+        [],
+        full.objects,
+        full.bytes,
+        {},
+    )
+    with pytest.raises(UsageError, match="no manifest"):
+        _incremental(resources, "next", base="gomade")
