@@ -144,6 +144,7 @@ def incremental_vs_full(side: Side, collection: str, rows: int, dim: int, runs: 
     config = side.config
     base = unique("bench_full_")
     tool_backup(side, collection, base)
+    base_bytes = get_backup(config, base).size
     before = {
         s.segment_id
         for c in get_backup(config, base).collection_backups
@@ -193,6 +194,7 @@ def incremental_vs_full(side: Side, collection: str, rows: int, dim: int, runs: 
         "new_bytes": median(new_bytes),
         "bytes_ratio": median(copied) / median(new_bytes) if median(new_bytes) else float("inf"),
         "new_rows": rows // 10,
+        "base_bytes": base_bytes,
         "runs": runs,
     }
 
