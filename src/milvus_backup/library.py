@@ -100,11 +100,10 @@ def run_schedule(config: Config, schedule: str, backup_name: str, run: Run) -> d
     its retention (if it has one). Returns the job's result: `create`, and `prune` when it pruned."""
     spec = next(s for s in config.server.schedules if s.name == schedule)
     request = CreateRequest(
-        name=backup_name, selection=parse_selection(",".join(spec.collections), ",".join(spec.databases))
+        name=backup_name,
+        selection=parse_selection(",".join(spec.collections), ",".join(spec.databases)),
+        incremental=spec.incremental,
     )
-    if spec.incremental:  # wiring.schedules refuses it unless create takes it
-        incremental: dict[str, Any] = {"incremental": True}
-        request = dataclasses.replace(request, **incremental)
     result: dict[str, Any] = {"create": dataclasses.asdict(create_backup(config, request, run))}
     policy = wiring.retention(spec)
     if not policy.empty:

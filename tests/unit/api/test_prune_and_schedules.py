@@ -82,7 +82,6 @@ def test_schedules_lists_each_with_its_next_run(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("schedules", "error"),
     [
-        ([{"name": "a", "cron": "0 2 * * *", "incremental": True}], "full backups only"),
         ([{"name": "a", "cron": "whenever"}], "not a cron expression"),
         ([{"name": "a", "cron": "0 2 * * *", "nameTemplate": "{date:%Y-%m-%d}"}], "backup name"),
         ([{"name": "a", "cron": "0 2 * * *"}, {"name": "a", "cron": "0 3 * * *"}], "two schedules are named"),

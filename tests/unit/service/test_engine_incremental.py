@@ -19,9 +19,11 @@ from milvus_backup.service.catalog import (
     read_references,
 )
 from milvus_backup.service.create import CreateRequest, CreateResult, create_backup
+from milvus_backup.service.prune import PruneRequest, prune_backups
 from milvus_backup.service.references import consolidate, describe_chain
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.restore import RestoreRequest, restore_backup
+from milvus_backup.service.retention import RetentionPolicy
 from milvus_backup.service.run import Run
 from milvus_backup.service.selection import Selection
 from milvus_backup.service.verify import verify_backup
@@ -257,3 +259,24 @@ def test_a_backup_without_manifest_holds_all_its_bytes(resources: Resources, bac
     )
     with pytest.raises(UsageError, match="no manifest"):
         _incremental(resources, "next", base="gomade")
+
+
+def test_prune_keeps_the_backups_a_kept_incremental_backup_references(resources: Resources, source: FakeMilvus) -> None:
+    create_backup(resources, CreateRequest(name="n_mon"))
+    source.insert("default", "books", "p1", rows=10)  # kept by the compaction below, so n_wed references it
+    _incremental(resources, "n_tue")
+    source.compact("default", "books", "_default")
+    _incremental(resources, "n_wed")
+    create_backup(resources, CreateRequest(name="n_thu"))  # full: references nothing
+
+    result = prune_backups(resources.backup, PruneRequest(RetentionPolicy(keep_last=2), prefix="n_"))
+
+    reasons = {b.name: b.reasons for b in result.kept}
+    assert reasons["n_thu"] == ["last"] and reasons["n_wed"] == ["last"]
+    assert reasons["n_tue"] == ["referenced by n_wed"]
+    assert reasons["n_mon"] == ["referenced by n_wed", "referenced by n_tue"]
+    assert result.removed == []
+    create_backup(resources, CreateRequest(name="n_fri"))
+    result = prune_backups(resources.backup, PruneRequest(RetentionPolicy(keep_last=2), prefix="n_"))
+    assert sorted(b.name for b in result.removed) == ["n_mon", "n_tue", "n_wed"]
+    assert [s.name for s in list_backups(resources.backup)] == ["n_fri", "n_thu"]
