@@ -173,6 +173,7 @@ def table(results: dict[str, Any]) -> str:
     row("full backup time of the same data (s)", lambda f: f["incremental"]["full_s"])
     row("incremental: bytes copied ÷ new bytes", lambda f: f["incremental"]["bytes_ratio"])
     row("incremental ÷ full backup time", lambda f: f["incremental"]["time_ratio"])
+    row("incremental backup of nothing new (s)", lambda f: f["incremental"]["unchanged_incremental_s"])
     row("peak RSS, base size (MB)", lambda f: f["memory"]["base_peak_rss_mb"], "{:.0f}")
     row("peak RSS, 10× size (MB)", lambda f: f["memory"]["big_peak_rss_mb"], "{:.0f}")
     return "\n".join(lines)

@@ -78,6 +78,14 @@ NOT_RUN: dict[str, tuple[str, str]] = {
         "the full benchmark, about an hour",
         "tests/integration/test_bench_smoke.py::test_benchmark_smoke",
     ),
+    ".venv/bin/python -m bench --incremental-only": (
+        "the incremental figure at full size, about ten minutes",
+        "tests/integration/test_bench_smoke.py::test_benchmark_smoke",
+    ),
+    ".venv/bin/python -m bench.year": (
+        "365 incremental creates, about a quarter of an hour",
+        "tests/integration/test_bench_smoke.py::test_year_smoke",
+    ),
 }
 
 # Fenced blocks without a language that are not code, keyed by (file, first line).
