@@ -25,4 +25,16 @@ setup_env() {
     echo "installing Azurite (npm) into .cache/npm" >&2
     npm install --silent --no-audit --no-fund --prefix .cache/npm azurite@3.37.0 >&2
   fi
+  if [ "$purpose" = test ]; then
+    # Older Milvus servers for the version tests: the same PyPI package as the venv's 2.3.5, so each lives in its
+    # own directory (the rig reads the package's data from there; nothing imports it).
+    local version
+    for version in 2.2.16 2.2.8; do
+      if [ ! -f ".cache/milvus-$version-pkg/milvus/__init__.py" ]; then
+        echo "unpacking Milvus $version (PyPI milvus==$version) into .cache/milvus-$version-pkg" >&2
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+          --target ".cache/milvus-$version-pkg" "milvus==$version" >&2
+      fi
+    done
+  fi
 }

@@ -33,6 +33,25 @@ including codes a later version adds inside these ranges. Code 36 (an empty Milv
 used: `check` compares the root with the files Milvus reports (38), and an empty root is right for a Milvus that
 stores nothing yet.
 
+Some cases, by their code:
+
+* **2**: every malformed flag, before anything is contacted: an empty name (`-n ""`, for every command; `create`
+  makes a name up only when `-n` is left out), a bad `-r` (`a:b:c`, `a.b.c:d`, a name Milvus would refuse, one
+  renamed twice), `-s`, `-a`, `--filter`, and restore options that contradict each other.
+* **3**: a `--config` that is a directory, an empty backup.yaml, or one whose top level is a list or a string,
+  each with its own message.
+* **11**: a create of a name whose earlier create was cut off (its lock's lease ran out): the hint says to delete
+  the incomplete backup. **40**: a create of a name another create holds, or claimed at the same time.
+* **13**: also when the backup's folder holds a binlog the backup does not list (`verify`; a restore refuses it
+  before creating anything).
+* **20**: a full disk says so (`the file system is full`) and names the storage that is full.
+* **31**: also when Milvus stops answering during a restore's import (the message names the import; Milvus's log
+  says why).
+* **35**: when an earlier restore of the backup left the collection (killed, or failed with `--keep-partial`),
+  the hint names that restore.
+* REST only: 413 for a body larger than `server.maxBodyBytes`, 400 for an unknown query parameter. A message
+  shows at most 256 characters of a value it names (4096 of a detail), then the value's length.
+
 Every code:
 
 | code | HTTP | error class | message | what to do |

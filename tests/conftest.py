@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import reliability
 from tests.rig import proc
 from tests.rig.azurite import AzuriteServer, start_azurite
 from tests.rig.fakegcs import GcsServer, start_fake_gcs
@@ -132,6 +133,24 @@ def milvus_empty(rig_dir: Path) -> Iterator[MilvusInstance]:
     instance.stop()
 
 
+@pytest.fixture(scope="session")
+def milvus_22(rig_dir: Path) -> Iterator[MilvusInstance]:
+    """Milvus 2.2.16, local storage. Its DataNode writes the deletes of flushed segments every
+    dataNode.segment.syncPeriod (600 s by default; 1 s here), and a backup waits until they are on storage: with
+    the default the session's fixture deletes would hold every backup for ten minutes."""
+    instance = start_milvus(
+        rig_dir / "milvus_22",
+        name="v22",
+        storage=LocalStorageSpec(),
+        version="2.2.16",
+        settings={"dataNode.segment.syncPeriod": 1},
+    )
+    _record("milvus_22", instance.startup_seconds)
+    _milvus_instances["milvus_22"] = instance
+    yield instance
+    instance.stop()
+
+
 MILVUS_ROOT_TOKEN = "root:Milvus"
 
 
@@ -150,7 +169,18 @@ def milvus_auth(rig_dir: Path) -> Iterator[MilvusInstance]:
     instance.stop()
 
 
+@pytest.fixture
+def reliability_record() -> reliability.ReliabilityLog:
+    """Report a fault, kill or bad-input case to the session's figures (see tests/reliability.py)."""
+    return reliability.LOG
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    figures = reliability.LOG.summary_lines()
+    if figures:
+        terminalreporter.section("reliability")
+        for line in figures:
+            terminalreporter.write_line(line)
     if not _startup_times:
         return
     terminalreporter.section("test rig")

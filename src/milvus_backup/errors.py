@@ -17,7 +17,8 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
   x BackupIncompleteError              12 / 409
   x IntegrityError                     13 / 422
   x UnsupportedFormatError             14 / 422
-  x BackupReferencedError              15 / 409
+  x UnflushedDeletesError              15 / 409
+  x BackupReferencedError              16 / 409
   x StorageError                       20 / 502   storage 20-29
     + StorageUnavailableError          21 / 503
     + StorageAccessDeniedError         22 / 502
@@ -33,6 +34,7 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
     + CollectionExistsError            35 / 409
     + SourceDataError                  37 / 502
     + MilvusRootMismatchError          38 / 502
+    + MilvusTooOldError                39 / 422
   x JobConflictError                   40 / 409   jobs and runs 40-49
   x JobCancelledError                  41 / 409
   x JobNotFoundError                   42 / 404
@@ -49,6 +51,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+#: The most characters of one value (a name, a key) that a message shows, and of a detail or hint: input may be
+#: arbitrarily long (a 10 MB collection name in a REST body), and a message never echoes it whole.
+FIELD_CHARS = 256
+DETAIL_CHARS = 4096
+
+
+def bounded(value: Any, limit: int) -> Any:
+    """`value`, or a string cut to `limit` characters saying how long it was."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value)} characters)"
+    return value
+
 
 class BackupToolError(Exception):
     """{detail}"""
@@ -60,9 +74,10 @@ class BackupToolError(Exception):
     def __init__(self, hint: str | None = None, **fields: Any) -> None:
         self.fields = fields
         template = (self.__doc__ or "{detail}").strip().splitlines()[0]
-        super().__init__(template.format(**fields))
+        shown = {key: bounded(value, DETAIL_CHARS if key == "detail" else FIELD_CHARS) for key, value in fields.items()}
+        super().__init__(template.format(**shown))
         if hint is not None:
-            self.hint = hint
+            self.hint = bounded(hint, DETAIL_CHARS)
 
     @property
     def message(self) -> str:
@@ -130,10 +145,23 @@ class UnsupportedFormatError(BackupToolError):
     http_status = 422
 
 
+class UnflushedDeletesError(BackupToolError):
+    """Milvus {version} at {address} still holds deletes in memory (waited {seconds:g} s): deleted rows would return."""
+
+    exit_code = 15
+    http_status = 409
+    hint = (
+        "Milvus 2.2 writes the deletes of flushed segments only every dataNode.segment.syncPeriod (600 s by "
+        "default; a flush does not write them). Retry later, give the wait longer (backup.unflushedDeletesWait), "
+        "lower dataNode.segment.syncPeriod in milvus.yaml, or accept the risk with --accept-unflushed-deletes "
+        "(recorded in the backup)."
+    )
+
+
 class BackupReferencedError(BackupToolError):
     """Backup {name!r} holds data that other backups reference: {shown}."""
 
-    exit_code = 15
+    exit_code = 16
     http_status = 409
     hint = (
         "Delete them with it (`milvus-backup delete -n NAME --with-dependents`), or first make each of them "
@@ -287,6 +315,14 @@ class MilvusRootMismatchError(MilvusError):
         "bucketName and rootPath (v2: milvus.storage.*) must name where Milvus keeps its files: minio.bucketName and "
         "minio.rootPath in milvus.yaml, or localStorage.path for local storage; insert_log/ lies directly below it."
     )
+
+
+class MilvusTooOldError(MilvusError):
+    """Milvus at {address} is {version}, older than the oldest this tool supports ({minimum})."""
+
+    exit_code = 39
+    http_status = 422
+    hint = "Upgrade Milvus, or back it up with a tool of its own age."
 
 
 class JobConflictError(BackupToolError):

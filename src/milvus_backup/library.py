@@ -17,17 +17,19 @@ from typing import Any
 from milvus_backup import wiring
 from milvus_backup.config import Config
 from milvus_backup.errors import BackupNotFoundError
+from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog, references
 from milvus_backup.service.catalog import BackupSummary
 from milvus_backup.service.check import CheckReport, CheckStep, run_check
 from milvus_backup.service.create import CreateRequest, CreateResult
 from milvus_backup.service.create import create_backup as _create
+from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.prune import PruneRequest, PruneResult
 from milvus_backup.service.prune import prune_backups as _prune
 from milvus_backup.service.references import Chain, ConsolidateResult
 from milvus_backup.service.resources import StorageLocation
-from milvus_backup.service.restore import RestoreRequest, RestoreResult
+from milvus_backup.service.restore import RestoreRequest, RestoreResult, check_options
 from milvus_backup.service.restore import restore_backup as _restore
 from milvus_backup.service.run import Run
 from milvus_backup.service.selection import parse_selection
@@ -53,6 +55,7 @@ def create_backup(config: Config, request: CreateRequest, run: Run | None = None
 
 
 def restore_backup(config: Config, request: RestoreRequest, run: Run | None = None) -> RestoreResult:
+    check_options(request)  # contradicting options are a usage error, whatever the backup storage holds
     _backups_of(config, request.name)
     with wiring.open_resources(config, milvus=True) as resources, _run(config, run, f"restore of {request.name}") as r:
         return _restore(resources, request, r)
@@ -78,6 +81,11 @@ def list_backups(config: Config) -> list[BackupSummary]:
 
 def get_backup(config: Config, name: str) -> BackupInfo:
     return catalog.get_backup(_backups_of(config, name), name)
+
+
+def get_manifest(config: Config, name: str) -> Manifest | None:
+    """The backup's manifest.json (ours), or None for a backup made by the Go tool."""
+    return catalog.read_manifest(_backups_of(config, name), name)
 
 
 def delete_backup(config: Config, name: str) -> int:
@@ -146,6 +154,7 @@ def _missing_directory(target: StorageLocation) -> bool:
 def _backups_of(config: Config, name: str) -> StorageLocation:
     """The backup storage, where backup `name` must be: without the directory of backups (local storage, before
     the first create) no backup is there (BackupNotFoundError), and nothing creates the directory."""
+    validate_backup_name(name)  # a bad name is a usage error wherever the backups are
     target = wiring.backup_storage(config)
     if _missing_directory(target):
         raise BackupNotFoundError(

@@ -121,6 +121,7 @@ def settings(config: Config) -> Settings:
         import_jobs=config.restore.concurrency.import_jobs,
         pause_gc=config.backup.pause_gc,
         keep_temp_files=config.restore.keep_temp_files,
+        unflushed_deletes_wait=config.backup.unflushed_deletes_wait,
     )
 
 

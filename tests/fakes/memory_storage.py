@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from milvus_backup.errors import BackupToolError, BucketNotFoundError, ObjectNotFoundError, StorageError
 from milvus_backup.storage._streams import iter_parts
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, NoConditionalWrites, ObjectInfo, Storage
 
 
 class MemoryStorage(Storage):
@@ -46,7 +46,11 @@ class MemoryStorage(Storage):
         page_size: int = 1000,
         unordered: bool = False,
         missing: bool = False,
+        conditions: str = "honoured",
     ) -> None:
+        """`conditions`: how the fake service treats a conditional create: "honoured", "refused" (it answers that
+        it has none) or "ignored" (it writes anyway, as some S3-compatible services do); but the last two are found
+        out by the probe of `Storage.put_if_absent`."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.name = name
@@ -56,6 +60,9 @@ class MemoryStorage(Storage):
         self.page_size = page_size
         self.unordered = unordered
         self.missing = missing
+        self.conditions = conditions
+        if conditions != "honoured":
+            self.conditional_writes = None
         self._objects: dict[str, tuple[bytes, str]] = {}  # key -> (content, md5 hex)
         self._lock = threading.Lock()
 
@@ -127,9 +134,11 @@ class MemoryStorage(Storage):
 
     def _put_if_absent(self, key: str, data: bytes) -> bool:
         self._enter("put_if_absent", key)
+        if self.conditions == "refused":
+            raise NoConditionalWrites(self.location)
         md5 = hashlib.md5(data).hexdigest()
         with self._lock:
-            if key in self._objects:
+            if key in self._objects and self.conditions == "honoured":
                 return False
             self._objects[key] = (bytes(data), md5)
         return True

@@ -212,6 +212,8 @@ class FakeMilvus:
         self.import_seconds = 0.0
         self.import_fault: Callable[[str, str, str], str | None] | None = None
         self.import_call_seconds = 0.0
+        #: Milvus 2.2: how many GetFlushAllState polls answer "deletes still in memory" (None: forever).
+        self.held_deletes_polls: int | None = 0
         self.on_call: Callable[[str, tuple[Any, ...]], None] | None = None
         # instrumentation
         self.calls: Counter[str] = Counter()
@@ -526,6 +528,18 @@ class FakeMilvus:
             left = self._flush_polls_left.get((db, collection), 0)
             self._flush_polls_left[(db, collection)] = left - 1
             return left <= 0
+
+    @_call
+    def timestamp(self) -> int:
+        return int(time.time() * 1000) << 18
+
+    @_call
+    def all_written_up_to(self, ts: int) -> bool:
+        with self._lock:
+            if self.held_deletes_polls is None:
+                return False
+            self.held_deletes_polls -= 1
+            return self.held_deletes_polls < 0
 
     # -- the protocol: writing -----------------------------------------------------------------------
     @_call

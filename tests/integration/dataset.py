@@ -1,7 +1,8 @@
-"""The fixture set the backup and restore tests use, built in a real Milvus 2.3.5.
+"""The fixture set the backup and restore tests use, built in a real Milvus 2.3.5 (or 2.2.16).
 
-default.c1  int64 pk, every scalar type Milvus 2.3 has, float vector + HNSW, dynamic field, partitions p1 and
-            p2, three flushed segments, deletes and upserts after the flushes
+default.c1  int64 pk, every scalar type Milvus 2.3 has (2.2: no Array), float vector + HNSW, dynamic field,
+            partitions p1 and p2, three flushed segments, deletes and upserts after the flushes (2.2, which has
+            no Upsert: deletes and inserts)
 default.c2  varchar pk, binary vector + BIN_IVF_FLAT, a partition key (4 partitions)
 db1.c1      auto_id int64 pk, float vector
 db1.c3      int64 pk, float vector, no index
@@ -34,8 +35,8 @@ def _vec(rng: random.Random, dim: int = DIM) -> list[float]:
     return [rng.random() for _ in range(dim)]
 
 
-def _c1_row(rng: random.Random, i: int, tag: str = "") -> dict[str, Any]:
-    return {
+def _c1_row(rng: random.Random, i: int, tag: str = "", arrays: bool = True) -> dict[str, Any]:
+    row = {
         "id": i,
         "b": i % 2 == 0,
         "i8": i % 100,
@@ -50,9 +51,12 @@ def _c1_row(rng: random.Random, i: int, tag: str = "") -> dict[str, Any]:
         "vec": _vec(rng),
         "extra_dynamic": f"dyn {i}{tag}",
     }
+    if not arrays:
+        del row["arr"]
+    return row
 
 
-def build_c1(client: MilvusClient, expected: Expected) -> None:
+def build_c1(client: MilvusClient, expected: Expected, arrays: bool = True) -> None:
     rng = random.Random(11)
     schema = client.create_schema(auto_id=False, enable_dynamic_field=True, description="every 2.3 type")
     schema.add_field("id", DataType.INT64, is_primary=True)
@@ -65,7 +69,8 @@ def build_c1(client: MilvusClient, expected: Expected) -> None:
     schema.add_field("d", DataType.DOUBLE)
     schema.add_field("s", DataType.VARCHAR, max_length=64)
     schema.add_field("js", DataType.JSON)
-    schema.add_field("arr", DataType.ARRAY, element_type=DataType.INT64, max_capacity=8)
+    if arrays:
+        schema.add_field("arr", DataType.ARRAY, element_type=DataType.INT64, max_capacity=8)
     schema.add_field("vec", DataType.FLOAT_VECTOR, dim=DIM)
     index = client.prepare_index_params()
     index.add_index("vec", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 32})
@@ -74,14 +79,18 @@ def build_c1(client: MilvusClient, expected: Expected) -> None:
     client.create_partition("c1", "p2")
     ids: set[int] = set()
     for batch, partition in enumerate(["_default", "p1", "p2"]):
-        rows = [_c1_row(rng, i) for i in range(batch * C1_BATCH, (batch + 1) * C1_BATCH)]
+        rows = [_c1_row(rng, i, arrays=arrays) for i in range(batch * C1_BATCH, (batch + 1) * C1_BATCH)]
         client.insert("c1", rows, partition_name=partition)
         client.flush("c1")  # one sealed segment per batch
         ids.update(r["id"] for r in rows)
     deleted = {3, 5, 401, 802, 1199}
     client.delete("c1", ids=list(deleted))
-    upserted = {7: _c1_row(rng, 7, " upserted"), 11: _c1_row(rng, 11, " upserted")}
-    client.upsert("c1", list(upserted.values()))
+    upserted = {7: _c1_row(rng, 7, " upserted", arrays), 11: _c1_row(rng, 11, " upserted", arrays)}
+    if arrays:
+        client.upsert("c1", list(upserted.values()))
+    else:  # Milvus 2.2 has no Upsert
+        client.delete("c1", ids=list(upserted))
+        client.insert("c1", list(upserted.values()))
     client.flush("c1")
     client.create_alias("c1", "c1_alias")
     expected.live_ids["default.c1"] = ids - deleted
@@ -135,11 +144,12 @@ def build_simple(
     expected.live_ids[f"{db}.{name}"] = set(result["ids"])
 
 
-def build_dataset(uri: str) -> Expected:
+def build_dataset(uri: str, arrays: bool = True) -> Expected:
+    """`arrays=False` for Milvus 2.2, which has no Array fields (nor Upsert)."""
     expected = Expected()
     client = MilvusClient(uri=uri)
     try:
-        build_c1(client, expected)
+        build_c1(client, expected, arrays)
         build_c2(client, expected)
         for db in ("db1", "db2"):
             client.create_database(db)

@@ -1,4 +1,5 @@
-"""create / list / get / delete / verify on the real Milvus 2.3.5 instances (local storage and S3)."""
+"""create / list / get / delete / verify on the real Milvus 2.3.5 instances (local storage and S3); the tests
+marked `milvus22` on Milvus 2.2.16 too."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def collections_of(capsys, config: Path, name: str) -> set[str]:
     return {f"{c['db_name']}.{c['collection_name']}" for c in json.loads(out)["collection_backups"]}
 
 
+@pytest.mark.milvus22
 @pytest.mark.parametrize(
     ("flags", "selected"),
     [

@@ -50,7 +50,7 @@ def test_incremental_chain_restores_verifies_refuses_and_consolidates(deployment
         assert assert_same_rows(milvus, milvus, coll, coll + suffix, "id") == 420
 
         code, _, err = run(capsys, config, "delete", "-n", base)
-        assert code == 15 and child in err and "--with-dependents" in err
+        assert code == 16 and child in err and "--with-dependents" in err
 
         # A referenced object of the base, damaged: verify of the child finds it, then it is put back.
         target = wiring.backup_storage(load_config(str(config), env={}).config)

@@ -565,7 +565,7 @@ def test_killed_server_shows_its_job_failed_and_runs_new_ones(milvus_local, data
         server.kill()
 
 
-def test_auth_token_guards_everything_but_health_and_metrics(milvus_local, dataset_local, tmp_path):
+def test_auth_token_guards_everything_but_health(milvus_local, dataset_local, tmp_path):
     config = server_config(milvus_local, tmp_path, authToken="t0ken-for-tests")
     server = ThreadServer(config, tmp_path / "jobs")
     try:
@@ -580,7 +580,8 @@ def test_auth_token_guards_everything_but_health_and_metrics(milvus_local, datas
             assert client.get(f"{API}/list", headers={"Authorization": "Bearer t0ken-for-tests"}).status_code == 200
             assert client.get(f"{API}/hello").text == "Hello, This is backup service"
             assert client.get("/healthz").status_code == 200
-            metrics = client.get("/metrics")
+            error(client.get("/metrics"), 401, "UnauthorizedError", "bearer token")  # unless server.publicMetrics
+            metrics = client.get("/metrics", headers={"Authorization": "Bearer t0ken-for-tests"})
             assert metrics.status_code == 200 and "milvus_backup_bytes_copied_total" in metrics.text
     finally:
         server.stop()

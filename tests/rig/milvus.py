@@ -1,4 +1,4 @@
-"""Milvus 2.3.5 standalone from the PyPI ``milvus`` package, one or more side by side.
+"""Milvus standalone servers from the PyPI ``milvus`` package (2.3.5, and 2.2.x), one or more side by side.
 
 The package's ``MilvusServer`` is not used to launch: it cannot move the
 embedded etcd off 2379/2380, forgets ``glog.conf`` when given a template,
@@ -7,9 +7,16 @@ ignores. The rig renders the package's config template itself, gives every
 listener a free port, points the embedded etcd at its own YAML
 (``etcd.config.path``) and runs the bundled binary with ``-alias <name>``.
 
-The bundled binaries are unpacked once into a shared cache
-(``<repo>/.cache/milvus-2.3.5``, or ``MILVUS_RIG_BIN_CACHE``); that saves about
-6 s per start compared to the package's unpack-per-data-dir.
+2.3.5 is the venv's ``milvus`` package. Older versions are the same PyPI
+package, so they cannot share the venv: ``scripts/_setup.sh`` unpacks each
+into ``<repo>/.cache/milvus-<version>-pkg`` and the rig reads its data files
+from there (nothing imports it). 2.2 differs in three ways: the template's
+message-queue placeholder is ``rocketmq_data_dir``, IndexCoord is a component
+of its own with its own port, and there is no ``glog.conf``.
+
+The bundled binaries are unpacked once per version into a shared cache
+(``<repo>/.cache/milvus-<version>``, or ``MILVUS_RIG_BIN_CACHE`` for 2.3.5);
+that saves about 6 s per start compared to the package's unpack-per-data-dir.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
+import lzma
 import os
 import re
 import shutil
@@ -37,6 +46,8 @@ from tests.rig.seaweed import S3Server
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90.0
 MILVUS_VERSION = "2.3.5"
+#: Versions the rig can start besides the venv's own (each unpacked by scripts/_setup.sh).
+OLDER_VERSIONS = ("2.2.16", "2.2.8")
 
 # Template placeholder -> dotted config key. Each placeholder is one of the
 # per-component gRPC ports; all of them get a free port.
@@ -106,6 +117,7 @@ class MilvusInstance:
     log_path: Path
     config_path: Path
     ports: dict[str, int]
+    version: str = MILVUS_VERSION
     process: subprocess.Popen[bytes] | None = None
     startup_seconds: float = field(default=0.0, compare=False)
     #: "user:password" when the instance has authorization enabled.
@@ -129,7 +141,9 @@ class MilvusInstance:
     def _launch(self) -> None:
         self.process = proc.spawn(self._argv, log_path=self.log_path, env=self._env, cwd=self.data_dir)
 
-    def _wait_ready(self, timeout: float = READY_TIMEOUT, stale_server_id: int | None = None) -> None:
+    def _wait_ready(
+        self, timeout: float = READY_TIMEOUT, stale_server_id: int | None = None, *, through_client: bool = True
+    ) -> None:
         deadline = time.monotonic() + timeout
         label = f"Milvus '{self.name}'"
         etcd = _EtcdSessions(self.host, self.ports["etcd.client"])
@@ -167,6 +181,9 @@ class MilvusInstance:
             process=self.process,
             what=f"gRPC port {self.port}",
         )
+        if not through_client:
+            self._server_id = etcd.max_server_id()
+            return
         # The proxy's port opens before rootcoord/datacoord are serving.
         wait_until(
             list_collections,
@@ -269,32 +286,54 @@ def _remove_run_files(alias: str, pid: int) -> None:
                 stale.unlink(missing_ok=True)
 
 
-def bin_dir() -> Path:
+def package_dir(version: str = MILVUS_VERSION) -> Path:
+    """The ``milvus`` package directory of this version (its ``data/`` holds the template and the binaries)."""
+    if version == MILVUS_VERSION:
+        import milvus as milvus_pkg
+
+        return Path(milvus_pkg.__file__).parent
+    if version not in OLDER_VERSIONS:
+        raise ValueError(f"the rig has no Milvus {version} (it has {MILVUS_VERSION}, {', '.join(OLDER_VERSIONS)})")
+    path = REPO_ROOT / ".cache" / f"milvus-{version}-pkg" / "milvus"
+    if not (path / "data" / "config.yaml.template").is_file():
+        raise FileNotFoundError(f"{path} is missing: run scripts/_setup.sh (setup_env test) to unpack Milvus {version}")
+    return path
+
+
+def bin_dir(version: str = MILVUS_VERSION) -> Path:
     """Directory with the unpacked ``milvus`` binary and its shared libraries.
 
     Unpacked at most once per package version, under a file lock so that
     concurrent sessions do not write the same files.
     """
-    import milvus as milvus_pkg
-
-    base = Path(os.environ.get("MILVUS_RIG_BIN_CACHE") or REPO_ROOT / ".cache" / f"milvus-{MILVUS_VERSION}")
+    default = REPO_ROOT / ".cache" / f"milvus-{version}"
+    base = Path(os.environ.get("MILVUS_RIG_BIN_CACHE") or default) if version == MILVUS_VERSION else default
     base.mkdir(parents=True, exist_ok=True)
     with open(base / ".unpack.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        # Skips every file whose recorded .lzma md5 still matches.
-        milvus_pkg._initialize_data_files(str(base))
+        _unpack(package_dir(version) / "data" / "bin", base / "bin")
     return base / "bin"
 
 
-def _package_data() -> Path:
-    import milvus as milvus_pkg
+def _unpack(packed: Path, target: Path) -> None:
+    """Decompress every ``*.lzma`` of the package; a file whose recorded .lzma md5 still matches is skipped (the
+    package's own marker files, so a cache it unpacked stays valid)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sorted(packed.glob("*.lzma")):
+        out = target / source.name[: -len(".lzma")]
+        marker = target / f"{source.name}.md5"
+        digest = hashlib.md5(source.read_bytes()).hexdigest()
+        if out.is_file() and marker.is_file() and marker.read_text(encoding="utf-8").strip() == digest:
+            continue
+        with lzma.open(source) as packed_file:
+            out.write_bytes(packed_file.read())
+        out.chmod(0o755)
+        marker.write_text(digest, encoding="utf-8")
 
-    return Path(milvus_pkg.__file__).parent / "data"
 
-
-def _render_template(values: dict[str, Any]) -> dict[str, Any]:
+def _render_template(version: str, values: dict[str, Any]) -> dict[str, Any]:
     """The package's ``config.yaml.template`` with ``{{ key(type): default }}`` filled in."""
-    text = (_package_data() / "config.yaml.template").read_text(encoding="utf-8")
+    text = (package_dir(version) / "data" / "config.yaml.template").read_text(encoding="utf-8")
 
     def substitute(match: re.Match[str]) -> str:
         spec = match.group(1).strip()
@@ -330,6 +369,7 @@ def _write_configs(
     storage: StorageSpec,
     local_storage_path: Path | None,
     settings: dict[str, Any],
+    version: str,
 ) -> Path:
     configs = data_dir / "configs"
     logs = data_dir / "logs"
@@ -360,20 +400,22 @@ def _write_configs(
         "etcd_log_path": str(logs / "etcd.log"),
         "etcd_data_dir": str(state / "etcd.data"),
         "rocksmq_data_dir": str(state / "rocksmq"),
+        "rocketmq_data_dir": str(state / "rocksmq"),  # 2.2's name for the same placeholder
         # With S3 storage the QueryNode still keeps its chunk cache here.
         "local_storage_dir": str(local_storage_path or state / "local-cache"),
         # Empty: Milvus then logs to stdout only, which the rig captures in one file.
         "system_log_path": '""',
+        "log_stdout": "true",  # 2.2's template defaults to false: nothing would be logged after start-up
     }
     values.update({placeholder: ports[key] for placeholder, key in _PORT_KEYS.items()})
-    # Only part of indexCoord.bindIndexNodeMode.address (disabled); IndexCoord
-    # lives inside DataCoord in 2.3 and listens on its port.
-    values["index_coord_port"] = ports["dataCoord.port"]
-    config = _render_template(values)
+    # 2.2: IndexCoord's own port. 2.3: only part of indexCoord.bindIndexNodeMode.address
+    # (disabled); IndexCoord lives inside DataCoord and listens on its port.
+    values["index_coord_port"] = ports.get("indexCoord.port", ports["dataCoord.port"])
+    config = _render_template(version, values)
 
     _set(config, "etcd.endpoints", f"{LOCALHOST}:{etcd_client_port}")
     _set(config, "etcd.config.path", str(etcd_path))
-    for component in _COMPONENTS_WITH_IP:
+    for component in (*_COMPONENTS_WITH_IP, *(("indexCoord",) if "indexCoord.port" in ports else ())):
         _set(config, f"{component}.ip", LOCALHOST)
     if isinstance(storage, S3StorageSpec):
         _set(config, "common.storageType", "minio")
@@ -394,20 +436,30 @@ def _write_configs(
 
     config_path = configs / "milvus.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    # The C++ core reads glog settings from configs/glog.conf (log_dir=logs/, relative to cwd).
-    shutil.copy(_package_data() / "glog.conf", configs / "glog.conf")
+    # The C++ core reads glog settings from configs/glog.conf (log_dir=logs/, relative to cwd); 2.2 ships none.
+    glog = package_dir(version) / "data" / "glog.conf"
+    if glog.is_file():
+        shutil.copy(glog, configs / "glog.conf")
     return config_path
 
 
 def start_milvus(
-    workdir: Path, *, name: str, storage: StorageSpec, settings: dict[str, Any] | None = None, token: str = ""
+    workdir: Path,
+    *,
+    name: str,
+    storage: StorageSpec,
+    settings: dict[str, Any] | None = None,
+    token: str = "",
+    version: str = MILVUS_VERSION,
+    wait_for_client: bool = True,
 ) -> MilvusInstance:
     """Start a standalone Milvus whose config, state and logs all live in ``workdir``.
 
     ``name`` names the embedded etcd member and, with this process's pid, the
     ``-alias``: Milvus writes ``/run/milvus/standalone-<alias>.pid`` whatever
     MILVUS_RUN_DIR says, and that directory is shared by every test session on
-    the machine. Use a different name and workdir per instance.
+    the machine. Use a different name and workdir per instance. Without `wait_for_client` it is ready once its
+    gRPC port is open (for a Milvus that pymilvus 3 cannot talk to).
     """
     t0 = time.monotonic()
     data_dir = workdir.resolve()
@@ -418,6 +470,8 @@ def start_milvus(
         local_storage_path.mkdir(parents=True, exist_ok=True)
 
     ports = {key: free_port() for key in _PORT_KEYS.values()}
+    if version.startswith("2.2."):
+        ports["indexCoord.port"] = free_port()
     metrics_port = free_port()
     etcd_client_port = free_port()
     etcd_peer_port = free_port()
@@ -432,8 +486,9 @@ def start_milvus(
         storage=storage,
         local_storage_path=local_storage_path,
         settings=settings or {},
+        version=version,
     )
-    binaries = bin_dir()
+    binaries = bin_dir(version)
     env = dict(os.environ)
     env.update(
         {
@@ -460,13 +515,14 @@ def start_milvus(
         log_path=data_dir / "logs" / "milvus.log",
         config_path=config_path,
         ports=ports,
+        version=version,
         token=token,
         _argv=[str(binaries / "milvus"), "run", "standalone", "-alias", alias],
         _env=env,
     )
     instance._launch()
     try:
-        instance._wait_ready()
+        instance._wait_ready(through_client=wait_for_client)
     except BaseException:
         instance.kill()
         raise

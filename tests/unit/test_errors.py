@@ -21,6 +21,7 @@ from milvus_backup.errors import (
     MilvusError,
     MilvusRootMismatchError,
     StorageError,
+    UnflushedDeletesError,
     UnsupportedFormatError,
     UsageError,
     WarningsAsErrorsError,
@@ -39,6 +40,7 @@ BACKUP_ERRORS = (
     BackupIncompleteError,
     IntegrityError,
     UnsupportedFormatError,
+    UnflushedDeletesError,
     BackupReferencedError,
 )
 JOB_ERRORS = (JobConflictError, JobCancelledError, JobNotFoundError, DeadlineExceededError)
@@ -120,3 +122,14 @@ def test_local_storage_speaks_of_a_missing_directory(tmp_path):
         LocalStorage(tmp_path / "nope").check_bucket()
     assert str(info.value) == f"Directory '{tmp_path / 'nope'}' does not exist."
     assert "rootPath" in (info.value.hint or "")
+
+
+def test_a_message_never_echoes_a_value_whole() -> None:
+    from milvus_backup.errors import DETAIL_CHARS, FIELD_CHARS, CollectionNotFoundError, UsageError
+
+    huge = "c" * 10_000_000
+    error = CollectionNotFoundError(collection=huge, database="default", address="m:19530", hint=huge)
+    assert f"{'c' * FIELD_CHARS}... (10000000 characters)" in error.message
+    assert len(error.message) < FIELD_CHARS + 200 and error.hint is not None and len(error.hint) < DETAIL_CHARS + 50
+    assert len(UsageError(detail=huge).message) < DETAIL_CHARS + 50
+    assert error.fields["collection"] == huge  # the value itself is kept for code that needs it

@@ -7,17 +7,18 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from milvus_backup import library, wiring
 from milvus_backup.api.auth import BearerTokenMiddleware
-from milvus_backup.api.body import JsonBodyMiddleware
+from milvus_backup.api.body import BodyLimitMiddleware, JsonBodyMiddleware
 from milvus_backup.api.context import ServerContext
 from milvus_backup.api.errors import install_error_handlers
 from milvus_backup.api.metrics import ServerMetrics
+from milvus_backup.api.query import refuse_unknown_query_parameters
 from milvus_backup.api.routes import backups, jobs, page, restores, system
 from milvus_backup.api.routes import schedules as schedule_routes
 from milvus_backup.api.webhook import FailureWebhook
@@ -65,13 +66,15 @@ def create_app(config: Config, jobs_dir: Path) -> FastAPI:
         "Request bodies are read as JSON whatever their Content-Type, as the Go server reads them.",
         servers=[{"url": base}] if base else None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     app.state.context = ServerContext(config, runner, scheduler)
     install_error_handlers(app)
     app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=config.server.max_body_bytes)
     token = config.server.auth_token.get_secret_value()
     if token:
-        app.add_middleware(BearerTokenMiddleware, token=token)
+        app.add_middleware(BearerTokenMiddleware, token=token, public_metrics=config.server.public_metrics)
     for module in (backups, restores, jobs, schedule_routes, system, page):
         app.include_router(module.router)
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from milvus_backup.api.errors import error_response
 
@@ -69,3 +69,53 @@ class JsonBodyMiddleware:
         relabelled = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
         relabelled.append((b"content-type", b"application/json"))
         await self.app({**scope, "headers": relabelled}, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Answers 413 to a request whose body is larger than `limit` bytes (`server.maxBodyBytes`), before anything
+    parses it: by its Content-Length when it states one, else once the bytes received pass the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        ended: Message | None = None  # a disconnect before the body's end is passed on as it came
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                ended = message
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        pending: list[Message] = [ended or {"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            Request(scope),
+            413,
+            "UsageError",
+            f"the request body is larger than {self.limit} bytes",
+            "Send a smaller request; the limit is server.maxBodyBytes.",
+        )
+        response.headers["Connection"] = "close"  # the rest of the body is not read
+        await response(scope, receive, send)

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from milvus_backup.errors import BackupToolError
+from milvus_backup.errors import DETAIL_CHARS, BackupToolError, bounded
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,6 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
             500,
             type(exc).__name__,
-            f"unexpected {type(exc).__name__}: {exc}",
+            f"unexpected {type(exc).__name__}: {bounded(str(exc), DETAIL_CHARS)}",
             "This is a bug in milvus-backup; the server log has the traceback.",
         )

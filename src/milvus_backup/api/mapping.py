@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from milvus_backup.api.schemas import CreateBackupRequest, RestoreBackupRequest
+from milvus_backup.errors import FIELD_CHARS, bounded
 from milvus_backup.service.create import CreateRequest, strategy_from_flags
 from milvus_backup.service.mapping import Rename, parse_mapping
 from milvus_backup.service.restore import RestoreRequest
@@ -48,11 +49,15 @@ def create_request(body: CreateBackupRequest) -> CreateRequest:
         rbac=body.rbac,
         incremental=body.incremental,
         base=body.base,
+        accept_unflushed_deletes=body.accept_unflushed_deletes,
     )
 
 
 def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
-    renames = [Rename(old, new, f"collection_renames[{old!r}]") for old, new in body.collection_renames.items()]
+    renames = [
+        Rename(old, new, f"collection_renames[{bounded(old, FIELD_CHARS)!r}]")
+        for old, new in body.collection_renames.items()
+    ]
     return RestoreRequest(
         name=body.backup_name,
         selection=parse_selection(
@@ -70,4 +75,5 @@ def restore_request(body: RestoreBackupRequest) -> RestoreRequest:
         skip_create_collection=body.skipCreateCollection,
         rbac=body.rbac,
         verify=body.verify,
+        keep_partial=body.keep_partial,
     )

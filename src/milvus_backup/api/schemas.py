@@ -40,6 +40,11 @@ class CreateBackupRequest(_Request):
     base: str = Field(
         "", description="The base of an incremental backup; empty: the newest backup of the same collections. Ours."
     )
+    accept_unflushed_deletes: bool = Field(
+        False,
+        description="Milvus 2.2: copy without waiting for the deletes Milvus holds in memory; recorded in the "
+        "backup's manifest. Ours.",
+    )
     timeout: float | None = Field(
         None,
         gt=0,
@@ -72,6 +77,11 @@ class RestoreBackupRequest(_Request):
         True,
         description="Check every file's checksum against the manifest before Milvus reads it; false checks sizes "
         "only. Ours.",
+    )
+    keep_partial: bool = Field(
+        False,
+        description="After a failure, keep the collections restored so far instead of dropping them; the backup's "
+        "restore journal marks them incomplete. Ours.",
     )
     timeout: float | None = Field(
         None,
@@ -153,6 +163,9 @@ class BackupSummary(BaseModel):
     collections: list[str] = Field(default_factory=list, description="db.collection of each collection (ours)")
     created: str = Field("", description="backup_timestamp as ISO 8601, UTC (ours)")
     detail: str = Field("", description="Why it is incomplete or unreadable (ours)")
+    unflushed_deletes_accepted: bool = Field(
+        False, description="Made with accept_unflushed_deletes: deletes Milvus 2.2 held in memory may be missing (ours)"
+    )
     last_verify: dict[str, Any] | None = Field(None, description="The latest verify job of this backup, if any (ours).")
     base: str = Field("", description="The backup an incremental backup was made against (ours)")
 

@@ -36,7 +36,9 @@ reported binlogs. Codes 10-19 are backups, 20-29 storage, 30-39 Milvus; see docs
 
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option("-n", "--name", help="Backup name (default: backup_<UTC time>_<nanos>).")] = "",
+    name: Annotated[
+        str | None, typer.Option("-n", "--name", help="Backup name (default: backup_<UTC time>_<nanos>).")
+    ] = None,
     colls: Annotated[str, typer.Option("-c", "--colls", help="Collections: comma list of coll or db.coll.")] = "",
     databases: Annotated[str, typer.Option("-d", "--databases", help="Whole databases: comma list.")] = "",
     database_collections: Annotated[
@@ -57,6 +59,14 @@ def create(
     base: Annotated[
         str, typer.Option("--base", help="Base of --incremental (default: newest backup of the same collections).")
     ] = "",
+    accept_unflushed_deletes: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unflushed-deletes",
+            help="Milvus 2.2: copy without waiting for the deletes Milvus still holds in memory (recorded in the "
+            "backup; recently deleted rows may come back on restore).",
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     timeout: runs.Timeout = None,
     strict: runs.Strict = False,
@@ -65,15 +75,19 @@ def create(
     from milvus_backup import library, wiring
     from milvus_backup.cli.progress import progress_for_stderr
     from milvus_backup.service.create import CreateRequest, strategy_from_flags
+    from milvus_backup.service.names import validate_backup_name
     from milvus_backup.service.selection import parse_selection
 
+    if name is not None:  # given, even as -n "": a name that is checked, never one made up
+        validate_backup_name(name)
     request = CreateRequest(
-        name=name,
+        name=name or "",
         selection=parse_selection(colls, databases, database_collections, filter_),
         strategy=strategy_from_flags(strategy, force, meta_only),
         rbac=rbac,
         incremental=incremental,
         base=base,
+        accept_unflushed_deletes=accept_unflushed_deletes,
     )
     config = ctx.obj.load().config
     with wiring.new_run(

@@ -15,7 +15,7 @@ EPILOG = """[b]Examples[/b]
   milvus-backup delete -n monday --with-dependents
 
 Removes every object of the backup, also of an incomplete one. An unknown name is an error (exit 10). A backup
-whose data incremental backups reference is refused (exit 15, naming them): delete them with it
+whose data incremental backups reference is refused (exit 16, naming them): delete them with it
 (--with-dependents), or make them self-contained first (`milvus-backup consolidate -n NAME`).
 """
 

@@ -16,9 +16,10 @@ EPILOG = """[b]Examples[/b]
 
   milvus-backup get -n my_backup | jq '.collection_backups[].collection_name'
 
-Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names, and one key of ours,
-`chain`: where its bytes lie (`bases`: the backup an incremental backup was made against, that one's base, ...;
-`owned_bytes` in its own folder; `referenced_bytes` by the backup whose folder holds them).
+Prints the backup's full meta (full_meta.json) as indented JSON, with upstream's key names, plus
+[b]unflushed_deletes_accepted: true[/b] when the backup was made with --accept-unflushed-deletes, and one key of
+ours, `chain`: where its bytes lie (`bases`: the backup an incremental backup was made against, that one's base,
+...; `owned_bytes` in its own folder; `referenced_bytes` by the backup whose folder holds them).
 """
 
 
@@ -31,7 +32,10 @@ def get(
     from milvus_backup.meta.codec import to_dict
 
     config = ctx.obj.load().config
-    shown = to_dict(library.get_backup(config, name))
+    data = to_dict(library.get_backup(config, name))
+    manifest = library.get_manifest(config, name)
+    if manifest is not None and manifest.unflushed_deletes_accepted:
+        data["unflushed_deletes_accepted"] = True
     chain = library.backup_chain(config, name)
-    shown["chain"] = {k: v for k, v in dataclasses.asdict(chain).items() if k != "name"}
-    render.stdout.out(json.dumps(shown, indent=2, ensure_ascii=False), highlight=False)
+    data["chain"] = {k: v for k, v in dataclasses.asdict(chain).items() if k != "name"}
+    render.stdout.out(json.dumps(data, indent=2, ensure_ascii=False), highlight=False)

@@ -79,6 +79,12 @@ def restore(
         bool,
         typer.Option("--no-verify", help="Check the files' sizes before the import, not their checksums."),
     ] = False,
+    keep_partial: Annotated[
+        bool,
+        typer.Option(
+            "--keep-partial", help="After a failure, keep the collections restored so far (they are marked incomplete)."
+        ),
+    ] = False,
     timeout: runs.Timeout = None,
     strict: runs.Strict = False,
 ) -> None:
@@ -105,6 +111,7 @@ def restore(
         skip_aliases=skip_aliases,
         skip_db_properties=skip_db_properties,
         verify=not no_verify,
+        keep_partial=keep_partial,
     )
     config = ctx.obj.load().config
     with wiring.new_run(config, progress=progress_for_stderr(), timeout=timeout, what=f"restore of {name}") as run:

@@ -70,6 +70,11 @@ def load_config(
     env = os.environ if env is None else env
     path = find_config_file(name, env)
     tried = ", ".join(str(candidate) for candidate in config_candidates(name, env))
+    if path is None and explicit and Path(name).is_dir():
+        raise ConfigError(
+            detail=f"config file {name!r} is a directory",
+            hint=f"Pass --config with the path of the file, e.g. {Path(name) / DEFAULT_CONFIG_NAME}.",
+        )
     if path is None and explicit:
         raise ConfigError(
             detail=f"config file {name!r} not found (looked for {tried})",
@@ -118,10 +123,26 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(detail=f"cannot read {path}: {exc.strerror}") from exc
     if data is None:
-        return {}
+        # An empty file is more likely a mistake (a failed template, the wrong file) than a wish for the defaults.
+        raise ConfigError(
+            detail=f"{path} is empty",
+            hint="Start from configs/backup.yaml; to use the defaults, environment and --set only, remove the file.",
+        )
     if not isinstance(data, dict):
-        raise ConfigError(detail=f"{path} must hold a YAML mapping at the top level")
+        raise ConfigError(
+            detail=f"{path} holds a YAML {_yaml_kind(data)}, not a mapping of keys (such as `milvus:`) at the top "
+            "level",
+            hint="Start from configs/backup.yaml.",
+        )
     return data
+
+
+def _yaml_kind(data: object) -> str:
+    if isinstance(data, list):
+        return "list"
+    if isinstance(data, str):
+        return "string"
+    return "scalar"
 
 
 def _schema(raw: dict[str, Any], path: Path | None) -> Schema:

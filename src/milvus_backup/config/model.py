@@ -94,8 +94,12 @@ class ServerConfig(_Section):
     address: str = "127.0.0.1"
     #: Folder of the server's job database (SQLite), relative to the working directory unless absolute.
     jobs_dir: str = ".milvus-backup/jobs"
-    #: When set, every REST call except health and metrics needs `Authorization: Bearer <token>`.
+    #: When set, every REST call except health needs `Authorization: Bearer <token>`.
     auth_token: SecretStr = SecretStr("")
+    #: With a token: serve /metrics and the API docs (/docs, /redoc, /openapi.json) without it.
+    public_metrics: bool = False
+    #: Largest request body the server reads, in bytes; a larger one is answered 413.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
     #: Backups the server makes on its own, on cron schedules (ours).
     schedules: list[ScheduleConfig] = []
     #: URL a JSON POST goes to when a scheduled run fails; empty: none (ours).
@@ -184,6 +188,7 @@ class BackupConfig(_Section):
     storage: BackupStorageConfig = BackupStorageConfig()
     concurrency: BackupConcurrencyConfig = BackupConcurrencyConfig()
     pause_gc: bool = Field(True, alias="pauseGC")
+    unflushed_deletes_wait: Positive = 720
 
 
 class RestoreConcurrencyConfig(_Section):

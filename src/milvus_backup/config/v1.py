@@ -49,6 +49,8 @@ RENAMES: dict[str, str] = {
     "server.address": "server.address",
     "server.jobsDir": "server.jobsDir",
     "server.authToken": "server.authToken",
+    "server.publicMetrics": "server.publicMetrics",
+    "server.maxBodyBytes": "server.maxBodyBytes",
 }
 
 # Storage keys per side: v1 key without the `minio.` prefix -> v2 key below `<side>.storage.`.

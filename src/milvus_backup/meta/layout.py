@@ -101,6 +101,19 @@ def backup_import_dirs(
     return template.format(kind="insert_log") + "/", template.format(kind="delta_log") + "/"
 
 
+#: Ours, in a backup's folder: one journal per restore of the backup that is running, was killed, or kept what it
+#: had restored after a failure (`--keep-partial`); see service/restore_journal.py.
+RESTORES_DIR = "restores"
+
+
+def restore_journal_key(backup_root: str, name: str, restore_id: str) -> str:
+    return join(backup_root, name, RESTORES_DIR, f"{restore_id}.json")
+
+
+def restore_journals_prefix(backup_root: str, name: str) -> str:
+    return join(backup_root, name, RESTORES_DIR) + "/"
+
+
 def backup_segment_delta_dir(
     backup_root: str, name: str, collection_id: int, partition_id: int, group_id: int, segment_id: int
 ) -> str:

@@ -48,6 +48,9 @@ class Manifest:
     backup: str
     objects: list[ManifestObject] = field(default_factory=list)
     collections: list[ManifestCollection] = field(default_factory=list)
+    #: The create was told to copy without waiting for the deletes Milvus 2.2 held in memory
+    #: (--accept-unflushed-deletes): rows deleted shortly before it may be in the backup. Written only when true.
+    unflushed_deletes_accepted: bool = False
 
     @property
     def format(self) -> str:
@@ -62,9 +65,10 @@ class Manifest:
         which is slow for a backup of many segments."""
         objects = ",\n  ".join(json.dumps(_object_dict(o)) for o in self.objects)
         collections = ",\n  ".join(json.dumps(asdict(c)) for c in self.collections)
+        accepted = ',\n "unflushed_deletes_accepted": true' if self.unflushed_deletes_accepted else ""
         return (
             f'{{"backup": {json.dumps(self.backup)},\n "objects": [\n  {objects}],\n'
-            f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}}}\n'
+            f' "collections": [\n  {collections}],\n "format": {json.dumps(self.format)}{accepted}}}\n'
         ).encode()
 
     @classmethod
@@ -77,6 +81,7 @@ class Manifest:
                 backup=data["backup"],
                 objects=[ManifestObject(**o) for o in data["objects"]],
                 collections=[ManifestCollection(**c) for c in data["collections"]],
+                unflushed_deletes_accepted=data.get("unflushed_deletes_accepted") is True,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise UnsupportedFormatError(detail=f"manifest.json is damaged: {exc}") from exc

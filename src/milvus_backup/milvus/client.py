@@ -19,11 +19,19 @@ from milvus_backup.errors import (
     DatabaseNotFoundError,
     MilvusAuthError,
     MilvusError,
+    MilvusTooOldError,
     MilvusUnavailableError,
 )
 from milvus_backup.meta.model import IndexInfo, KeyValue
 from milvus_backup.milvus import convert
-from milvus_backup.milvus.protocol import CollectionDescription, FlushResult, Partition, Segment
+from milvus_backup.milvus.protocol import (
+    OLDEST_SUPPORTED,
+    CollectionDescription,
+    FlushResult,
+    Partition,
+    Segment,
+    parse_version,
+)
 from milvus_backup.milvus.writer import MilvusWrites
 
 logger = logging.getLogger(__name__)
@@ -95,6 +103,22 @@ def _check(status: Any, address: str, what: str) -> None:
     raise MilvusError(address=address, detail=f"{what}: {reason}")
 
 
+_OLDEST = ".".join(str(part) for part in OLDEST_SUPPORTED)
+
+
+@contextlib.contextmanager
+def _refusing_old_servers(address: str) -> Iterator[None]:
+    """Milvus before 2.2.9 lacks the Connect call pymilvus opens every connection with: say so, not gRPC's words."""
+    try:
+        yield
+    except MilvusError as exc:
+        if "unknown method connect" in str(exc).lower():
+            raise MilvusTooOldError(
+                address=address, version="older than 2.2.9 (no Connect call)", minimum=_OLDEST
+            ) from exc
+        raise
+
+
 class MilvusConnection(MilvusWrites):
     """A connection to one Milvus proxy (implements `protocol.MilvusClient`)."""
 
@@ -113,7 +137,7 @@ class MilvusConnection(MilvusWrites):
                 "client_key_path": params.mtls_key_path,
                 "server_name": params.server_name,
             }
-        with translate_errors(self.address):
+        with _refusing_old_servers(self.address), translate_errors(self.address):
             self._client = MilvusClient(
                 uri=f"{scheme}://{params.endpoint}",
                 user=params.user,
@@ -124,6 +148,9 @@ class MilvusConnection(MilvusWrites):
             )
             # Connecting alone does not prove the credentials: a real call does.
             self._version = str(self._client.get_server_version())
+        if parse_version(self._version) < OLDEST_SUPPORTED:
+            self.close()
+            raise MilvusTooOldError(address=self.address, version=self._version, minimum=_OLDEST)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -192,15 +219,7 @@ class MilvusConnection(MilvusWrites):
             milvus_pb2.DescribeCollectionRequest(db_name=db, collection_name=name),
             f"describe collection {db}.{name}",
         )
-        aliases = list(r.aliases)
-        if not aliases:  # Milvus 2.3 leaves DescribeCollection.aliases empty
-            aliases = sorted(
-                self.call(
-                    "ListAliases",
-                    milvus_pb2.ListAliasesRequest(db_name=db, collection_name=name),
-                    f"list aliases of {db}.{name}",
-                ).aliases
-            )
+        aliases = list(r.aliases) or self._list_aliases(db, name)
         return CollectionDescription(
             collection_id=r.collectionID,
             db_name=db,
@@ -214,6 +233,20 @@ class MilvusConnection(MilvusWrites):
             physical_channel_names=list(r.physical_channel_names),
             aliases=aliases,
         )
+
+    def _list_aliases(self, db: str, name: str) -> list[str]:
+        """Milvus 2.3 leaves DescribeCollection.aliases empty and answers ListAliases; Milvus 2.2 fills the former
+        and lacks the latter, so there an empty list is the answer."""
+        try:
+            r = self._stub.ListAliases(
+                milvus_pb2.ListAliasesRequest(db_name=db, collection_name=name), timeout=self.params.timeout
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return []
+            raise _from_rpc_error(self.address, exc) from exc
+        _check(r.status, self.address, f"list aliases of {db}.{name}")
+        return sorted(r.aliases)
 
     def list_partitions(self, db: str, collection: str) -> list[Partition]:
         r = self.call(
@@ -266,6 +299,13 @@ class MilvusConnection(MilvusWrites):
             segmentIDs=flush.segment_ids, flush_ts=flush.flush_ts, db_name=db, collection_name=collection
         )
         return bool(self.call("GetFlushState", request, f"flush state of {db}.{collection}").flushed)
+
+    def timestamp(self) -> int:
+        return int(self.call("AllocTimestamp", milvus_pb2.AllocTimestampRequest(), "allocate a timestamp").timestamp)
+
+    def all_written_up_to(self, ts: int) -> bool:
+        request = milvus_pb2.GetFlushAllStateRequest(flush_all_ts=ts)
+        return bool(self.call("GetFlushAllState", request, "flush state of every channel").flushed)
 
     def rbac_meta(self) -> dict[str, Any]:
         """Users, roles, grants and privilege groups in upstream's RBACMeta shape.

@@ -3,10 +3,23 @@ fake Milvus implements it in memory. Nothing here imports pymilvus, so the servi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from milvus_backup.meta.model import CollectionSchema, IndexInfo, KeyValue
+
+#: The oldest Milvus this tool works with: 2.2.9 brought the Connect call every client of pymilvus 3 makes, and
+#: databases, JSON, dynamic fields and partition keys.
+OLDEST_SUPPORTED = (2, 2, 9)
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """'v2.3.5-lite' -> (2, 3, 5); anything unreadable is taken as new (99, 0, 0), as upstream does."""
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        return (99, 0, 0)
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,15 @@ class MilvusClient(Protocol):
         ...
 
     def flushed(self, db: str, collection: str, flush: FlushResult) -> bool: ...
+
+    def timestamp(self) -> int:
+        """A hybrid timestamp from Milvus's own clock (its TSO)."""
+        ...
+
+    def all_written_up_to(self, ts: int) -> bool:
+        """Whether every channel's checkpoint has passed `ts` (GetFlushAllState): nothing before `ts`, inserts or
+        deletes, is still held in a DataNode's memory."""
+        ...
 
     # -- writing ------------------------------------------------------------------------------------
     def create_database(self, db: str, properties: list[KeyValue]) -> None: ...

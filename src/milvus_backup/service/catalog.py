@@ -42,6 +42,8 @@ class BackupSummary:
     backup_timestamp: int = 0
     #: The backup an incremental backup was made against ("" for one that holds all its bytes).
     base: str = ""
+    #: Its create copied without waiting for the deletes Milvus 2.2 held in memory (--accept-unflushed-deletes).
+    unflushed_deletes_accepted: bool = False
 
 
 def hybrid_ts_to_iso(ts: int) -> str:
@@ -87,7 +89,7 @@ def read_manifest(target: StorageLocation, name: str) -> Manifest | None:
     return Manifest.from_json(raw)
 
 
-def summarize(info: BackupInfo) -> BackupSummary:
+def summarize(info: BackupInfo, manifest: Manifest | None = None) -> BackupSummary:
     return BackupSummary(
         name=info.name,
         state=COMPLETE,
@@ -97,6 +99,7 @@ def summarize(info: BackupInfo) -> BackupSummary:
         milvus_version=info.milvus_version,
         id=info.id,
         backup_timestamp=info.backup_timestamp,
+        unflushed_deletes_accepted=manifest is not None and manifest.unflushed_deletes_accepted,
     )
 
 
@@ -105,7 +108,7 @@ def list_backups(target: StorageLocation) -> list[BackupSummary]:
     summaries = []
     for name in target.storage.list_dirs(target.root):
         try:
-            summary = summarize(read_backup(target, name))
+            summary = summarize(read_backup(target, name), read_manifest(target, name))
             references = read_references(target, name)
             summaries.append(dataclasses.replace(summary, base=references.base) if references else summary)
         except BackupIncompleteError:

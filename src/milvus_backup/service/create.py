@@ -16,6 +16,7 @@ from milvus_backup.errors import (
     BackupToolError,
     CollectionNotFoundError,
     DatabaseNotFoundError,
+    UnflushedDeletesError,
     UsageError,
 )
 from milvus_backup.meta import codec, layout
@@ -28,6 +29,7 @@ from milvus_backup.meta.model import (
 )
 from milvus_backup.meta.references import References
 from milvus_backup.milvus.protocol import MilvusClient
+from milvus_backup.service import compat
 from milvus_backup.service.claim import claimed, lock_key
 from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, verify_listing
 from milvus_backup.service.gc_pause import gc_paused
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 Strategy = Literal["", "serial_flush", "skip_flush", "meta_only", "bulk_flush"]
 STRATEGIES = ("serial_flush", "skip_flush", "meta_only", "bulk_flush")
 FLUSH_POLL_SECONDS = 0.5
+#: How often a backup of Milvus 2.2 asks whether the deletes it held in memory have reached storage.
+DELETES_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -56,6 +60,9 @@ class CreateRequest:
     incremental: bool = False
     #: The base of an incremental backup; "" is the newest complete backup of the same collections.
     base: str = ""
+    #: Milvus before 2.3 only: copy without waiting for the deletes Milvus still holds in memory (the backup
+    #: records that it did; rows deleted shortly before may come back on restore).
+    accept_unflushed_deletes: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class _DataStats:
     server_side: int = 0
     manifest_objects: list[ManifestObject] = field(default_factory=list)
     gc_paused: bool = False
+    unflushed_deletes_accepted: bool = False
     referenced: list[ManifestObject] = field(default_factory=list)
 
 
@@ -274,12 +282,17 @@ def _create_claimed(resources: Resources, request: CreateRequest, name: str, run
     run.progress.finish()
     try:
         stats = (
-            _backup_data(side, resources.settings, info, strategy, target, run, base)
+            _backup_data(side, resources.settings, info, strategy, target, run, request.accept_unflushed_deletes, base)
             if strategy != "meta_only"
             else _DataStats()
         )
         objects = sorted(stats.manifest_objects + stats.referenced, key=lambda o: o.key)
-        manifest = Manifest(backup=name, objects=objects, collections=[_rows(c) for c in info.collection_backups])
+        manifest = Manifest(
+            backup=name,
+            objects=objects,
+            collections=[_rows(c) for c in info.collection_backups],
+            unflushed_deletes_accepted=stats.unflushed_deletes_accepted,
+        )
         references = References(name, base.name, manifest.owners()) if base is not None and stats.referenced else None
         _write_meta(target, name, info, manifest, references, run)
     except BaseException:
@@ -312,6 +325,35 @@ def _flush(milvus: MilvusClient, coll: CollectionBackupInfo, run: Run) -> None:
     run.progress.advance(1)
 
 
+def _deletes_on_storage(milvus: MilvusClient, since_ts: int, settings: Settings, accept: bool, run: Run) -> bool:
+    """Milvus before 2.3 keeps the deletes of already flushed segments in the DataNode's memory until
+    dataNode.segment.syncPeriod passes; a flush does not write them. Every channel's checkpoint stays behind
+    the oldest delete so held, so once all checkpoints have passed `since_ts` every delete before it is on
+    storage (a checkpoint moves about once a minute). Waits for that, or fails; returns whether the user
+    accepted copying without it."""
+    if accept:
+        run.warn(
+            f"--accept-unflushed-deletes: Milvus {milvus.server_version} may still hold deletes in memory (written "
+            "every dataNode.segment.syncPeriod); rows deleted shortly before this backup may come back on restore"
+        )
+        return True
+    limit = settings.unflushed_deletes_wait
+    started = time.monotonic()
+    run.progress.start(int(limit), "seconds", "deletes to storage")
+    waited = 0
+    while not milvus.all_written_up_to(since_ts):
+        if time.monotonic() - started >= limit:
+            run.progress.finish()
+            raise UnflushedDeletesError(version=milvus.server_version, address=milvus.address, seconds=limit)
+        run.sleep(DELETES_POLL_SECONDS)
+        now = int(time.monotonic() - started)
+        run.progress.advance(now - waited)
+        waited = now
+    run.progress.finish()
+    logger.info("every delete before the backup is on storage (waited %.1f s)", time.monotonic() - started)
+    return False
+
+
 def _backup_data(
     side: MilvusSide,
     settings: Settings,
@@ -319,9 +361,12 @@ def _backup_data(
     strategy: str,
     target: StorageLocation,
     run: Run,
+    accept_unflushed_deletes: bool = False,
     base: BaseIndex | None = None,
 ) -> _DataStats:
     milvus, source = side.client, side.storage
+    holds_deletes = not compat.has(milvus.server_version, "deletes written at flush")
+    deletes_before = milvus.timestamp() if holds_deletes else 0
     if strategy == "serial_flush":
         run.progress.start(len(info.collection_backups), "collections", "flush")
         run.map(lambda coll: _flush(milvus, coll, run), info.collection_backups, limit=settings.backup_collections)
@@ -329,7 +374,9 @@ def _backup_data(
         info.backup_timestamp = (
             max((c.backup_timestamp for c in info.collection_backups), default=0) or info.backup_timestamp
         )
-    pause = gc_paused(side.gc_controls, run.warn) if settings.pause_gc else contextlib.nullcontext(False)
+    accepted = holds_deletes and _deletes_on_storage(milvus, deletes_before, settings, accept_unflushed_deletes, run)
+    offer = compat.gc_pause_offer(milvus.server_version)
+    pause = gc_paused(side.gc_controls, run.warn, offer=offer) if settings.pause_gc else contextlib.nullcontext(False)
     with pause as paused:
         parts = {_part(coll): 0 for coll in info.collection_backups}
         # The total grows as the listings are read: copies start with the first segment listed.
@@ -372,7 +419,7 @@ def _backup_data(
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], unproven_sizes(tasks, stats), info.name)
     objects = [ManifestObject(t.dst_key[len(backup_dir) :], t.size, stats.checksums[t.dst_key]) for t in tasks]
-    return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused, referenced)
+    return _DataStats(segment_count, stats.objects, stats.server_side, objects, paused, accepted, referenced)
 
 
 def _part(coll: CollectionBackupInfo) -> str:

@@ -19,7 +19,13 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = 600
 
 
-def _first_working(controls: list[GcControl], seconds: int, warn: Callable[[str], None]) -> GcControl | None:
+#: What to do when no way to pause GC worked, unless the caller knows the server's version better.
+DEFAULT_OFFER = "Set milvus.management.endpoint (Milvus >= 2.4) or milvus.dataCoord.address (Milvus 2.3)"
+
+
+def _first_working(
+    controls: list[GcControl], seconds: int, warn: Callable[[str], None], offer: str
+) -> GcControl | None:
     reasons = []
     for control in controls:
         try:
@@ -34,18 +40,20 @@ def _first_working(controls: list[GcControl], seconds: int, warn: Callable[[str]
         return control
     warn(
         "could not pause Milvus GC; the backup continued, relying on Milvus keeping dropped files for "
-        "dataCoord.gc.dropTolerance. Set milvus.management.endpoint (Milvus >= 2.4) or milvus.dataCoord.address "
-        f"(Milvus 2.3). Reasons: {'; '.join(reasons) or 'no GC control configured'}"
+        f"dataCoord.gc.dropTolerance. {offer}. Reasons: {'; '.join(reasons) or 'no GC control configured'}"
     )
     return None
 
 
 @contextlib.contextmanager
 def gc_paused(
-    controls: list[GcControl], warn: Callable[[str], None], lease_seconds: int = LEASE_SECONDS
+    controls: list[GcControl],
+    warn: Callable[[str], None],
+    lease_seconds: int = LEASE_SECONDS,
+    offer: str = DEFAULT_OFFER,
 ) -> Iterator[bool]:
-    """Yields whether GC is paused."""
-    control = _first_working(controls, lease_seconds, warn)
+    """Yields whether GC is paused; `offer` says, in the warning when it is not, what the server offers."""
+    control = _first_working(controls, lease_seconds, warn, offer)
     if control is None:
         yield False
         return

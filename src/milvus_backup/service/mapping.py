@@ -6,10 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from milvus_backup.errors import UsageError
+from milvus_backup.errors import FIELD_CHARS, UsageError, bounded
 from milvus_backup.service.selection import DEFAULT_DB
 
 _SUFFIX = re.compile(r"[A-Za-z0-9_]+")
+#: A database or collection name as Milvus allows it (letters, digits, '_' and '$', not starting with a digit).
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+#: Milvus's longest database or collection name.
+MAX_NAME_LENGTH = 255
 
 
 def _qualified(text: str) -> tuple[str, str]:
@@ -44,8 +48,11 @@ def split_renames(text: str, label: str = "--rename") -> list[Rename]:
     for pair in (p.strip() for p in text.split(",") if p.strip()):
         old, sep, new = pair.partition(":")
         if not sep or ":" in new:
-            raise UsageError(detail=f"{label} {pair!r}: expected OLD:NEW", hint="e.g. -r db1.c1:db2.c1_new,c2:c3")
-        renames.append(Rename(old, new, f"{label} {pair!r}"))
+            raise UsageError(
+                detail=f"{label} {bounded(pair, FIELD_CHARS)!r}: expected OLD:NEW",
+                hint="e.g. -r db1.c1:db2.c1_new,c2:c3",
+            )
+        renames.append(Rename(old, new, f"{label} {bounded(pair, FIELD_CHARS)!r}"))
     return renames
 
 
@@ -70,10 +77,24 @@ def parse_mapping(
         if not rename.old.strip() or not rename.new.strip():
             raise UsageError(detail=f"{rename.label}: both the old and the new name are needed")
         (old_db, old_coll), (new_db, new_coll) = _qualified(rename.old), _qualified(rename.new)
+        for part in (old_db, old_coll, new_db, new_coll):
+            if len(part) > MAX_NAME_LENGTH:
+                raise UsageError(
+                    detail=f"{rename.label}: a name of {len(part)} characters; Milvus allows {MAX_NAME_LENGTH}"
+                )
+            if part != "*" and not _NAME.fullmatch(part):
+                raise UsageError(
+                    detail=f"{rename.label}: {part!r} is no database or collection name",
+                    hint="Give coll, db.coll or db.*; names hold letters, digits, '_' and '$' and do not start "
+                    "with a digit.",
+                )
         if (old_coll == "*") != (new_coll == "*"):
             raise UsageError(detail=f"{rename.label}: map a whole database as db1.* to db2.*")
+        old = (old_db, old_coll)
+        if old in collections or (old_coll == "*" and old_db in databases):
+            raise UsageError(detail=f"{rename.label}: {rename.old.strip()} is renamed twice")
         if old_coll == "*":
             databases[old_db] = new_db
         else:
-            collections[(old_db, old_coll)] = (new_db, new_coll)
+            collections[old] = (new_db, new_coll)
     return NameMapping(suffix, collections, databases)

@@ -14,7 +14,10 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def validate_backup_name(name: str) -> str:
     if not name:
-        raise UsageError(detail="the backup name is empty")
+        raise UsageError(
+            detail="the backup name is empty",
+            hint="Give the name of a backup; only create makes one up, when its name is left out.",
+        )
     if len(name) > MAX_NAME_LENGTH:
         raise UsageError(detail=f"backup name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed")
     if not _NAME.fullmatch(name):

@@ -41,6 +41,8 @@ class Settings:
     import_jobs: int = 768
     pause_gc: bool = True
     keep_temp_files: bool = False
+    #: How long a backup of Milvus before 2.3 waits for the deletes it holds in memory (backup.unflushedDeletesWait).
+    unflushed_deletes_wait: float = 720.0
 
 
 @dataclass

@@ -4,6 +4,7 @@ check every row count, rebuild indexes, clean up."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 import threading
@@ -16,17 +17,21 @@ from milvus_backup.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
     IntegrityError,
+    JobConflictError,
     MilvusError,
+    MilvusUnavailableError,
     UnsupportedFormatError,
     UsageError,
 )
 from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
+from milvus_backup.service import restore_journal
 from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, parse_version
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.resources import Resources, Settings
+from milvus_backup.service.restore_journal import Journal
 from milvus_backup.service.run import Run
 from milvus_backup.service.schema_checks import check_readable, check_recreatable
 from milvus_backup.service.selection import DEFAULT_DB, Selection
@@ -70,6 +75,8 @@ class RestoreRequest:
     skip_db_properties: bool = False
     #: Check each object's checksum against the manifest before Milvus reads it (sizes are checked always).
     verify: bool = True
+    #: After a failure, keep the collections created so far instead of dropping them (their journal says so).
+    keep_partial: bool = False
 
 
 @dataclass
@@ -103,7 +110,7 @@ class _Plan:
     name: str
 
 
-def _check_options(request: RestoreRequest) -> None:
+def check_options(request: RestoreRequest) -> None:
     if request.drop_exist_collection and request.skip_create_collection:
         raise UsageError(
             detail="drop_exist_collection and skip_create_collection cannot be combined",
@@ -173,20 +180,28 @@ class _Undo:
         with self._lock:
             self.imports.discard(task)
 
-    def undo(self, milvus: MilvusClient) -> None:
+    def settle(self, milvus: MilvusClient) -> None:
+        """Wait (a while) for the imports it started to end."""
         gives_up = time.monotonic() + SETTLE_SECONDS
         for task in sorted(self.imports):
             with contextlib.suppress(BackupToolError):
                 while milvus.import_state(task) is None and time.monotonic() < gives_up:
                     time.sleep(SETTLE_POLL_SECONDS)
+
+    def undo(self, milvus: MilvusClient) -> bool:
+        """True when every collection it created was dropped."""
+        self.settle(milvus)
+        dropped_all = True
         for db, name in self.collections:
             try:
                 milvus.drop_collection(db, name)
                 logger.info("restore failed: dropped %s.%s, which it had created", db, name)
             except BackupToolError as exc:
+                dropped_all = False
                 logger.warning(
                     "restore failed, and dropping %s.%s, which it had created, failed too: %s", db, name, exc
                 )
+        return dropped_all
 
 
 def restore_backup(resources: Resources, request: RestoreRequest, run: Run | None = None) -> RestoreResult:
@@ -194,7 +209,7 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
         with Run(what=f"restore of {request.name}") as own_run:
             return restore_backup(resources, request, own_run)
     started = time.monotonic()
-    _check_options(request)
+    check_options(request)
     info = read_backup(resources.backup, request.name)  # refuses an incomplete backup
     plans = plan_restore(info, request)
     milvus = resources.need_milvus().client
@@ -206,10 +221,12 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             _import_jobs(plan.source)  # refuses a layout it cannot import before anything is created
             source_db = plan.source.db_name or DEFAULT_DB
             check_readable(plan.source, next((d for d in info.database_backups if d.db_name == source_db), None))
-    _check_targets(milvus, plans, request)
+    earlier = restore_journal.left_by_earlier_restores(resources.backup, info.name)
+    _check_targets(milvus, plans, request, earlier, run)
+    restore_id = uuid.uuid4().hex[:12]
     manifest = read_manifest(resources.backup, info.name)
     references = {o.key: o for o in manifest.objects if o.backup} if manifest is not None else {}
-    staging = None if request.meta_only else open_staging(resources, info.name, uuid.uuid4().hex[:12], references)
+    staging = None if request.meta_only else open_staging(resources, info.name, restore_id, references)
     run.checks_passed()
     if not request.meta_only:
         _check_before_import(resources, info, manifest, plans, request, run)
@@ -237,14 +254,25 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
             run.warn(f"database {db} was created without the source's encryption properties ({zone[0].key}, ...)")
         milvus.create_database(db, [kv for kv in properties if kv not in zone])
     undo = _Undo()
+    journal = Journal(restore_id, info.name, [f"{p.db}.{p.name}" for p in plans])
+    _write_journal(resources, journal, run)
     try:
         results = _restore_all(resources.settings, milvus, plans, request, staging, run, undo)
     except BaseException:
-        undo.undo(milvus)
+        if request.keep_partial:
+            undo.settle(milvus)  # what is kept no longer changes under the next run
+            logger.warning("restore failed: kept %s as they are (--keep-partial)", ", ".join(journal.targets))
+            _write_journal(resources, dataclasses.replace(journal, state="kept"), run)
+        elif undo.undo(milvus):
+            restore_journal.remove(resources.backup, journal)
         raise
     finally:
         if staging is not None:
             staging.cleanup(keep=resources.settings.keep_temp_files)
+    restore_journal.remove(resources.backup, journal)
+    for replaced in earlier:  # what earlier restores left is now restored again
+        if not replaced.running and set(replaced.targets) <= set(journal.targets):
+            restore_journal.remove(resources.backup, replaced)
     staged = staging.staged_objects if staging is not None else 0
     return RestoreResult(info.name, results, time.monotonic() - started, staged, run.warnings)
 
@@ -293,13 +321,43 @@ def _db_properties(info: BackupInfo, plans: list[_Plan], db: str) -> list[KeyVal
     return []
 
 
-def _check_targets(milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest) -> None:
-    """Every conflict is found before anything changes."""
+def _write_journal(resources: Resources, journal: Journal, run: Run) -> None:
+    try:
+        restore_journal.write(resources.backup, journal)
+    except BackupToolError as exc:  # a backup storage this restore may only read
+        run.warn(
+            f"the restore journal could not be written ({exc}): if this restore is killed, nothing will mark "
+            f"{', '.join(journal.targets)} as incomplete"
+        )
+
+
+def _check_targets(
+    milvus: MilvusClient, plans: list[_Plan], request: RestoreRequest, earlier: list[Journal], run: Run
+) -> None:
+    """Every conflict is found before anything changes. A target that an earlier restore of this backup left
+    behind (killed, or kept after a failure) is named as such."""
     databases = set(milvus.list_databases())
     for plan in plans:
         exists = plan.db in databases and milvus.has_collection(plan.db, plan.name)
+        left = restore_journal.what_was_left(earlier, f"{plan.db}.{plan.name}") if exists else None
+        if left is not None and (left.surely_running or (left.running and not request.drop_exist_collection)):
+            raise JobConflictError(
+                detail=f"{plan.db}.{plan.name} is being restored by {left.describe()}",
+                hint="Wait for that restore to end. If it was killed on another host, restore again with "
+                "--drop_exist_collection.",
+            )
         if exists and not (request.drop_exist_collection or request.skip_create_collection):
+            if left is not None:
+                raise CollectionExistsError(
+                    collection=plan.name,
+                    database=plan.db,
+                    address=milvus.address,
+                    hint=f"It was left incomplete by {left.describe()}. Restore again with --drop_exist_collection "
+                    "to replace it.",
+                )
             raise CollectionExistsError(collection=plan.name, database=plan.db, address=milvus.address)
+        if left is not None and request.skip_create_collection:
+            run.warn(f"{plan.db}.{plan.name} was left incomplete by {left.describe()}; data is added to it as it is")
         if not exists and request.skip_create_collection:
             raise CollectionNotFoundError(
                 collection=plan.name,
@@ -533,11 +591,16 @@ def _import_data(
         else:
             files = staging.import_files(src.collection_id, job.partition_id, job.segments, run, job.group_id)
         rows = 0
-        tasks = milvus.start_import(db, name, job.partition, files, job.options())
-        undo.started(tasks)
-        for task in tasks:
-            outcome = _wait_import(milvus, task, run)
-            undo.ended(task)
+        try:
+            tasks = milvus.start_import(db, name, job.partition, files, job.options())
+            undo.started(tasks)
+            outcomes = []
+            for task in tasks:
+                outcomes.append(_wait_import(milvus, task, run))
+                undo.ended(task)
+        except MilvusUnavailableError as exc:
+            raise _stopped_answering(exc, milvus.address, target, job.partition, files) from exc
+        for outcome in outcomes:
             if not outcome.completed:
                 raise MilvusError(
                     address=milvus.address,
@@ -562,6 +625,21 @@ def _import_data(
         run.map(import_one, l0_jobs, limit=settings.import_jobs)
     segments = sum(len(job.segments) for job in jobs + partition_l0 + collection_l0)
     return segments, rows, time.monotonic() - started
+
+
+def _stopped_answering(
+    exc: MilvusUnavailableError, address: str, target: str, partition: str, files: list[str]
+) -> MilvusUnavailableError:
+    """Milvus was there when the restore began and went away during an import: a crash while reading the files
+    (Milvus 2.3 panics on a binlog it cannot read) is then more likely than a network problem, and its log says."""
+    return MilvusUnavailableError(
+        address=address,
+        detail=f"Milvus stopped answering during the import of partition {partition} from {', '.join(files)} into "
+        f"{target} ({exc.fields.get('detail', exc)})",
+        hint="Milvus answered until this import started; it stopped or restarted during it: its log says why (look "
+        "for a panic or an out-of-memory kill in its datanode's or standalone container's log). Once it is back, "
+        "restore again with --drop_exist_collection.",
+    )
 
 
 def _check_rows(segments: list[SegmentBackupInfo], rows: int, target: str, path: str) -> None:

@@ -65,6 +65,12 @@ def parse_database_collections(text: str, label: str = "--database_collections")
             detail=f"{label} must map database names to lists of collection names",
             hint='Example: -a \'{"db1":["c1","c2"],"db2":[]}\'',
         )
+    blank = [repr(db) for db, names in data.items() if any(not n.strip() for n in names)]
+    if blank:
+        raise UsageError(
+            detail=f"{label}: an empty collection name in database {blank[0]}",
+            hint='Example: -a \'{"db1":["c1","c2"],"db2":[]}\'',
+        )
     selection: dict[str, list[str] | None] = {}
     for db, names in data.items():
         for name in names or [None]:

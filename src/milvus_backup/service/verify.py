@@ -101,10 +101,28 @@ def check_objects(
         if collection_ids is None or collection_id in collection_ids:
             checks[coll] = CollectionCheck(coll)
     checks.update((coll, CollectionCheck(coll)) for coll in by_collection if coll not in checks)
-    # One listing per folder holding the objects: this backup's, and those of the backups it references.
-    found: dict[tuple[str, str], ObjectInfo] = {}
-    for owner in sorted({entry[2] for entry in expected.values()}):
-        folder = layout.backup_dir(target.root, owner or name)
+    backup_dir = layout.backup_dir(target.root, name)
+    # A verify looks at the whole folder; a restore's check (of some collections) at the binlogs Milvus would read.
+    listed = backup_dir if collection_ids is None else f"{backup_dir}{layout.BINLOG_DIR}/"
+    own = {i.key[len(backup_dir) :]: i for i in target.storage.list(listed)}
+    for key in sorted(own.keys() - expected.keys()):
+        # What Milvus would import along with the backup's own files (a temporary file a killed write left, a
+        # file copied in by hand) is a problem of its collection; anything else of ours is expected.
+        if key.startswith(layout.BINLOG_DIR + "/"):
+            folder = key.split("/")[2] if key.count("/") >= 3 else ""
+            in_scope = collection_ids is None or (folder.isdigit() and int(folder) in collection_ids)
+            if in_scope:
+                coll = names.get(int(folder), folder) if folder.isdigit() else folder or key
+                checks.setdefault(coll, CollectionCheck(coll)).problems.append(
+                    f"{key}: not part of the backup (not in its {'manifest' if manifest else 'meta'})"
+                )
+        elif collection_ids is None and not _is_ours(key):
+            run.warn(f"backup {name} holds {key}, which is not part of it")
+    # The objects by (the backup whose folder holds them, key): this backup's own, and those of the backups it
+    # references, one listing per folder.
+    found: dict[tuple[str, str], ObjectInfo] = {("", key): info for key, info in own.items()}
+    for owner in sorted({entry[2] for entry in expected.values()} - {""}):
+        folder = layout.backup_dir(target.root, owner)
         found.update(((owner, i.key[len(folder) :]), i) for i in target.storage.list(folder + layout.BINLOG_DIR + "/"))
     total = sum(expected[key][0] for keys in by_collection.values() for key in keys)
     run.progress.start(total, "bytes", f"verify {name}")
@@ -132,6 +150,16 @@ def check_objects(
         check.problems.extend(p for p in run.map(problem, keys) if p is not None)
     run.progress.finish()
     return VerifyReport(name, mode, sorted(checks.values(), key=lambda c: c.collection), run.warnings)
+
+
+def _is_ours(key: str) -> bool:
+    """The meta files, the create's lock and the restore journals: a backup's folder holds them besides its data."""
+    top, _, rest = key.partition("/")
+    if top == layout.META_DIR:
+        return rest in (*layout.META_FILES, layout.MANIFEST_FILE, layout.REFERENCES_FILE)
+    if top == layout.RESTORES_DIR:
+        return "/" not in rest and rest.endswith(".json")
+    return key == layout.LOCK_FILE
 
 
 def _content_checksum(target: StorageLocation, key: str, listed: ObjectInfo, expected: str, trust_listing: bool) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, suppress
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from milvus_backup.errors import StorageError
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -165,6 +168,78 @@ class TranslatingReader(io.RawIOBase):
             # Closing a half-read HTTP body must never mask the real outcome.
             with suppress(Exception):
                 self._close()
+        super().close()
+
+
+class ResumingReader(io.RawIOBase):
+    """A read-only stream over an object that survives a cut connection: when a read fails with an error that
+    `is_transient` accepts (a body cut short, a reset, a read timeout), the object is opened again at the offset
+    reached (`open_at(offset)` returns the SDK's body from there on) and the read goes on, at most `retries` times
+    over the whole stream. Reads raise only our errors (`translate`, as in `TranslatingReader`).
+
+    `open_at(offset)` must read the same version of the object as the first opening did (an S3 `If-Match` of its
+    ETag), so a resumed stream never splices two versions."""
+
+    def __init__(
+        self,
+        open_at: Callable[[int], Any],
+        is_transient: Callable[[BaseException], bool],
+        translate: Callable[[], AbstractContextManager[object]],
+        retries: int,
+        first: Any = None,
+    ) -> None:
+        super().__init__()
+        self._open_at = open_at
+        self._is_transient = is_transient
+        self._translate = translate
+        self._retries_left = retries
+        self._body: Any = first
+        self._offset = 0
+        #: Times a cut read was resumed (for logs and tests).
+        self.resumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError("I/O operation on closed stream")
+        want = None if size is None or size < 0 else size  # None: botocore then checks the length it got
+        with self._translate():
+            while True:
+                try:
+                    if self._body is None:
+                        self._body = self._open_at(self._offset)
+                    data = self._body.read(want)
+                    break
+                except Exception as exc:
+                    if not (self._retries_left > 0 and self._is_transient(exc)):
+                        raise
+                    self._retries_left -= 1
+                    self.resumed += 1
+                    logger.info("a read was cut off (%s); reading on from byte %d", exc, self._offset)
+                    self._drop_body()
+        data = bytes(data) if not isinstance(data, bytes) else data
+        self._offset += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _drop_body(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            with suppress(Exception):
+                body.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._drop_body()
         super().close()
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import abc
 import builtins
 import logging
+import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -44,6 +46,16 @@ class CopyReceipt:
     checksum: str | None = None
     #: The new object's size in bytes, when the copy's answer states it.
     size: int | None = None
+
+
+class NoConditionalWrites(Exception):
+    """The service has no conditional create (`put_if_absent`): it refuses it, or ignores the condition. Not a
+    user-facing error: whoever needs one object per key falls back to something else (service/claim.py)."""
+
+
+#: Appended to a key to probe whether the service honours a conditional create (see `Storage.put_if_absent`).
+_PROBE_SUFFIX = ".conditional-write-probe"
+_probing = threading.Lock()
 
 
 def validate_key(key: str, *, prefix: bool = False) -> str:
@@ -86,6 +98,9 @@ class Storage(abc.ABC):
     #: Set once a listing of this storage came back out of key order: its listings are then read whole and
     #: sorted. (Per instance; starts False.)
     _lists_out_of_order: bool = False
+    #: Whether the service honours a conditional create; None: find out at the first `put_if_absent` (S3-compatible
+    #: services differ: some refuse `If-None-Match`, older ones ignore it and overwrite).
+    conditional_writes: bool | None = True
 
     # -- the contract --------------------------------------------------------------------------------
 
@@ -116,10 +131,37 @@ class Storage(abc.ABC):
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Write one (small) object only if no object has that key, atomically (the service's conditional
         create): True if this call created it, False if an object was there. Of any number of concurrent calls
-        for one key, exactly one returns True."""
+        for one key, exactly one returns True. `NoConditionalWrites` where the service has no conditional create
+        (found out once per storage object, with a probe object next to `key` where it is not known)."""
         validate_key(key)
+        if self.conditional_writes is None:
+            with _probing:  # one probe at a time: they are rare, and concurrent ones would meet each other's
+                if self.conditional_writes is None:
+                    # A key of its own: another process's probe must not meet this one's either.
+                    self.conditional_writes = self._honours_conditions(f"{key}{_PROBE_SUFFIX}-{uuid.uuid4().hex}")
+        if not self.conditional_writes:
+            raise NoConditionalWrites(self.location)
         with self._translate_errors(key):
-            return self._put_if_absent(key, data)
+            try:
+                return self._put_if_absent(key, data)
+            except NoConditionalWrites:
+                self.conditional_writes = False
+                raise
+
+    def _honours_conditions(self, probe: str) -> bool:
+        """A conditional create over an object that exists must fail; a service that lets it through ignores
+        the condition."""
+        try:
+            with self._translate_errors(probe):
+                self._put(probe, b"1")
+                honoured = not self._put_if_absent(probe, b"2")
+        except NoConditionalWrites:
+            honoured = False
+        finally:
+            self.delete(probe)
+        if not honoured:
+            logger.info("%s has no conditional create: names are claimed with a lease instead", self.location)
+        return honoured
 
     def put_stream(self, key: str, stream: BinaryIO, size: int) -> None:
         """Write one object from a stream of `size` bytes with bounded memory: exactly `size` bytes, or fail

@@ -31,6 +31,8 @@ COPY_CHUNK_BYTES = 1024 * 1024
 # next to their objects; a delete of a prefix removes those).
 _TMP_DIR = ".milvus-backup-tmp"
 _TMP_MARK = ".milvus-backup-tmp-"
+#: A write refused for want of space: the disk, the user's quota, or the process's file-size limit.
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 # Listings hand out the walk's objects in pages of this many.
 _LIST_PAGE = 1000
 
@@ -88,6 +90,10 @@ class LocalStorage(Storage):
         except PermissionError as exc:
             raise StorageAccessDeniedError(location=self.location, detail=f"{key!r}: {exc}") from exc
         except OSError as exc:
+            if exc.errno in _FULL:
+                raise StorageError(
+                    location=self.location, detail=f"{key!r}: the file system is full ({exc.strerror})"
+                ) from exc
             raise StorageError(location=self.location, detail=f"{key!r}: {exc}") from exc
 
     def _make_parent(self, path: Path) -> None:
@@ -283,8 +289,15 @@ class LocalStorage(Storage):
 
         def copy(out: BinaryIO) -> None:
             nonlocal crc, written
-            with source._translate_errors(src_key), open(src_path, "rb", buffering=0) as src:
-                while chunk := src.read(COPY_CHUNK_BYTES):
+            # Only the reads are the source's: a failed write (a full disk) is this storage's, and says so.
+            with source._translate_errors(src_key):
+                src = open(src_path, "rb", buffering=0)  # noqa: SIM115 (closed by the `with` below)
+            with src:
+                while True:
+                    with source._translate_errors(src_key):
+                        chunk = src.read(COPY_CHUNK_BYTES)
+                    if not chunk:
+                        break
                     crc = google_crc32c.extend(crc, chunk)
                     out.write(chunk)
                     written += len(chunk)

@@ -1,11 +1,13 @@
 """The S3-compatible family (MinIO, AWS S3, GCS interoperability, Aliyun OSS, Tencent COS, Huawei OBS) via botocore.
 
-Retries with backoff are botocore's ("standard" mode); this module has no retry loop of its own.
+Retries with backoff are botocore's ("standard" mode). botocore's end when an answer begins: a body cut off after
+that is read on from where it broke (`_open_read`, `_streams.ResumingReader`).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import math
 import re
@@ -30,8 +32,8 @@ from milvus_backup.errors import (
     StorageError,
     StorageUnavailableError,
 )
-from milvus_backup.storage._streams import Part, TranslatingReader, bounded_map, iter_parts, read_whole
-from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, ObjectInfo, Storage
+from milvus_backup.storage._streams import Part, ResumingReader, bounded_map, iter_parts, read_whole
+from milvus_backup.storage.base import STREAM_CHUNK_BYTES, CopyReceipt, NoConditionalWrites, ObjectInfo, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ _DENIED_CODES = {
     "AccountProblem",
     "InvalidSecurity",
 }
+#: A service that refuses `If-None-Match` on a PUT says so with one of these.
+_NO_CONDITIONS_CODES = {"NotImplemented", "InvalidArgument", "InvalidRequest"}
 _UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "503", "InternalError", "500", "RequestTimeout"}
 
 
@@ -85,6 +89,8 @@ class S3Storage(Storage):
     """One bucket of an S3-compatible service."""
 
     kind = "s3"
+    #: Found out at the first conditional create (see `Storage.put_if_absent`), unless the caller says.
+    conditional_writes: bool | None = None
 
     def __init__(
         self,
@@ -108,6 +114,7 @@ class S3Storage(Storage):
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         max_pool_connections: int = 64,
+        conditional_writes: bool | None = None,
     ) -> None:
         if provider not in PROVIDER_ADDRESSING:
             raise ConfigError(detail=f"unknown S3-compatible provider {provider!r}")
@@ -132,6 +139,8 @@ class S3Storage(Storage):
         self._multipart_copy_threshold = multipart_copy_threshold
         self._part_size = part_size
         self._upload_concurrency = max(1, upload_concurrency)
+        self._read_retries = max(0, max_attempts - 1)
+        self.conditional_writes = conditional_writes
 
         endpoint = endpoint or _DEFAULT_ENDPOINTS.get(provider)
         if endpoint is None and provider not in _AWS:
@@ -232,15 +241,25 @@ class S3Storage(Storage):
         return _md5_of_etag(head, head.get("ETag", ""))
 
     def _get(self, key: str) -> bytes:
-        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
-        try:
-            return body.read()
-        finally:
-            body.close()
+        with self._open_read(key) as reader:
+            return reader.read()
 
     def _open_read(self, key: str) -> BinaryIO:
-        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
-        reader = TranslatingReader(body.read, lambda: self._translate_errors(key), body.close)
+        """A stream that reads on where it was cut: botocore retries a request until its answer begins, not a body
+        that breaks off after that (a reset, a proxy cutting it short, a read timeout), so a read that fails so is
+        resumed with a ranged GET of the same version (If-Match its ETag), at most `max_attempts` times."""
+        response = self._client.get_object(Bucket=self._bucket, Key=key)
+        size, etag = int(response.get("ContentLength", 0)), response.get("ETag")
+
+        def open_at(offset: int) -> Any:
+            if offset >= size:
+                return io.BytesIO(b"")
+            match = {"IfMatch": etag} if etag else {}
+            return self._client.get_object(Bucket=self._bucket, Key=key, Range=f"bytes={offset}-", **match)["Body"]
+
+        reader = ResumingReader(
+            open_at, _is_cut, lambda: self._translate_errors(key), retries=self._read_retries, first=response["Body"]
+        )
         return reader  # type: ignore[return-value]
 
     # -- writing -------------------------------------------------------------------------------------
@@ -253,8 +272,11 @@ class S3Storage(Storage):
             self._client.put_object(Bucket=self._bucket, Key=key, Body=data, IfNoneMatch="*")
         except botocore.exceptions.ClientError as exc:
             # 412: the object exists; 409: another conditional write of the key is under way (it wins).
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in (409, 412):
                 return False
+            if status == 501 or exc.response.get("Error", {}).get("Code") in _NO_CONDITIONS_CODES:
+                raise NoConditionalWrites(self.location) from exc
             raise
         return True
 
@@ -340,7 +362,24 @@ class S3Storage(Storage):
                 batch = []
         if batch:
             count += self._delete_batch(batch)
+        self._abort_uploads(prefix)
         return count
+
+    def _abort_uploads(self, prefix: str) -> None:
+        """Multipart uploads left open below `prefix` (by a run that was killed mid-upload) are no objects, but
+        the service keeps their parts, unseen by any listing, until they are aborted."""
+        if not prefix.endswith("/"):
+            return  # only below a folder: a plain prefix could reach another backup's uploads
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for upload in page.get("Uploads", ()):
+                    self._client.abort_multipart_upload(
+                        Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    logger.info("aborted an unfinished upload of %r on %s", upload["Key"], self.location)
+        except botocore.exceptions.ClientError as exc:  # a service without the call: the objects are deleted
+            logger.warning("could not look for unfinished uploads below %r on %s: %s", prefix, self.location, exc)
 
     def _delete_batch(self, keys: list[str]) -> int:
         with self._translate_errors(keys[0]):
@@ -401,6 +440,19 @@ class S3Storage(Storage):
 
         self._multipart(dst_key, ranges, copy_part, concurrency=4)
         return CopyReceipt(size=size)  # a multipart ETag is no MD5 of the content
+
+
+#: What a body that broke off after its answer began fails with, read through botocore (which wraps urllib3's).
+_CUT_BODY = (
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionClosedError,
+)
+
+
+def _is_cut(exc: BaseException) -> bool:
+    return isinstance(exc, _CUT_BODY)
 
 
 def _md5_of_etag(response: dict[str, Any], etag: str) -> str | None:

@@ -2,7 +2,7 @@ import pytest
 
 from milvus_backup.errors import UnsupportedFormatError
 from milvus_backup.meta.model import CollectionBackupInfo, CollectionSchema, FieldSchema
-from milvus_backup.service.compat import check_restorable, parse_version
+from milvus_backup.service.compat import check_restorable, gc_pause_offer, has, parse_version
 
 
 def collection(*fields: FieldSchema) -> CollectionBackupInfo:
@@ -39,3 +39,35 @@ def test_what_2_3_cannot_hold_is_refused_with_the_reason(fields, reason):
         check_restorable(collection(PK, *fields), "v2.3.5-lite")
     if "unknown" not in reason:
         check_restorable(collection(PK, *fields), "v2.6.3")
+
+
+def test_versions_compare_by_patch_too():
+    json_field = FieldSchema(field_id=101, name="js", data_type=23)
+    check_restorable(collection(PK, json_field), "v2.2.16-lite")
+    with pytest.raises(UnsupportedFormatError, match=r"field 'js' is a JSON, which needs Milvus >= 2\.2\.9"):
+        check_restorable(collection(PK, json_field), "v2.2.8")
+
+
+def test_an_array_field_is_refused_by_2_2_naming_the_field_and_the_version():
+    array = FieldSchema(field_id=101, name="arr", data_type=22, element_type=5)
+    with pytest.raises(UnsupportedFormatError, match=r"field 'arr' is a Array, which needs Milvus >= 2\.3\.0"):
+        check_restorable(collection(PK, array), "v2.2.16-lite")
+    check_restorable(collection(PK, array), "v2.3.0")
+
+
+def test_partition_keys_and_dynamic_fields_need_2_2_9():
+    key = FieldSchema(field_id=101, name="tenant", data_type=5, is_partition_key=True)
+    dynamic = collection(PK)
+    dynamic.schema.enable_dynamic_field = True
+    with pytest.raises(UnsupportedFormatError, match=r"'tenant' is a partition key, which needs Milvus >= 2\.2\.9"):
+        check_restorable(collection(PK, key), "2.2.8")
+    with pytest.raises(UnsupportedFormatError, match=r"dynamic field, which needs Milvus >= 2\.2\.9"):
+        check_restorable(dynamic, "2.2.8")
+    check_restorable(collection(PK, key), "2.2.9")
+
+
+def test_the_gc_pause_offer_follows_the_version():
+    assert "offers no way to pause GC" in gc_pause_offer("v2.2.16") and "dropTolerance" in gc_pause_offer("v2.2.16")
+    assert "milvus.dataCoord.address" in gc_pause_offer("v2.3.5")
+    assert "milvus.management.endpoint" in gc_pause_offer("v2.4.1")
+    assert not has("v2.2.16", "deletes written at flush") and has("v2.3.0", "deletes written at flush")

@@ -183,7 +183,7 @@ def test_deleting_a_referenced_backup_is_refused_unless_its_dependents_go_too(
     with pytest.raises(BackupReferencedError) as refused:
         delete_backup(resources.backup, "mon")
     assert refused.value.dependents == ["tue", "wed"]
-    assert refused.value.exit_code == 15
+    assert refused.value.exit_code == 16
     assert "tue, wed" in str(refused.value) and "--with-dependents" in (refused.value.hint or "")
     assert _binlogs(backup_storage, "mon")
     with pytest.raises(BackupReferencedError, match="wed"):

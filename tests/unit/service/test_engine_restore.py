@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 import pytest
 
-from milvus_backup.errors import DeadlineExceededError, IntegrityError, JobCancelledError, MilvusError
+from milvus_backup.errors import (
+    DeadlineExceededError,
+    IntegrityError,
+    JobCancelledError,
+    MilvusError,
+    MilvusUnavailableError,
+)
 from milvus_backup.service.create import CreateRequest, create_backup
 from milvus_backup.service.resources import Resources, Settings, StorageLocation
 from milvus_backup.service.restore import RestoreRequest, restore_backup
@@ -172,3 +178,19 @@ def test_64_partition_imports_stay_within_the_runs_threads() -> None:
     assert target.max_import_threads <= 4 + 1
     assert 2 <= target.max_imports_in_flight <= 4
     assert target.max_active_threads <= before + 4
+
+
+def test_milvus_that_stops_answering_during_the_import_is_reported_as_such(
+    backup: str, backup_storage: MemoryStorage
+) -> None:
+    target = _target()
+
+    def died(name: str, args: object) -> None:
+        if name == "import_state":
+            raise MilvusUnavailableError(address=target.address, detail="connection refused")
+
+    target.on_call = died
+    with pytest.raises(MilvusUnavailableError, match=r"stopped answering during the import of .* into ") as info:
+        restore_backup(_resources(backup_storage, target), RestoreRequest(backup))
+    assert "its log says why" in (info.value.hint or "")
+    assert "connection refused" in str(info.value)
