@@ -217,6 +217,14 @@ def fault_proxy(seaweedfs: S3Server) -> Iterator[FaultProxy]:
     proxy.stop()
 
 
+@pytest.fixture(scope="session")
+def milvus_read_proxy(seaweedfs: S3Server) -> Iterator[FaultProxy]:
+    """A second fault proxy in front of the session's SeaweedFS, through which the tool reads Milvus's storage."""
+    proxy = FaultProxy(seaweedfs.host, seaweedfs.port)
+    yield proxy
+    proxy.stop()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Milvus 2.2.16 runs a representative subset (the tests marked `milvus22`), to keep the suite short."""
     kept, left_out = [], []

@@ -29,13 +29,18 @@ def proxied_config(
     milvus: MilvusInstance,
     seaweedfs: S3Server,
     backup_proxy: FaultProxy,
+    *,
+    milvus_storage_proxy: FaultProxy | None = None,
     **extra: Any,
 ) -> Path:
     """backup.yaml for ``milvus`` (S3 storage), backups in a new bucket of ``seaweedfs`` reached through
-    ``backup_proxy``: another endpoint than Milvus's storage, so copies are streamed through the tool."""
+    ``backup_proxy``: another endpoint than Milvus's storage, so copies are streamed through the tool. With
+    ``milvus_storage_proxy`` the tool reads Milvus's storage through it (Milvus itself does not)."""
     bucket = unique("faults-")
     s3_client(seaweedfs).create_bucket(Bucket=bucket)
     data = s3_config(milvus, bucket)
+    if milvus_storage_proxy is not None:
+        data["milvus"]["storage"].update(address=milvus_storage_proxy.host, port=milvus_storage_proxy.port)
     data["backup"]["storage"].update(
         provider="minio",
         address=backup_proxy.host,
@@ -60,6 +65,13 @@ def cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Outcome
         main(["--config", str(config), *args])
     out, err = capsys.readouterr()
     return Outcome(int(info.value.code or 0), out, err)
+
+
+def cli_process(config: Path, *args: str) -> Outcome:
+    """The CLI as a process, run to its end (its claim on a name ends with it, as a user's would)."""
+    process = spawn(config, *args)
+    out, err = process.communicate(timeout=300)
+    return Outcome(process.returncode, out, err)
 
 
 def spawn(config: Path, *args: str) -> subprocess.Popen[str]:

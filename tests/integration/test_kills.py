@@ -165,8 +165,7 @@ def test_create_killed_at_each_phase(phase, rig: Rig, capsys, reliability_record
         rerun = cli(capsys, rig.config, "create", "-n", name, "-c", SOURCE)
         assert rerun.code == 0, rerun.err
         verified = cli(capsys, rig.config, "verify", "-n", name)
-        assert verified.code == 0, verified.err
-        assert name in complete(capsys, rig.config)
+        assert verified.code == 0, verified.err  # (a verify refuses an incomplete backup)
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ def test_restore_killed_at_each_phase(phase, rig: Rig, made_backup: MadeBackup, 
         assert made_backup.name in complete(capsys, rig.config)  # the backup itself is untouched
         try:
             if left:
-                # The next run names the collection the killed one left, and the way to replace it.
+                # The next run names the collection the killed one left (its journal says so), and how to replace it.
                 again = cli(capsys, rig.config, *restore)
                 assert again.code == 35 and target in again.err and "--drop_exist_collection" in again.err, again.err
                 assert "left incomplete by restore" in again.err and "cut off" in again.err, again.err  # its journal
@@ -268,7 +267,8 @@ def milvus_died_mid_create(rig: Rig) -> DiedCreate:
     Milvus restarted."""
     name = unique("milvus_died_")
     _insert_unflushed(rig.milvus)
-    gate = CREATE_PHASES["flush"](rig, name)
+    # Two of the flushed segment's binlogs written, the third held: Milvus dies in the middle of its flush.
+    gate = rig.milvus_proxy.gate(lambda r: r.by_milvus and r.method == "PUT" and "/insert_log/" in r.key, nth=3)
     process = spawn(rig.config, "create", "-n", name, "-c", SOURCE)
     try:
         _reached(gate, process)

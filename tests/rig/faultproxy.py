@@ -62,12 +62,15 @@ class Request:
 
 @dataclass
 class FaultPlan:
-    """Fault a ``rate`` of the requests that ``match``, with a kind drawn from ``kinds``, at most ``limit`` times."""
+    """Fault a ``rate`` of the requests that ``match``, with a kind drawn from ``kinds``, at most ``limit`` times
+    in all and at most ``per_request`` times for one request (method, path and query): transient faults, which a
+    client's retries are meant to outlast."""
 
     seed: int
     rate: float
     kinds: tuple[FaultKind, ...] = FAULT_KINDS
     limit: int = 1_000_000
+    per_request: int = 2
     match: Callable[[Request], bool] = lambda request: True
     #: How long a stall lasts; longer than the client's read timeout.
     stall_seconds: float = 3.0
@@ -108,6 +111,7 @@ class FaultProxy:
         self.requests: list[Request] = []
         self._gates: list[Gate] = []
         self._seen: Counter[tuple[str, str, str]] = Counter()
+        self._faulted: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"proxy": self})
@@ -124,6 +128,7 @@ class FaultProxy:
             self.plan = plan
             self.injected = []
             self._seen.clear()
+            self._faulted.clear()
 
     def gate(self, match: Callable[[Request], bool], *, after_upstream: bool = False, nth: int = 1) -> Gate:
         gate = Gate(match, after_upstream, nth)
@@ -161,7 +166,11 @@ class FaultProxy:
                 return None, gate
             signature = (request.method, request.path, request.query)
             self._seen[signature] += 1
+            if self._faulted[signature] >= plan.per_request:
+                return None, None
             kind = plan.draw(request, self._seen[signature])
+            if kind is not None:
+                self._faulted[signature] += 1
             return kind, None
 
     def _record(self, kind: FaultKind, request: Request) -> None:
