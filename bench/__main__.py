@@ -27,6 +27,8 @@ GOALS = {
     "restore overhead per segment (ms)": ("≤", 5.0),
     "peak RSS, 10× size (MB)": ("≤", 200.0),
     "export speed-up over pymilvus dump": ("≥", 20.0),
+    "incremental: bytes copied ÷ new bytes": ("≤", 1.1),
+    "incremental ÷ full backup time": ("≤", 0.3),
 }
 
 
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "insert_runs": args.insert_runs,
             "export_only": args.export_only,
+            "incremental_only": args.incremental_only,
         },
         "sides": {},
     }
@@ -73,59 +76,68 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 measure.drop(side, "bench_base")
                 continue
             figures: dict[str, Any] = {}
-            figures["backup"] = measure.backup_vs_raw(side, "bench_base", args.runs, args.concurrency)
-            print(f"# {kind}: backup {figures['backup']}", flush=True)
-            figures["restore"] = measure.restore_vs_import(side, "bench_base", args.restore_runs)
-            print(f"# {kind}: restore {figures['restore']}", flush=True)
-            figures["pymilvus"] = measure.against_pymilvus(
-                side, "bench_base", work, figures["backup"]["tool_s"], figures["restore"]["tool_s"], args.insert_runs
-            )
-            print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
-            figures["export"] = measure.export_vs_dump(
-                side, "bench_base", work, args.runs, figures["pymilvus"]["dump_s"], figures["pymilvus"]["rows"]
-            )
-            print(f"# {kind}: export {figures['export']}", flush=True)
-            if args.small_segments:
-                data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
-                figures["segments"] = measure.create_overhead(
-                    side, "bench_many", args.small_segments, args.concurrency, args.runs
+            if not args.incremental_only:
+                figures["backup"] = measure.backup_vs_raw(side, "bench_base", args.runs, args.concurrency)
+                print(f"# {kind}: backup {figures['backup']}", flush=True)
+                figures["restore"] = measure.restore_vs_import(side, "bench_base", args.restore_runs)
+                print(f"# {kind}: restore {figures['restore']}", flush=True)
+                figures["pymilvus"] = measure.against_pymilvus(
+                    side,
+                    "bench_base",
+                    work,
+                    figures["backup"]["tool_s"],
+                    figures["restore"]["tool_s"],
+                    args.insert_runs,
                 )
-                # Not dropped: dropping a collection of 1,000 segments made Milvus 2.3.5's DataNode panic ("send on
-                # closed channel" in FlushSegments) in three of four runs. The servers are thrown away at the end.
-                # Milvus 2.3.5 takes about 2 s per import (one at a time, each marked done on a 2-second tick):
-                # restore overhead is measured on fewer segments, or the run would take hours.
-                data.make_many_segments(side.milvus.uri, "bench_many_r", args.restore_segments)
-                figures["segments"].update(
-                    measure.restore_overhead(side, "bench_many_r", args.restore_segments, args.segment_restore_runs)
+                print(f"# {kind}: pymilvus {figures['pymilvus']}", flush=True)
+                figures["export"] = measure.export_vs_dump(
+                    side, "bench_base", work, args.runs, figures["pymilvus"]["dump_s"], figures["pymilvus"]["rows"]
                 )
-                measure.drop(side, "bench_many_r")
-                print(f"# {kind}: segments {figures['segments']}", flush=True)
-            if args.scale > 1:
-                base_rss = measure.peak_rss_mb(side, "bench_base")
-                base_export_rss = measure.export_peak_rss_mb(side, "bench_base", work)
-                data.make_collection(
-                    side.milvus.uri,
-                    "bench_big",
-                    args.rows * args.scale,
-                    args.dim,
-                    args.segments * args.scale,
-                    index=False,
-                )
-                big_rss = measure.peak_rss_mb(side, "bench_big")
-                big_export_rss = measure.export_peak_rss_mb(side, "bench_big", work)
-                # The same ratio as the first figure on the big collection: how much of the gap is fixed cost.
-                figures["backup_big"] = measure.backup_vs_raw(side, "bench_big", args.runs, args.concurrency)
-                print(f"# {kind}: backup at {args.scale}x {figures['backup_big']}", flush=True)
-                measure.drop(side, "bench_big")
-                figures["memory"] = {
-                    "base_rows": args.rows,
-                    "big_rows": args.rows * args.scale,
-                    "base_peak_rss_mb": base_rss,
-                    "big_peak_rss_mb": big_rss,
-                    "base_export_peak_rss_mb": base_export_rss,
-                    "big_export_peak_rss_mb": big_export_rss,
-                }
-                print(f"# {kind}: memory {figures['memory']}", flush=True)
+                print(f"# {kind}: export {figures['export']}", flush=True)
+                if args.small_segments:
+                    data.make_many_segments(side.milvus.uri, "bench_many", args.small_segments)
+                    figures["segments"] = measure.create_overhead(
+                        side, "bench_many", args.small_segments, args.concurrency, args.runs
+                    )
+                    # Not dropped: dropping a collection of 1,000 segments made Milvus 2.3.5's DataNode panic ("send on
+                    # closed channel" in FlushSegments) in three of four runs. The servers are thrown away at the end.
+                    # Milvus 2.3.5 takes about 2 s per import (one at a time, each marked done on a 2-second tick):
+                    # restore overhead is measured on fewer segments, or the run would take hours.
+                    data.make_many_segments(side.milvus.uri, "bench_many_r", args.restore_segments)
+                    figures["segments"].update(
+                        measure.restore_overhead(side, "bench_many_r", args.restore_segments, args.segment_restore_runs)
+                    )
+                    measure.drop(side, "bench_many_r")
+                    print(f"# {kind}: segments {figures['segments']}", flush=True)
+                if args.scale > 1:
+                    base_rss = measure.peak_rss_mb(side, "bench_base")
+                    base_export_rss = measure.export_peak_rss_mb(side, "bench_base", work)
+                    data.make_collection(
+                        side.milvus.uri,
+                        "bench_big",
+                        args.rows * args.scale,
+                        args.dim,
+                        args.segments * args.scale,
+                        index=False,
+                    )
+                    big_rss = measure.peak_rss_mb(side, "bench_big")
+                    big_export_rss = measure.export_peak_rss_mb(side, "bench_big", work)
+                    # The same ratio as the first figure on the big collection: how much of the gap is fixed cost.
+                    figures["backup_big"] = measure.backup_vs_raw(side, "bench_big", args.runs, args.concurrency)
+                    print(f"# {kind}: backup at {args.scale}x {figures['backup_big']}", flush=True)
+                    measure.drop(side, "bench_big")
+                    figures["memory"] = {
+                        "base_rows": args.rows,
+                        "big_rows": args.rows * args.scale,
+                        "base_peak_rss_mb": base_rss,
+                        "big_peak_rss_mb": big_rss,
+                        "base_export_peak_rss_mb": base_export_rss,
+                        "big_export_peak_rss_mb": big_export_rss,
+                    }
+                    print(f"# {kind}: memory {figures['memory']}", flush=True)
+            # Last: it adds rows to the base collection.
+            figures["incremental"] = measure.incremental_vs_full(side, "bench_base", args.rows, args.dim, args.runs)
+            print(f"# {kind}: incremental {figures['incremental']}", flush=True)
             measure.drop(side, "bench_base")
             results["sides"][kind] = figures
     return results
@@ -209,6 +221,11 @@ def table(results: dict[str, Any]) -> str:
         "restore overhead per segment outside Milvus's imports (ms)",
         lambda f: f["segments"]["restore_outside_imports_ms_per_segment"],
     )
+    row("incremental backup time after 10% new rows (s)", lambda f: f["incremental"]["incremental_s"])
+    row("full backup time of the same data (s)", lambda f: f["incremental"]["full_s"])
+    row("incremental: bytes copied ÷ new bytes", lambda f: f["incremental"]["bytes_ratio"])
+    row("incremental ÷ full backup time", lambda f: f["incremental"]["time_ratio"])
+    row("incremental backup of nothing new (s)", lambda f: f["incremental"]["unchanged_incremental_s"])
     row("peak RSS, base size (MB)", lambda f: f["memory"]["base_peak_rss_mb"], "{:.0f}")
     row("peak RSS, 10× size (MB)", lambda f: f["memory"]["big_peak_rss_mb"], "{:.0f}")
     row("export to Parquet, tool (s)", lambda f: f["export"]["export_s"])
@@ -256,6 +273,11 @@ def main() -> None:
         "--export-only",
         action="store_true",
         help="only the export figures: speed against the pymilvus dump, peak memory at 1x and --scale x",
+    )
+    parser.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="only the incremental figure (the base collection, its backups, 10%% new rows)",
     )
     parser.add_argument("--kinds", nargs="+", default=["local", "s3"], choices=["local", "s3"])
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.json"), help="JSON with every figure")

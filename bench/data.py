@@ -62,3 +62,15 @@ def make_many_segments(uri: str, name: str, segments: int, rows_per_segment: int
         client.flush(name)
     finally:
         client.close()
+
+
+def add_rows(uri: str, name: str, start: int, count: int, dim: int) -> None:
+    """`count` new rows (ids from `start`) into the collection, flushed: new segments beside the old ones."""
+    client = MilvusClient(uri)
+    try:
+        rng = np.random.default_rng(9)
+        for first in range(start, start + count, BATCH):
+            client.insert(name, _rows(first, min(BATCH, start + count - first), dim, rng))
+        client.flush(name)
+    finally:
+        client.close()

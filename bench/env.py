@@ -87,19 +87,31 @@ def write_s3_config(work: Path, milvus: MilvusInstance, s3: S3Server, concurrenc
     return path
 
 
+#: Milvus's automatic compaction is off: the incremental figure adds data and "compacts nothing" (a compaction
+#: would rewrite segments at a time of Milvus's choosing, and every figure after it would measure other segments).
+MILVUS_SETTINGS = {"dataCoord.compaction.enableAutoCompaction": False}
+
+
 @contextlib.contextmanager
 def servers(work: Path, kinds: list[str], concurrency: int) -> Iterator[dict[str, Side]]:
     started: list[Any] = []
     sides: dict[str, Side] = {}
     try:
         if "local" in kinds:
-            local = start_milvus(work / "milvus_local", name="bench-local", storage=LocalStorageSpec())
+            local = start_milvus(
+                work / "milvus_local", name="bench-local", storage=LocalStorageSpec(), settings=MILVUS_SETTINGS
+            )
             started.append(local)
             sides["local"] = Side("local", local, write_local_config(work, local, concurrency))
         if "s3" in kinds:
             s3 = start_seaweedfs(work / "seaweedfs", *S3_KEYS)
             started.append(s3)
-            milvus = start_milvus(work / "milvus_s3", name="bench-s3", storage=S3StorageSpec.on(s3, MILVUS_BUCKET))
+            milvus = start_milvus(
+                work / "milvus_s3",
+                name="bench-s3",
+                storage=S3StorageSpec.on(s3, MILVUS_BUCKET),
+                settings=MILVUS_SETTINGS,
+            )
             started.append(milvus)
             sides["s3"] = Side("s3", milvus, write_s3_config(work, milvus, s3, concurrency), s3)
         yield sides

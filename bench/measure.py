@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from pymilvus import MilvusClient
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
+from bench import data
 from bench.env import Side
 from milvus_backup import wiring
 from milvus_backup.library import create_backup, delete_backup, export_backup, get_backup, restore_backup
@@ -130,6 +131,85 @@ def backup_vs_raw(side: Side, collection: str, runs: int, concurrency: int) -> d
         "ratio": median(tool) / median(raw),
         "objects": len(plan),
         "bytes": sum(p[2] for p in plan),
+        "runs": runs,
+    }
+
+
+# -- incremental backup vs full backup ----------------------------------------------------------------------
+
+
+def incremental_vs_full(side: Side, collection: str, rows: int, dim: int, runs: int) -> dict[str, Any]:
+    """A full backup, then 10% new rows (flushed into new segments, nothing compacted), then incremental backups
+    against that full one and full backups of the same data, taking turns: bytes the incremental copies ÷ bytes
+    of the new segments, and its time ÷ the full backup's."""
+    config = side.config
+    base = unique("bench_full_")
+    tool_backup(side, collection, base)
+    base_bytes = get_backup(config, base).size
+    before = {
+        s.segment_id
+        for c in get_backup(config, base).collection_backups
+        for p in c.partition_backups
+        for s in p.segment_backups
+    }
+    data.add_rows(side.milvus.uri, collection, rows, rows // 10, dim)
+    incremental_s: list[float] = []
+    full_s: list[float] = []
+    copied: list[int] = []
+    new_bytes: list[int] = []
+
+    def incremental() -> None:
+        name = unique("bench_incr_")
+        request = CreateRequest(
+            name=name,
+            selection=parse_selection(colls=collection),
+            strategy="skip_flush",
+            incremental=True,
+            base=base,
+        )
+        started = time.perf_counter()
+        result = create_backup(config, request)
+        incremental_s.append(time.perf_counter() - started)
+        copied.append(result.bytes - result.referenced_bytes)
+        segments = [
+            s
+            for c in get_backup(config, name).collection_backups
+            for p in c.partition_backups
+            for s in p.segment_backups
+        ]
+        new_bytes.append(sum(s.size for s in segments if s.segment_id not in before))
+        delete_backup(config, name)
+
+    def full() -> None:
+        name = unique("bench_")
+        full_s.append(tool_backup(side, collection, name))
+        delete_backup(config, name)
+
+    take_turns(runs, incremental, full)
+    # An incremental backup of nothing new (its base is a full backup of the same data): the fixed cost that every
+    # create pays (Milvus calls, the GC pause, the listing of Milvus storage, the meta), whatever it copies.
+    same = unique("bench_full_")
+    tool_backup(side, collection, same)
+    unchanged_s: list[float] = []
+    for _ in range(runs):
+        name = unique("bench_incr_")
+        request = CreateRequest(
+            name=name, selection=parse_selection(colls=collection), strategy="skip_flush", incremental=True, base=same
+        )
+        unchanged_s.append(timed(lambda request=request: create_backup(config, request)))
+        delete_backup(config, name)
+    delete_backup(config, same)
+    delete_backup(config, base)
+    return {
+        "unchanged_incremental_s": median(unchanged_s),
+        "incremental_s": median(incremental_s),
+        "full_s": median(full_s),
+        "time_ratio": median(incremental_s) / median(full_s),
+        "copied_bytes": median(copied),
+        "new_bytes": median(new_bytes),
+        "bytes_ratio": median(copied) / median(new_bytes) if median(new_bytes) else float("inf"),
+        "new_rows": rows // 10,
+        "base_bytes": base_bytes,
         "runs": runs,
     }
 

@@ -23,7 +23,7 @@ Codes are grouped in ranges, so a script can tell what kind of thing failed with
 | 3 | invalid configuration |
 | 4 | completed with warnings under `--strict`: the work was done, but `--strict` turned its warnings into a failure |
 | 10-19 | backups: missing, already there, incomplete, failed verification or row-count proof, unsupported format, \
-unreadable binlog, collection not in the backup |
+unreadable binlog, collection not in the backup, referenced by others |
 | 20-29 | storage (backup or Milvus storage): unreachable, access denied, bucket or object missing, copy failed |
 | 30-39 | Milvus: unreachable, credentials refused, database or collection missing or in the way, storage not matching |
 | 40-49 | jobs and runs: conflicting, cancelled, unknown, past their timeout |

@@ -21,6 +21,7 @@ Exit codes are grouped in ranges: 0 success, 1 unexpected internal error, 2 usag
   x UnflushedDeletesError              15 / 409
   x BinlogFormatError                  16 / 422
   x CollectionNotInBackupError         17 / 404
+  x BackupReferencedError              19 / 409
   x StorageError                       20 / 502   storage 20-29
     + StorageUnavailableError          21 / 503
     + StorageAccessDeniedError         22 / 502
@@ -186,6 +187,27 @@ class CollectionNotInBackupError(BackupToolError):
     exit_code = 17
     http_status = 404
     hint = "`milvus-backup get -n NAME` lists the backup's collections (db_name and collection_name)."
+
+
+class BackupReferencedError(BackupToolError):
+    """Backup {name!r} holds data that other backups reference: {shown}."""
+
+    exit_code = 19
+    http_status = 409
+    hint = (
+        "Delete them with it (`milvus-backup delete -n NAME --with-dependents`), or first make each of them "
+        "self-contained (`milvus-backup consolidate -n DEPENDENT`)."
+    )
+
+    def __init__(self, hint: str | None = None, *, name: str, dependents: list[str]) -> None:
+        #: The backups that reference it, for callers that act on them (prune), not only for the message.
+        self.dependents = list(dependents)
+        super().__init__(hint, name=name, shown=", ".join(dependents))
+        if hint is None:
+            self.hint = (
+                f"Delete them with it (`milvus-backup delete -n {name} --with-dependents`), or first make each of "
+                f"them self-contained (`milvus-backup consolidate -n {dependents[0]}`, and so on)."
+            )
 
 
 class StorageError(BackupToolError):

@@ -19,7 +19,7 @@ from milvus_backup.config import Config
 from milvus_backup.errors import BackupNotFoundError
 from milvus_backup.meta.manifest import Manifest, RowProof
 from milvus_backup.meta.model import BackupInfo
-from milvus_backup.service import catalog
+from milvus_backup.service import catalog, references
 from milvus_backup.service.catalog import BackupSummary
 from milvus_backup.service.check import CheckReport, CheckStep, run_check
 from milvus_backup.service.create import CreateRequest, CreateResult
@@ -27,6 +27,7 @@ from milvus_backup.service.create import create_backup as _create
 from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.prune import PruneRequest, PruneResult
 from milvus_backup.service.prune import prune_backups as _prune
+from milvus_backup.service.references import Chain, ConsolidateResult
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.restore import RestoreRequest, RestoreResult, check_options
 from milvus_backup.service.restore import restore_backup as _restore
@@ -122,7 +123,8 @@ def get_manifest(config: Config, name: str) -> Manifest | None:
 
 
 def delete_backup(config: Config, name: str) -> int:
-    """Delete every object of the backup, complete or not; returns how many were deleted."""
+    """Delete every object of the backup, complete or not; returns how many were deleted. Refused with
+    BackupReferencedError (naming them) while other backups reference its bytes."""
     return catalog.delete_backup(_backups_of(config, name), name)
 
 
@@ -140,11 +142,10 @@ def run_schedule(config: Config, schedule: str, backup_name: str, run: Run) -> d
     its retention (if it has one). Returns the job's result: `create`, and `prune` when it pruned."""
     spec = next(s for s in config.server.schedules if s.name == schedule)
     request = CreateRequest(
-        name=backup_name, selection=parse_selection(",".join(spec.collections), ",".join(spec.databases))
+        name=backup_name,
+        selection=parse_selection(",".join(spec.collections), ",".join(spec.databases)),
+        incremental=spec.incremental,
     )
-    if spec.incremental:  # wiring.schedules refuses it unless create takes it
-        incremental: dict[str, Any] = {"incremental": True}
-        request = dataclasses.replace(request, **incremental)
     result: dict[str, Any] = {"create": dataclasses.asdict(create_backup(config, request, run))}
     policy = wiring.retention(spec)
     if not policy.empty:
@@ -153,6 +154,30 @@ def run_schedule(config: Config, schedule: str, backup_name: str, run: Run) -> d
         for warning in pruned.warnings:
             run.warn(f"prune: {warning}")
     return result
+
+
+def delete_with_dependents(config: Config, name: str) -> list[tuple[str, int]]:
+    """Delete the backup and every backup that references it; (backup, objects deleted) in the order deleted."""
+    return catalog.delete_with_dependents(_backups_of(config, name), name)
+
+
+def dependents(config: Config, name: str) -> list[str]:
+    """The backups that reference bytes held in backup `name`'s folder (a backup they need)."""
+    return catalog.dependents(_backups_of(config, name), name)
+
+
+def backup_chain(config: Config, name: str) -> Chain:
+    """Where a backup's bytes lie: its bases, the bytes it holds, the bytes it references in each other backup."""
+    target = _backups_of(config, name)
+    catalog.read_backup(target, name)
+    return references.describe_chain(target, name)
+
+
+def consolidate_backup(config: Config, name: str, run: Run | None = None) -> ConsolidateResult:
+    """Copy into the backup's folder every object it references, so it no longer needs any other backup."""
+    _backups_of(config, name)
+    with wiring.open_resources(config, milvus=False) as resources, _run(config, run, f"consolidate {name}") as r:
+        return references.consolidate(resources.backup, resources.settings, name, r)
 
 
 def _missing_directory(target: StorageLocation) -> bool:

@@ -24,7 +24,6 @@ from milvus_backup.errors import BackupToolError, ConfigError
 from milvus_backup.meta.layout import root_prefix
 from milvus_backup.milvus.protocol import GcControl, GcUnsupported, MilvusClient
 from milvus_backup.progress import Progress
-from milvus_backup.service.create import CreateRequest
 from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
 from milvus_backup.service.retention import RetentionPolicy
 from milvus_backup.service.run import Run
@@ -265,11 +264,6 @@ def schedule_prefix(spec: ScheduleConfig) -> str:
     return prefix
 
 
-def incremental_supported() -> bool:
-    """Whether create takes `incremental` (a schedule passes it through)."""
-    return "incremental" in {f.name for f in dataclasses.fields(CreateRequest)}
-
-
 def schedules(config: Config) -> list[Schedule]:
     """server.schedules as the scheduler's schedules; a schedule that cannot run as written is a ConfigError."""
     specs = config.server.schedules
@@ -278,11 +272,6 @@ def schedules(config: Config) -> list[Schedule]:
         key = f"server.schedules[{i}] ({spec.name})"
         if [s.name for s in specs].count(spec.name) > 1:
             raise ConfigError(detail=f"{key}: two schedules are named {spec.name!r}")
-        if spec.incremental and not incremental_supported():
-            raise ConfigError(
-                detail=f"{key}: incremental: true, but this version of milvus-backup makes full backups only",
-                hint="Set incremental: false (or leave it out).",
-            )
         policy = retention(spec)
         prefix = schedule_prefix(spec)
         if not policy.empty:

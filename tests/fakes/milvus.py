@@ -356,6 +356,28 @@ class FakeMilvus:
             )
         return seg_id
 
+    def compact(self, db: str, collection: str, partition: str = "_default") -> int:
+        """Merge the partition's segments into one new segment (a new id, new binlogs, the deleted rows dropped),
+        as Milvus's compaction does; the old segments are no longer reported. Returns the new segment's id."""
+        coll = self._collection(db, collection)
+        part_id = coll.partitions[partition]
+        with self._lock:
+            merged = [s for s in coll.segments if s.partition_id == part_id]
+            coll.segments = [s for s in coll.segments if s.partition_id != part_id]
+        live = sum(s.num_rows - _SEGMENT_ROWS.get(s.segment_id, (0, 0))[1] for s in merged)
+        return self.insert(db, collection, partition, rows=live)[0]
+
+    def delete_rows(self, db: str, collection: str, segment_id: int, rows: int) -> None:
+        """A new delta log deleting `rows` more rows of a flushed segment."""
+        coll = self._collection(db, collection)
+        seg = next(s for s in coll.segments if s.segment_id == segment_id)
+        self.storage.put(
+            join(self.root, "delta_log", str(coll.id), str(seg.partition_id), str(segment_id), str(next(_ids))),
+            _content(-1, rows, 16),
+        )
+        total, deleted = _SEGMENT_ROWS[segment_id]
+        _SEGMENT_ROWS[segment_id] = (total, deleted + rows)
+
     def collection_id(self, db: str, name: str) -> int:
         return self._collection(db, name).id
 

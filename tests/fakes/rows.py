@@ -30,7 +30,7 @@ class FakeRows:
         self.location, self.info = location, info
 
     def _rows_of(self, key: str) -> int:
-        match = _ROWS.search(self.location.storage.get(key)[:80])
+        match = _ROWS.search(self.location.storage.get(self.location.source_key(key))[:80])
         assert match is not None, key
         return int(match.group(1))
 

@@ -77,9 +77,32 @@ def test_benchmark_smoke(tmp_path):
         # export: the same rows as the pymilvus dump (export_vs_dump fails otherwise), and its peak memory
         assert side["export"]["rows"] == 3000 and side["export"]["export_s"] > 0
         assert side["memory"]["base_export_peak_rss_mb"] > 0 and side["memory"]["big_export_peak_rss_mb"] > 0
+        incremental = side["incremental"]
+        assert incremental["new_rows"] == 300 and incremental["runs"] == 2
+        assert incremental["copied_bytes"] > 0 and incremental["new_bytes"] > 0 and incremental["time_ratio"] > 0
     assert "| backup ÷ raw copy |" in result.stdout and "| backup ÷ raw copy at 10× size |" in result.stdout
     assert "| restore time outside Milvus's imports, tool (s) |" in result.stdout
     assert "| export speed-up over pymilvus dump |" in result.stdout
+    assert "| incremental: bytes copied ÷ new bytes |" in result.stdout
+
+
+def test_year_smoke(tmp_path):
+    out = tmp_path / "year.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.year", "--days", "4", "--segments", "4", "--churn", "0.25", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    # by day 4 every segment of day 0 was rewritten once: days 1 to 3 still reference day 0, day 4 does not
+    assert figures["backups"] == 5 and figures["day_000_needed_by"] == 3
+    # day 0 copies 4 segments, each night one more: 8 segments' bytes stored instead of 20
+    assert figures["binlog_bytes_stored"] == figures["binlog_bytes_copied"] == 2 * figures["full_backup_binlog_bytes"]
+    assert figures["full_backups_binlog_bytes"] == 5 * figures["full_backup_binlog_bytes"]
+    assert "| binlogs_stored_vs_full | 0.4 |" in result.stdout
 
 
 def test_copy_paths_smoke():

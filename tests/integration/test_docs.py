@@ -44,7 +44,8 @@ import yaml
 
 import milvus_backup
 from milvus_backup import wiring
-from milvus_backup.meta.manifest import MANIFEST_FORMAT, Manifest
+from milvus_backup.meta.manifest import MANIFEST_FORMAT, MANIFEST_FORMAT_REFERENCES, Manifest
+from milvus_backup.meta.references import REFERENCES_FORMAT, References
 from tests.integration.conftest import local_config
 from tests.rig import proc
 from tests.rig.milvus import MilvusInstance
@@ -76,6 +77,14 @@ NOT_RUN: dict[str, tuple[str, str]] = {
     ".venv/bin/python -m bench": (
         "the full benchmark, about an hour",
         "tests/integration/test_bench_smoke.py::test_benchmark_smoke",
+    ),
+    ".venv/bin/python -m bench --incremental-only": (
+        "the incremental figure at full size, about ten minutes",
+        "tests/integration/test_bench_smoke.py::test_benchmark_smoke",
+    ),
+    ".venv/bin/python -m bench.year": (
+        "365 incremental creates, about a quarter of an hour",
+        "tests/integration/test_bench_smoke.py::test_year_smoke",
     ),
 }
 
@@ -109,7 +118,11 @@ DATASET = (("default", "c1"), ("default", "c2"), ("db1", "c1"), ("db1", "c3"), (
 MASTERS = {
     "my_backup": '{"default":["coll"],"db1":["c1"]}',
     "nightly": '{"default":["c1"],"db1":["c2"],"db2":["articles"]}',
+    "monday": '{"default":["coll"]}',
+    "tuesday": '{"default":["coll"]}',
 }
+# Masters made incremental, each against its base (a master made before it): tuesday references monday's bytes.
+INCREMENTAL_MASTERS = {"tuesday": "monday"}
 DROPPED_AFTER_MASTERS = (("db2", "articles"),)
 
 
@@ -341,8 +354,13 @@ class Docs:
         return directory
 
     def copy_backup(self, name: str, workspace: Path) -> None:
+        """The backup and the masters it references or that reference it, so that references resolve and delete
+        sees the dependents."""
         assert (self.masters / name).is_dir(), f"no backup {name!r} is made for the examples (MASTERS)"
-        shutil.copytree(self.masters / name, workspace / "backups" / name)
+        related = {name, INCREMENTAL_MASTERS.get(name, "")} | {d for d, b in INCREMENTAL_MASTERS.items() if b == name}
+        for backup in sorted(related - {""}):
+            if not (workspace / "backups" / backup).exists():
+                shutil.copytree(self.masters / backup, workspace / "backups" / backup)
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +378,11 @@ def docs(milvus_local: MilvusInstance, dataset_local: Any, tmp_path_factory: pyt
             _make_collection(milvus_local, db, name)
         for name, selection in MASTERS.items():
             selected = milvus_backup.parse_selection(database_collections=selection)
-            milvus_backup.create_backup(config, milvus_backup.CreateRequest(name=name, selection=selected))
+            against = INCREMENTAL_MASTERS.get(name, "")
+            request = milvus_backup.CreateRequest(
+                name=name, selection=selected, incremental=bool(against), base=against
+            )
+            milvus_backup.create_backup(config, request)
         for db, name in DROPPED_AFTER_MASTERS:
             _drop(milvus_local, db, name)
         print(f"docs: collections and backups made in {time.monotonic() - started:.1f} s")
@@ -533,9 +555,12 @@ def run_cli(line: Line, state: FileRun) -> None:
     name = option(argv, "-n", "--name")
     config_at = option(argv, "--config") or "configs/backup.yaml"
     workspace = docs.workspace(line, config_at)
-    if command in ("get", "verify", "delete", "restore", "inspect", "export"):
+    if command in ("get", "verify", "delete", "restore", "inspect", "export", "consolidate"):
         assert name, "the example names its backup"
         docs.copy_backup(name, workspace)
+    base = option(argv, "--base")
+    if command == "create" and base:
+        docs.copy_backup(base, workspace)
     if command in ("list", "prune"):
         for master in MASTERS:
             docs.copy_backup(master, workspace)
@@ -564,6 +589,8 @@ def expect_output(docs: Docs, command: str, argv: list[str], name: str | None, o
         assert f"create backup success: {made}" in out, out
         (folder,) = [p for p in backups.iterdir() if p.name.startswith(made)]
         assert (folder / "meta" / "backup_meta.json").is_file()
+        if option(argv, "--base"):
+            assert f"referenced in backup {option(argv, '--base')}" in out, out
     elif command == "list" and "--json" in argv:
         assert {b["name"] for b in json.loads(out)} == set(MASTERS), out
     elif command == "list":
@@ -576,6 +603,12 @@ def expect_output(docs: Docs, command: str, argv: list[str], name: str | None, o
     elif command == "delete":
         assert f"delete backup success: {name}" in out, out
         assert not (backups / str(name)).exists()
+        if "--with-dependents" in argv:
+            for dependent in (d for d, b in INCREMENTAL_MASTERS.items() if b == name):
+                assert f"delete backup success: {dependent}" in out and not (backups / dependent).exists(), out
+    elif command == "consolidate":
+        assert f"consolidate success: {name}" in out, out
+        assert not (backups / str(name) / "meta" / "references.json").exists()
     elif command == "restore":
         assert f"restore backup success: {name}" in out, out
     elif command == "inspect" and "--json" in argv:
@@ -753,12 +786,20 @@ def test_the_readme_curl_lines_send_no_content_type():
 
 
 def test_json_and_yaml_examples(docs: Docs, tmp_path: Path):
-    real = json.loads((docs.masters / "nightly" / "meta" / "manifest.json").read_text())
+    reals = {
+        MANIFEST_FORMAT: json.loads((docs.masters / "nightly" / "meta" / "manifest.json").read_text()),
+        MANIFEST_FORMAT_REFERENCES: json.loads((docs.masters / "tuesday" / "meta" / "manifest.json").read_text()),
+    }
+    real_references = (docs.masters / "tuesday" / "meta" / "references.json").read_bytes()
     for block in all_blocks():
         text = "\n".join(block.lines)
         if block.lang == "json":
             data = json.loads(text)
-            if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT:
+            if isinstance(data, dict) and data.get("format") == REFERENCES_FORMAT:
+                References.from_json(text.encode())  # what list and delete read
+                assert data.keys() == json.loads(real_references).keys()
+            if isinstance(data, dict) and data.get("format") in reals:
+                real = reals[data["format"]]
                 Manifest.from_json(text.encode())  # what verify and restore read
                 assert data.keys() == real.keys()
                 assert {k for o in data["objects"] for k in o} == {k for o in real["objects"] for k in o}

@@ -8,6 +8,7 @@ from milvus_backup.errors import (
     BackupExistsError,
     BackupIncompleteError,
     BackupNotFoundError,
+    BackupReferencedError,
     BackupToolError,
     BinlogFormatError,
     BucketNotFoundError,
@@ -46,6 +47,7 @@ BACKUP_ERRORS = (
     BinlogFormatError,
     CollectionNotInBackupError,
     UnflushedDeletesError,
+    BackupReferencedError,
 )
 JOB_ERRORS = (JobConflictError, JobCancelledError, JobNotFoundError, DeadlineExceededError)
 

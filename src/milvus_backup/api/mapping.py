@@ -48,6 +48,8 @@ def create_request(body: CreateBackupRequest) -> CreateRequest:
         ),
         rbac=body.rbac,
         proof=not body.no_proof,
+        incremental=body.incremental,
+        base=body.base,
         accept_unflushed_deletes=body.accept_unflushed_deletes,
     )
 

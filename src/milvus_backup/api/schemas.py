@@ -37,6 +37,12 @@ class CreateBackupRequest(_Request):
     no_proof: bool = Field(
         False, description="Skip the row-count proof (the backup's live rows against Milvus's count(*)). Ours."
     )
+    incremental: bool = Field(
+        False, description="Reference the segments the base holds unchanged instead of copying them. Ours."
+    )
+    base: str = Field(
+        "", description="The base of an incremental backup; empty: the newest backup of the same collections. Ours."
+    )
     accept_unflushed_deletes: bool = Field(
         False,
         description="Milvus 2.2: copy without waiting for the deletes Milvus holds in memory; recorded in the "
@@ -177,6 +183,7 @@ class BackupSummary(BaseModel):
     proof: dict[str, str] = Field(
         default_factory=dict, description="db.collection -> its row-count proof in brief (ours)."
     )
+    base: str = Field("", description="The backup an incremental backup was made against (ours)")
 
 
 class ListBackupsResponse(_Response):
@@ -192,7 +199,22 @@ class InspectResponse(_Response):
 
 
 class DeleteBackupResponse(_Response):
-    data: dict[str, int] = Field(default_factory=dict, description="{'objects': how many were deleted}")
+    data: dict[str, int] = Field(
+        default_factory=dict,
+        description="{'objects': how many were deleted}; with with_dependents, objects deleted by backup as well",
+    )
+
+
+class ConsolidateBackupRequest(_Request):
+    requestId: str = ""
+    backup_name: str = BackupName
+
+
+class ConsolidateBackupResponse(_Response):
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="name, objects and bytes copied in, server_side_copies, former_owners, seconds",
+    )
 
 
 class CollectionRestoreTask(BaseModel):

@@ -13,6 +13,7 @@ from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service import catalog
 from milvus_backup.service.create import CreateResult
 from milvus_backup.service.jobs import FAIL, STATE_NAMES, SUCCESS, Job
+from milvus_backup.service.references import Chain
 from milvus_backup.service.restore import RestoreResult
 from milvus_backup.service.verify import VerifyReport
 
@@ -49,10 +50,15 @@ def job_view(job: Job) -> schemas.JobView:
 
 
 def backup_brief(
-    job: Job | None, info: BackupInfo | None, meta_size: int = 0, proofs: dict[str, RowProof] | None = None
+    job: Job | None,
+    info: BackupInfo | None,
+    meta_size: int = 0,
+    proofs: dict[str, RowProof] | None = None,
+    chain: Chain | None = None,
 ) -> schemas.BackupBrief:
     """The job's state (or, for a backup no job of this server made, `success`) plus the meta when complete. The
-    `id` is the backup's own (its meta's) once the meta is written; before, the job's."""
+    `id` is the backup's own (its meta's) once the meta is written; before, the job's. `chain` (ours) says where
+    the backup's bytes lie."""
     fields: dict[str, Any] = {"state_code": SUCCESS, "progress": 100}
     if job is not None:
         fields.update(
@@ -75,6 +81,8 @@ def backup_brief(
         ]
         fields.update(meta, meta_size=meta_size)
         fields["proof"] = {key: dataclasses.asdict(p) for key, p in (proofs or {}).items()}
+    if chain is not None:
+        fields["chain"] = {k: v for k, v in dataclasses.asdict(chain).items() if k != "name"}
     return schemas.BackupBrief(**fields)
 
 

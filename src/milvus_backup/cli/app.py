@@ -14,6 +14,7 @@ from typer.exceptions import TyperException
 
 from milvus_backup.cli import check as check_cmd
 from milvus_backup.cli import config as config_cmd
+from milvus_backup.cli import consolidate as consolidate_cmd
 from milvus_backup.cli import create as create_cmd
 from milvus_backup.cli import delete as delete_cmd
 from milvus_backup.cli import export as export_cmd
@@ -147,6 +148,7 @@ app.command("restore", epilog=restore_cmd.EPILOG, cls=Command)(restore_cmd.resto
 app.command("verify", epilog=verify_cmd.EPILOG, cls=Command)(verify_cmd.verify)
 app.command("inspect", epilog=inspect_cmd.EPILOG, cls=Command)(inspect_cmd.inspect)
 app.command("export", epilog=export_cmd.EPILOG, cls=Command)(export_cmd.export)
+app.command("consolidate", epilog=consolidate_cmd.EPILOG, cls=Command)(consolidate_cmd.consolidate)
 app.command("server", epilog=server_cmd.EPILOG, cls=Command)(server_cmd.server)
 app.add_typer(config_cmd.app, name="config")
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from milvus_backup.cli import render, runs
+
+if TYPE_CHECKING:
+    from milvus_backup.service.create import CreateResult
 
 EPILOG = """[b]Examples[/b]
 
@@ -16,6 +19,11 @@ EPILOG = """[b]Examples[/b]
   milvus-backup create -n nightly -a '{"db1":["c1","c2"],"db2":[]}'
 
   milvus-backup create --filter 'db1.*,default.books' --strategy skip_flush --json
+
+  milvus-backup create -n tuesday -c coll --incremental
+
+With --incremental a segment the base backup holds unchanged is referenced, not copied; the base is --base, else
+the newest complete backup of the same collections (none: everything is copied).
 
 Without -c, -d, -a or --filter every collection of every database is backed up. --filter takes coll,
 db.coll, db.* (the whole database) and db. (the database's metadata only).
@@ -54,6 +62,12 @@ def create(
         bool,
         typer.Option("--no-proof", help="Skip the row-count proof (the backup's live rows against count(*))."),
     ] = False,
+    incremental: Annotated[
+        bool, typer.Option("--incremental", help="Reference the segments the base holds unchanged; copy the rest.")
+    ] = False,
+    base: Annotated[
+        str, typer.Option("--base", help="Base of --incremental (default: newest backup of the same collections).")
+    ] = "",
     accept_unflushed_deletes: Annotated[
         bool,
         typer.Option(
@@ -81,6 +95,8 @@ def create(
         strategy=strategy_from_flags(strategy, force, meta_only),
         rbac=rbac,
         proof=not no_proof,
+        incremental=incremental,
+        base=base,
         accept_unflushed_deletes=accept_unflushed_deletes,
     )
     config = ctx.obj.load().config
@@ -92,12 +108,22 @@ def create(
         render.print_json(dataclasses.asdict(result))
     else:
         runs.print_warnings(result.warnings)
-        rate = result.bytes / 1e6 / result.seconds if result.seconds else 0.0
+        copied = result.bytes - result.referenced_bytes
+        rate = copied / 1e6 / result.seconds if result.seconds else 0.0
         for collection, proof in result.proofs.items():
             render.print_line(f"{collection}: row count {proof.brief()}")
         render.print_line(
             f"create backup success: {result.name}: {result.collections} collection(s), {result.segments} "
             f"segment(s), {result.objects} object(s), {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s "
-            f"({rate:.1f} MB/s){runs.counted(result.warnings)}"
+            f"({rate:.1f} MB/s){_referenced(result)}{runs.counted(result.warnings)}"
         )
     runs.enforce_strict(strict, result.warnings)
+
+
+def _referenced(result: CreateResult) -> str:
+    if not result.base:
+        return ""
+    return (
+        f"; of the {result.bytes / 1e6:.1f} MB, {result.referenced_bytes / 1e6:.1f} MB in "
+        f"{result.referenced_objects} more object(s) referenced in backup {result.base} and its bases, not copied"
+    )

@@ -21,9 +21,9 @@ A backup whose create failed or was killed shows as [b]incomplete[/b]: restore r
 
 On a terminal the backups are a table. Otherwise (a pipe, a file) each backup is one line of tab-separated fields,
 full values, no header: name, state, size in bytes, collections (comma-separated; for a backup that cannot be read,
-the reason), created (UTC, ISO 8601), Milvus version, row-count proof; an empty field is `-`. The proof is
-`proven` when every collection's is, else `unproven` or `skipped` (the first such collection's state wins);
-`get` and `verify` show each collection's.
+the reason), created (UTC, ISO 8601), Milvus version, row-count proof, base (of an incremental backup); an
+empty field is `-`. The proof is `proven` when every collection's is, else `unproven` or `skipped` (the first such
+collection's state wins); `get` and `verify` show each collection's.
 """
 
 
@@ -48,6 +48,7 @@ def list_(
                 b.created,
                 b.milvus_version,
                 _proof(b.proof),
+                b.base,
             )
             render.print_raw("\t".join(_plain(field) for field in fields))
         return
@@ -60,11 +61,12 @@ def list_(
             b.created,
             b.milvus_version,
             _proof(b.proof),
+            b.base,
         )
         for b in backups
     ]
     render.print_table(
-        ["name", "state", "size", "collections", "created (UTC)", "milvus", "rows proven"],
+        ["name", "state", "size", "collections", "created (UTC)", "milvus", "rows proven", "base"],
         rows,
         title=f"{len(backups)} backup(s)",
     )

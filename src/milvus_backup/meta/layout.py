@@ -26,6 +26,8 @@ BINLOG_DIR = "binlogs"
 #: Written last of all meta files: its presence is what makes a backup complete, for this tool and upstream.
 COMMIT_FILE = "backup_meta.json"
 MANIFEST_FILE = "manifest.json"
+#: Ours, only in an incremental backup: its base and the backups holding bytes it references.
+REFERENCES_FILE = "references.json"
 #: Ours, at the top of a backup's folder: held by the create that writes the backup, removed when it ends (see
 #: service/claim.py).
 LOCK_FILE = "create.lock"

@@ -2,6 +2,10 @@
 
 Every object of the backup with its size and a content checksum, and the row counts Milvus reported per segment,
 partition and collection, so that `verify` can prove a backup is intact and a restore can prove it is complete.
+
+An incremental backup (format 2) also says, per object, which backup's folder holds its bytes when that is not its
+own: an unchanged segment is referenced, not copied. Format 1 (no references) is still what a self-contained
+backup writes, so that readers of format 1 go on reading it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any
 from milvus_backup.errors import UnsupportedFormatError
 
 MANIFEST_FORMAT = "milvus-backup-manifest/1"
+#: Format 1 plus `backup` on objects held by another backup's folder.
+MANIFEST_FORMAT_REFERENCES = "milvus-backup-manifest/2"
 
 
 @dataclass
@@ -22,6 +28,9 @@ class ManifestObject:
     size: int
     #: "md5:<hex>" (as the storage service recorded it) or "crc32c:<hex>" (computed from the content).
     checksum: str
+    #: The backup whose folder holds the bytes, when not this backup's own: always the backup that copied them,
+    #: never one that references them in turn.
+    backup: str = ""
 
 
 PROVEN, UNPROVEN, SKIPPED = "proven", "unproven", "skipped"
@@ -67,15 +76,22 @@ class Manifest:
     backup: str
     objects: list[ManifestObject] = field(default_factory=list)
     collections: list[ManifestCollection] = field(default_factory=list)
-    format: str = MANIFEST_FORMAT
     #: The create was told to copy without waiting for the deletes Milvus 2.2 held in memory
     #: (--accept-unflushed-deletes): rows deleted shortly before it may be in the backup. Written only when true.
     unflushed_deletes_accepted: bool = False
 
+    @property
+    def format(self) -> str:
+        return MANIFEST_FORMAT_REFERENCES if self.owners() else MANIFEST_FORMAT
+
+    def owners(self) -> list[str]:
+        """The other backups whose folders hold bytes of this one, sorted."""
+        return sorted({o.backup for o in self.objects if o.backup})
+
     def to_json(self) -> bytes:
         """One object per line, each by json's C encoder: `indent=` would fall back to the pure-Python encoder,
         which is slow for a backup of many segments."""
-        objects = ",\n  ".join(json.dumps({"key": o.key, "size": o.size, "checksum": o.checksum}) for o in self.objects)
+        objects = ",\n  ".join(json.dumps(_object_dict(o)) for o in self.objects)
         collections = ",\n  ".join(json.dumps(asdict(c)) for c in self.collections)
         accepted = ',\n "unflushed_deletes_accepted": true' if self.unflushed_deletes_accepted else ""
         return (
@@ -87,7 +103,7 @@ class Manifest:
     def from_json(cls, raw: bytes) -> Manifest:
         try:
             data = json.loads(raw)
-            if data.get("format") != MANIFEST_FORMAT:
+            if data.get("format") not in (MANIFEST_FORMAT, MANIFEST_FORMAT_REFERENCES):
                 raise UnsupportedFormatError(detail=f"unknown manifest format {data.get('format')!r}")
             return cls(
                 backup=data["backup"],
@@ -102,3 +118,10 @@ class Manifest:
 def _collection(data: dict[str, Any]) -> ManifestCollection:
     proof = data.pop("proof", None)
     return ManifestCollection(**data, proof=RowProof(**proof) if proof is not None else None)
+
+
+def _object_dict(obj: ManifestObject) -> dict[str, object]:
+    out: dict[str, object] = {"key": obj.key, "size": obj.size, "checksum": obj.checksum}
+    if obj.backup:
+        out["backup"] = obj.backup
+    return out

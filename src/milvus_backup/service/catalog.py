@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from milvus_backup.errors import BackupIncompleteError, BackupNotFoundError, BackupToolError, ObjectNotFoundError
+from milvus_backup.errors import (
+    BackupIncompleteError,
+    BackupNotFoundError,
+    BackupReferencedError,
+    BackupToolError,
+    ObjectNotFoundError,
+)
 from milvus_backup.meta import codec, layout
 from milvus_backup.meta.manifest import Manifest, RowProof
 from milvus_backup.meta.model import BackupInfo
+from milvus_backup.meta.references import References
 from milvus_backup.service import claim
 from milvus_backup.service.names import validate_backup_name
 from milvus_backup.service.resources import StorageLocation
@@ -35,6 +43,8 @@ class BackupSummary:
     #: "db.collection" -> its row-count proof in brief (`proven (1000 rows)`, `unproven: not loaded ...`); empty
     #: for a backup without one (made by another tool, or before proofs).
     proof: dict[str, str] = field(default_factory=dict)
+    #: The backup an incremental backup was made against ("" for one that holds all its bytes).
+    base: str = ""
     #: Its create copied without waiting for the deletes Milvus 2.2 held in memory (--accept-unflushed-deletes).
     unflushed_deletes_accepted: bool = False
 
@@ -109,7 +119,9 @@ def list_backups(target: StorageLocation) -> list[BackupSummary]:
     summaries = []
     for name in target.storage.list_dirs(target.root):
         try:
-            summaries.append(summarize(read_backup(target, name), _manifest_if_readable(target, name)))
+            summary = summarize(read_backup(target, name), _manifest_if_readable(target, name))
+            references = read_references(target, name)
+            summaries.append(dataclasses.replace(summary, base=references.base) if references else summary)
         except BackupIncompleteError:
             summaries.append(BackupSummary(name=name, state=INCOMPLETE, detail=_why_incomplete(target, name)))
         except BackupToolError as exc:
@@ -141,12 +153,74 @@ def get_backup(target: StorageLocation, name: str) -> BackupInfo:
 
 
 def delete_backup(target: StorageLocation, name: str) -> int:
-    """Delete every object of the backup, complete or not; returns how many were deleted."""
+    """Delete every object of the backup, complete or not; returns how many were deleted. A backup whose bytes
+    other backups reference is refused (BackupReferencedError, naming them)."""
     validate_backup_name(name)
     target.storage.check_bucket()
     claim.refuse_if_held(target, name)
+    refuse_if_referenced(target, name)
     removed = target.storage.delete_prefix(layout.backup_dir(target.root, name))
     if removed == 0:
         raise BackupNotFoundError(name=name, location=target.describe())
     logger.info("deleted backup %s (%d objects)", name, removed)
     return removed
+
+
+def delete_with_dependents(target: StorageLocation, name: str) -> list[tuple[str, int]]:
+    """Delete the backup and every backup that references it, directly or through another, each after those
+    that reference it; returns (backup, objects deleted) in the order deleted."""
+    validate_backup_name(name)
+    target.storage.check_bucket()
+    order = dependents_first(target, name)
+    for backup in order:
+        claim.refuse_if_held(target, backup)
+    return [(backup, delete_backup(target, backup)) for backup in order]
+
+
+def read_references(target: StorageLocation, name: str) -> References | None:
+    """The backup's references.json, or None for a backup that holds all its bytes."""
+    try:
+        raw = target.storage.get(layout.meta_key(target.root, name, layout.REFERENCES_FILE))
+    except ObjectNotFoundError:
+        return None
+    return References.from_json(raw)
+
+
+def dependents_by_backup(target: StorageLocation) -> dict[str, list[str]]:
+    """Backup -> the backups that reference bytes held in its folder, sorted; one small read per backup. A
+    references.json that cannot be read fails the call: not knowing is no reason to delete."""
+    found: dict[str, list[str]] = {}
+    for other in target.storage.list_dirs(target.root):
+        refs = read_references(target, other)
+        for owner in refs.owners if refs is not None else []:
+            found.setdefault(owner, []).append(other)
+    return found
+
+
+def dependents(target: StorageLocation, name: str) -> list[str]:
+    """The backups that reference bytes held in `name`'s folder, sorted (what `prune` must keep `name` for)."""
+    return dependents_by_backup(target).get(name, [])
+
+
+def dependents_first(target: StorageLocation, name: str) -> list[str]:
+    """`name` and every backup that depends on it, directly or through another, each after all its dependents
+    (the order in which deleting them never leaves a backup pointing at a removed one)."""
+    graph = dependents_by_backup(target)
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(backup: str) -> None:
+        seen.add(backup)
+        for dependent in graph.get(backup, []):
+            if dependent not in seen:
+                visit(dependent)
+        order.append(backup)
+
+    visit(name)
+    return order
+
+
+def refuse_if_referenced(target: StorageLocation, name: str) -> None:
+    found = dependents(target, name)
+    if found:
+        raise BackupReferencedError(name=name, dependents=found)

@@ -27,6 +27,7 @@ from milvus_backup.meta.model import (
     DatabaseBackupInfo,
     PartitionBackupInfo,
 )
+from milvus_backup.meta.references import References
 from milvus_backup.milvus.protocol import MilvusClient
 from milvus_backup.service import compat
 from milvus_backup.service.claim import claimed, lock_key
@@ -34,6 +35,7 @@ from milvus_backup.service.copying import CopyTask, copy_all, unproven_sizes, ve
 from milvus_backup.service.gc_pause import gc_paused
 from milvus_backup.service.names import default_backup_name, validate_backup_name
 from milvus_backup.service.proof import collection_key, counts_before, prove, skipped
+from milvus_backup.service.references import BaseIndex, open_base, redirected
 from milvus_backup.service.resources import MilvusSide, Resources, Settings, StorageLocation
 from milvus_backup.service.row_source import RowSourceOpener
 from milvus_backup.service.run import Run
@@ -58,6 +60,10 @@ class CreateRequest:
     rbac: bool = False
     #: Compare the backup's live rows with Milvus's count(*) (service/proof.py).
     proof: bool = True
+    #: Reference the segments a base backup holds unchanged instead of copying them.
+    incremental: bool = False
+    #: The base of an incremental backup; "" is the newest complete backup of the same collections.
+    base: str = ""
     #: Milvus before 2.3 only: copy without waiting for the deletes Milvus still holds in memory (the backup
     #: records that it did; rows deleted shortly before may come back on restore).
     accept_unflushed_deletes: bool = False
@@ -77,6 +83,11 @@ class CreateResult:
     warnings: list[str] = field(default_factory=list)
     #: "db.collection" -> its row-count proof.
     proofs: dict[str, RowProof] = field(default_factory=dict)
+    #: The backup an incremental create referenced ("" for a full backup, also when no base was found).
+    base: str = ""
+    #: Objects and bytes referenced in other backups' folders instead of copied (`objects` counts the copies).
+    referenced_objects: int = 0
+    referenced_bytes: int = 0
 
 
 def resolve_targets(milvus: MilvusClient, selection: Selection) -> dict[str, list[str]]:
@@ -137,6 +148,7 @@ class _DataStats:
     gc_paused: bool = False
     proofs: dict[str, RowProof] = field(default_factory=dict)
     unflushed_deletes_accepted: bool = False
+    referenced: list[ManifestObject] = field(default_factory=list)
 
 
 def strategy_from_flags(
@@ -248,6 +260,13 @@ def _create_claimed(
     strategy = _resolve_strategy(request.strategy, milvus.server_version)
     if strategy != "meta_only":
         side.storage.storage.check_bucket()
+    base = None
+    if (request.incremental or request.base) and strategy != "meta_only":
+        base = open_base(target, request.base, {f"{db}.{coll}" for db, names in targets.items() for coll in names})
+        if base is None:
+            logger.info("no complete backup of the same collections to reference: %s copies everything", name)
+        else:
+            logger.info("backup %s references the unchanged segments of backup %s", name, base.name)
     run.checks_passed()
     backup_id = str(uuid.uuid4())
     logger.info("creating backup %s of %d collection(s) with %s", name, sum(len(c) for c in targets.values()), strategy)
@@ -282,17 +301,20 @@ def _create_claimed(
                 request.accept_unflushed_deletes,
                 request.proof,
                 rows,
+                base,
             )
             if strategy != "meta_only"
             else _DataStats(proofs=skipped(info.collection_backups, "no data (meta only)"))
         )
+        objects = sorted(stats.manifest_objects + stats.referenced, key=lambda o: o.key)
         manifest = Manifest(
             backup=name,
-            objects=stats.manifest_objects,
+            objects=objects,
             collections=[_rows(c, stats.proofs.get(collection_key(c))) for c in info.collection_backups],
             unflushed_deletes_accepted=stats.unflushed_deletes_accepted,
         )
-        _write_meta(target, name, info, manifest, run)
+        references = References(name, base.name, manifest.owners()) if base is not None and stats.referenced else None
+        _write_meta(target, name, info, manifest, references, run)
     except BaseException:
         _discard(target, backup_dir, name)
         raise
@@ -308,6 +330,9 @@ def _create_claimed(
         stats.gc_paused,
         run.warnings,
         stats.proofs,
+        base=references.base if references is not None else "",
+        referenced_objects=len(stats.referenced),
+        referenced_bytes=sum(o.size for o in stats.referenced),
     )
 
 
@@ -360,6 +385,7 @@ def _backup_data(
     accept_unflushed_deletes: bool,
     proof: bool,
     rows: RowSourceOpener,
+    base: BaseIndex | None = None,
 ) -> _DataStats:
     milvus, source = side.client, side.storage
     colls = info.collection_backups
@@ -381,10 +407,15 @@ def _backup_data(
         # The total grows as the listings are read: copies start with the first segment listed.
         run.progress.start(0, "bytes", f"backup {info.name}", parts)
         tasks: list[CopyTask] = []
+        referenced: list[ManifestObject] = []
 
         def listed_tasks() -> Iterator[CopyTask]:
             for coll in info.collection_backups:
                 for seg in _listed_segments(milvus, source, coll, run):
+                    unchanged = base.references(seg) if base is not None else None
+                    if unchanged is not None:
+                        referenced.extend(unchanged)
+                        continue
                     for task in _copy_tasks(target.root, info.name, seg, _part(coll)):
                         tasks.append(task)
                         run.progress.grow(task.size, task.part)
@@ -413,8 +444,10 @@ def _backup_data(
     binlogs = backup_dir + layout.BINLOG_DIR + "/"
     verify_listing(target.storage, [binlogs], unproven_sizes(tasks, stats), info.name)
     objects = [ManifestObject(t.dst_key[len(backup_dir) :], t.size, stats.checksums[t.dst_key]) for t in tasks]
+    # The proof reads every segment of the backup: the referenced ones where their bytes lie.
+    located = redirected(target, info.name, referenced)
     proofs = (
-        prove(info.name, milvus, colls, before, rows(target, info), run, settings.backup_collections)
+        prove(info.name, milvus, colls, before, rows(located, info), run, settings.backup_collections)
         if proof
         else skipped(colls, "not asked for")
     )
@@ -426,6 +459,7 @@ def _backup_data(
         paused,
         proofs=proofs,
         unflushed_deletes_accepted=accepted,
+        referenced=referenced,
     )
 
 
@@ -464,11 +498,21 @@ def _rows(coll: CollectionBackupInfo, proof: RowProof | None) -> ManifestCollect
     return ManifestCollection(coll.db_name, coll.collection_name, sum(partitions.values()), partitions, segments, proof)
 
 
-def _write_meta(target: StorageLocation, name: str, info: BackupInfo, manifest: Manifest, run: Run) -> None:
-    """The manifest and the level files at once, then backup_meta.json: until that last one exists the backup
-    is incomplete, for this tool and for the Go tool alike."""
+def _write_meta(
+    target: StorageLocation,
+    name: str,
+    info: BackupInfo,
+    manifest: Manifest,
+    references: References | None,
+    run: Run,
+) -> None:
+    """The manifest, the references (of an incremental backup) and the level files at once, then
+    backup_meta.json: until that last one exists the backup is incomplete, for this tool and for the Go tool
+    alike."""
     files = codec.encode_files(info)
     files[layout.MANIFEST_FILE] = manifest.to_json()
+    if references is not None:
+        files[layout.REFERENCES_FILE] = references.to_json()
     commit = files.pop(layout.COMMIT_FILE)
     run.map(lambda file: target.storage.put(layout.meta_key(target.root, name, file), files[file]), files)
     run.check()  # a cancel or deadline that came while the files above were written still stops the backup

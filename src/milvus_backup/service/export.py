@@ -26,6 +26,7 @@ from milvus_backup.meta.binlog import VECTOR_TYPES, Deletes
 from milvus_backup.meta.model import CollectionBackupInfo, PartitionBackupInfo
 from milvus_backup.service import rows as live
 from milvus_backup.service.catalog import read_backup
+from milvus_backup.service.references import reading_location
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
 
@@ -369,7 +370,8 @@ def export_backup(backups: StorageLocation, request: ExportRequest, target: Expo
         for c in chosen
     }
     run.progress.start(sum(parts.values()), "rows", f"export {request.name}", parts)
-    files = [f for coll in chosen for f in _export_collection(backups, request, target, coll, run)]
+    located = reading_location(backups, request.name)
+    files = [f for coll in chosen for f in _export_collection(located, request, target, coll, run)]
     run.progress.finish()
     return ExportResult(
         name=request.name,

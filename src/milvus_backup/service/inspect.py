@@ -10,6 +10,7 @@ from milvus_backup.meta.binlog import ColumnSpec, DataType
 from milvus_backup.meta.model import CollectionBackupInfo, PartitionBackupInfo
 from milvus_backup.service import rows as live
 from milvus_backup.service.catalog import hybrid_ts_to_iso, read_backup
+from milvus_backup.service.references import reading_location
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
 
@@ -118,7 +119,8 @@ def inspect_backup(
     info = read_backup(target, name)
     chosen = live.find_collections(name, info.collection_backups, collections)
     run.progress.start(len(chosen), "collections", f"inspect {name}")
-    reports = [inspect_collection(target, name, coll, run, sample_rows) for coll in chosen]
+    located = reading_location(target, name)
+    reports = [inspect_collection(located, name, coll, run, sample_rows) for coll in chosen]
     run.progress.finish()
     return InspectReport(
         name=name,

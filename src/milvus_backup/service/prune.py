@@ -67,9 +67,13 @@ def selected(summary: BackupSummary, request: PruneRequest) -> bool:
 
 def referenced_by_kept(target: StorageLocation, kept: list[str]) -> dict[str, list[str]]:
     """The backups whose folders hold bytes that the kept ones reference (an incremental backup's bases), each
-    with the kept backups referencing it. No backup references another yet: incremental create is not in this
-    version. When it is, this reads each kept backup's references (their owners) from the catalog."""
-    return {}
+    with the kept backups referencing it, from each kept backup's references (their owners)."""
+    found: dict[str, list[str]] = {}
+    for name in kept:
+        references = catalog.read_references(target, name)
+        for owner in references.owners if references is not None else []:
+            found.setdefault(owner, []).append(name)
+    return found
 
 
 def prune_backups(target: StorageLocation, request: PruneRequest) -> PruneResult:

@@ -4,7 +4,7 @@ service never sees the configuration itself, so tests can hand it fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,9 +24,16 @@ class StorageLocation:
 
     storage: Storage
     root: str
+    #: Keys whose bytes lie under another key: the objects an incremental backup references in other backups'
+    #: folders (`service/references.redirected`), for readers that read a backup object by object.
+    redirects: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def key(self, *parts: str) -> str:
         return join(self.root, *parts)
+
+    def source_key(self, key: str) -> str:
+        """The key that holds the bytes of `key`."""
+        return self.redirects.get(key, key)
 
     def describe(self) -> str:
         return f"{self.storage.location}/{self.root}".rstrip("/")

@@ -24,6 +24,7 @@ from milvus_backup.errors import (
     UnsupportedFormatError,
     UsageError,
 )
+from milvus_backup.meta.manifest import Manifest
 from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue, SegmentBackupInfo
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
 from milvus_backup.service import restore_journal
@@ -31,6 +32,7 @@ from milvus_backup.service.catalog import read_backup, read_manifest
 from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, imports_backups, parse_version
 from milvus_backup.service.inserts import insert_rows, keyed_schema
 from milvus_backup.service.mapping import NameMapping
+from milvus_backup.service.references import redirected
 from milvus_backup.service.resources import Resources, Settings
 from milvus_backup.service.restore_journal import Journal
 from milvus_backup.service.row_source import RowSource
@@ -235,11 +237,14 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     _check_targets(milvus, plans, request, earlier, run)
     mode = _choose_mode(request, milvus, run)
     restore_id = uuid.uuid4().hex[:12]
-    staging = None if mode != "import" else open_staging(resources, info.name, restore_id)
-    rows = resources.row_source()(resources.backup, info) if mode == "insert" else None
+    manifest = read_manifest(resources.backup, info.name)
+    references = {o.key: o for o in manifest.objects if o.backup} if manifest is not None else {}
+    staging = None if mode != "import" else open_staging(resources, info.name, restore_id, references)
+    located = redirected(resources.backup, info.name, list(references.values()))
+    rows = resources.row_source()(located, info) if mode == "insert" else None
     run.checks_passed()
     if not request.meta_only:
-        _check_before_import(resources, info, plans, request, run)
+        _check_before_import(resources, info, manifest, plans, request, run)
     if request.rbac and info.rbac_meta:
         restored = milvus.restore_rbac(info.rbac_meta)
         logger.info(
@@ -324,15 +329,21 @@ class _Data:
 
 
 def _check_before_import(
-    resources: Resources, info: BackupInfo, plans: list[_Plan], request: RestoreRequest, run: Run
+    resources: Resources,
+    info: BackupInfo,
+    manifest: Manifest | None,
+    plans: list[_Plan],
+    request: RestoreRequest,
+    run: Run,
 ) -> None:
     """Nothing reaches Milvus unchecked: every object the restore will import is there with its size and (unless
-    `verify` is off) its checksum, before anything is created. A damaged binlog can take Milvus down (2.3.5 panics
-    on a CRC error in an import) and is then reported as Milvus being unreachable."""
+    `verify` is off) its checksum, before anything is created, the objects an incremental backup references in
+    other backups' folders included. A damaged binlog can take Milvus down (2.3.5 panics on a CRC error in an
+    import) and is then reported as Milvus being unreachable."""
     report = check_objects(
         resources.backup,
         info,
-        read_manifest(resources.backup, info.name),
+        manifest,
         run,
         read_content=request.verify,
         collection_ids={p.source.collection_id for p in plans},

@@ -160,7 +160,7 @@ def partition_deletes(
     ]
     for seg in segments:
         for key in delta_log_keys(target, name, seg):
-            with closing(target.storage.open_read(key)) as stream:
+            with closing(target.storage.open_read(target.source_key(key))) as stream:
                 for batch in read_deletes(BinlogFile(stream, key)):
                     deletes.add(batch, as_of)
     return deletes
@@ -168,7 +168,7 @@ def partition_deletes(
 
 def _field_arrays(target: StorageLocation, keys: list[str], spec: ColumnSpec, batch_rows: int) -> Iterator[pa.Array]:
     for key in keys:
-        with closing(target.storage.open_read(key)) as stream:
+        with closing(target.storage.open_read(target.source_key(key))) as stream:
             binlog = BinlogFile(stream, key)
             for array in binlog.arrays(batch_rows):
                 yield to_column(spec, array)

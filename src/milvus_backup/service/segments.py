@@ -132,3 +132,26 @@ def _describe(
     md5s = {info.key: info.md5 for _, info in inserts if info.md5}
     md5s.update((info.key, info.md5) for info in deletes if info.md5)
     return SourceSegment(described, md5s)
+
+
+def relative_keys(seg: SegmentBackupInfo) -> dict[str, Binlog]:
+    """Backup-relative key (`binlogs/...`) -> binlog, of every insert and delta log of a backed-up segment."""
+    keys = {}
+    for fb in seg.binlogs:
+        for log in fb.binlogs:
+            rel = layout.backup_insert_key(
+                "", "", seg.collection_id, seg.partition_id, seg.group_id, seg.segment_id, fb.field_id, _log_id(log)
+            )
+            keys[rel] = log
+    for fb in seg.deltalogs:
+        for log in fb.binlogs:
+            rel = layout.backup_delta_key(
+                "", "", seg.collection_id, seg.partition_id, seg.group_id, seg.segment_id, _log_id(log)
+            )
+            keys[rel] = log
+    return keys
+
+
+def _log_id(log: Binlog) -> int:
+    """Old backups carry no log_id: the file name of its source path is the id."""
+    return log.log_id or int(log.log_path.rsplit("/", 1)[-1])

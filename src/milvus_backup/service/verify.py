@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 from milvus_backup.meta import layout
 from milvus_backup.meta.manifest import Manifest, RowProof
-from milvus_backup.meta.model import BackupInfo, Binlog
+from milvus_backup.meta.model import BackupInfo
 from milvus_backup.service.catalog import proofs_of, read_backup, read_manifest
 from milvus_backup.service.copying import checksum_of
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
+from milvus_backup.service.segments import relative_keys
 from milvus_backup.storage.base import ObjectInfo
 
 FULL, QUICK, SIZES_ONLY = "checksums", "sizes", "sizes (no manifest: made by another tool)"
@@ -45,36 +46,12 @@ class VerifyReport:
         return f"{len(problems)} problem(s): {'; '.join(problems[:shown])}{more}"
 
 
-def _log_id(log: Binlog) -> int:
-    """Old backups carry no log_id: the file name of its source path is the id."""
-    return log.log_id or int(log.log_path.rsplit("/", 1)[-1])
-
-
 def _expected_from_meta(info: BackupInfo) -> dict[str, int]:
     """Backup-relative key -> size, from the meta alone (for backups without our manifest)."""
     expected: dict[str, int] = {}
     for coll in info.collection_backups:
-        segments = [s for p in coll.partition_backups for s in p.segment_backups] + coll.l0_segments
-        for seg in segments:
-            for fb in seg.binlogs:
-                for log in fb.binlogs:
-                    key = layout.backup_insert_key(
-                        "",
-                        "",
-                        seg.collection_id,
-                        seg.partition_id,
-                        seg.group_id,
-                        seg.segment_id,
-                        fb.field_id,
-                        _log_id(log),
-                    )
-                    expected[key] = log.log_size
-            for fb in seg.deltalogs:
-                for log in fb.binlogs:
-                    key = layout.backup_delta_key(
-                        "", "", seg.collection_id, seg.partition_id, seg.group_id, seg.segment_id, _log_id(log)
-                    )
-                    expected[key] = log.log_size
+        for seg in [s for p in coll.partition_backups for s in p.segment_backups] + coll.l0_segments:
+            expected.update((key, log.log_size) for key, log in relative_keys(seg).items())
     return expected
 
 
@@ -104,13 +81,16 @@ def check_objects(
     and with `read_content`, of its checksum. `trust_listing` takes an MD5 that the storage's listing states (an S3
     ETag) for the content's, instead of reading the bytes: it proves the object is the one that was written, not
     that the service still holds it intact. A backup without a manifest (made by another tool) is checked by size
-    from its meta."""
+    from its meta. An object an incremental backup references is checked where its bytes lie, in the folder of
+    the backup that holds them."""
     name = info.name
+    # Backup-relative key -> (size, checksum, the backup whose folder holds it: "" for this backup's own).
+    expected: dict[str, tuple[int, str, str]]
     if manifest is not None:
-        expected = {o.key: (o.size, o.checksum) for o in manifest.objects}
+        expected = {o.key: (o.size, o.checksum, o.backup) for o in manifest.objects}
         mode = FULL if read_content else QUICK
     else:
-        expected = {key: (size, "") for key, size in _expected_from_meta(info).items()}
+        expected = {key: (size, "", "") for key, size in _expected_from_meta(info).items()}
         mode = SIZES_ONLY
     names = {c.collection_id: f"{c.db_name or 'default'}.{c.collection_name}" for c in info.collection_backups}
     checks: dict[str, CollectionCheck] = {}
@@ -128,8 +108,8 @@ def check_objects(
     backup_dir = layout.backup_dir(target.root, name)
     # A verify looks at the whole folder; a restore's check (of some collections) at the binlogs Milvus would read.
     listed = backup_dir if collection_ids is None else f"{backup_dir}{layout.BINLOG_DIR}/"
-    found = {i.key[len(backup_dir) :]: i for i in target.storage.list(listed)}
-    for key in sorted(found.keys() - expected.keys()):
+    own = {i.key[len(backup_dir) :]: i for i in target.storage.list(listed)}
+    for key in sorted(own.keys() - expected.keys()):
         # What Milvus would import along with the backup's own files (a temporary file a killed write left, a
         # file copied in by hand) is a problem of its collection; anything else of ours is expected.
         if key.startswith(layout.BINLOG_DIR + "/"):
@@ -142,19 +122,26 @@ def check_objects(
                 )
         elif collection_ids is None and not _is_ours(key):
             run.warn(f"backup {name} holds {key}, which is not part of it")
+    # The objects by (the backup whose folder holds them, key): this backup's own, and those of the backups it
+    # references, one listing per folder.
+    found: dict[tuple[str, str], ObjectInfo] = {("", key): info for key, info in own.items()}
+    for owner in sorted({entry[2] for entry in expected.values()} - {""}):
+        folder = layout.backup_dir(target.root, owner)
+        found.update(((owner, i.key[len(folder) :]), i) for i in target.storage.list(folder + layout.BINLOG_DIR + "/"))
     total = sum(expected[key][0] for keys in by_collection.values() for key in keys)
     run.progress.start(total, "bytes", f"verify {name}")
 
     def problem(key: str) -> str | None:
-        size, checksum = expected[key]
-        listed = found.get(key)
+        size, checksum, owner = expected[key]
+        listed = found.get((owner, key))
+        shown = f"{key} (in backup {owner})" if owner else key
         found_problem = None
         if listed is None:
-            found_problem = f"{key}: missing"
+            found_problem = f"{shown}: missing"
         elif listed.size != size:
-            found_problem = f"{key}: {listed.size} bytes, expected {size}"
-        elif mode == FULL and checksum != _content_checksum(target, backup_dir + key, listed, checksum, trust_listing):
-            found_problem = f"{key}: content differs (checksum mismatch)"
+            found_problem = f"{shown}: {listed.size} bytes, expected {size}"
+        elif mode == FULL and checksum != _content_checksum(target, listed.key, listed, checksum, trust_listing):
+            found_problem = f"{shown}: content differs (checksum mismatch)"
         run.progress.advance(size)
         return found_problem
 
@@ -173,7 +160,7 @@ def _is_ours(key: str) -> bool:
     """The meta files, the create's lock and the restore journals: a backup's folder holds them besides its data."""
     top, _, rest = key.partition("/")
     if top == layout.META_DIR:
-        return rest in (*layout.META_FILES, layout.MANIFEST_FILE)
+        return rest in (*layout.META_FILES, layout.MANIFEST_FILE, layout.REFERENCES_FILE)
     if top == layout.RESTORES_DIR:
         return "/" not in rest and rest.endswith(".json")
     return key == layout.LOCK_FILE

@@ -13,6 +13,11 @@ from fastapi.testclient import TestClient
 
 from milvus_backup.api.app import create_app
 from milvus_backup.config import load_config
+from milvus_backup.service.create import CreateRequest, create_backup
+from milvus_backup.service.resources import Resources, StorageLocation
+from milvus_backup.storage.local import LocalStorage
+from tests.fakes.memory_storage import MemoryStorage
+from tests.fakes.milvus import FakeMilvus
 
 API = "/api/v1"
 #: A name the route refuses before it touches Milvus: getting this error proves the body was read as JSON.
@@ -113,3 +118,31 @@ def test_an_empty_backup_storage_lists_nothing(client: TestClient) -> None:
     answer = client.get(f"{API}/list")
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"] == []
+
+
+def test_incremental_backups_over_rest(client: TestClient, tmp_path: Path) -> None:
+    """Backups made on the fakes into the app's backup directory: list and get_backup show the base and the chain,
+    delete is refused with the dependents named (409) unless with_dependents, consolidate copies the data in."""
+    source = FakeMilvus(MemoryStorage("milvus-bucket"))
+    source.add_collection("default", "books")
+    source.insert("default", "books", rows=50)
+    (tmp_path / "backups").mkdir()
+    resources = Resources(StorageLocation(LocalStorage(tmp_path / "backups"), ""), milvus=source.side())
+    create_backup(resources, CreateRequest(name="mon"))
+    source.insert("default", "books", rows=20)
+    create_backup(resources, CreateRequest(name="tue", incremental=True))
+    create_backup(resources, CreateRequest(name="wed", incremental=True))
+
+    listed = {b["name"]: b["base"] for b in client.get(f"{API}/list").json()["data"]}
+    assert listed == {"mon": "", "tue": "mon", "wed": "tue"}
+    chain = client.get(f"{API}/get_backup", params={"backup_name": "wed"}).json()["data"]["chain"]
+    assert chain["bases"] == ["tue", "mon"] and set(chain["referenced_bytes"]) == {"mon", "tue"}
+    assert_error(client.delete(f"{API}/delete", params={"backup_name": "mon"}), 409, "BackupReferencedError", "tue")
+
+    consolidated = client.post(f"{API}/consolidate", json={"backup_name": "tue"}).json()["data"]
+    assert consolidated["former_owners"] == ["mon"] and consolidated["objects"] > 0
+    refused = client.delete(f"{API}/delete", params={"backup_name": "mon"})
+    assert_error(refused, 409, "BackupReferencedError", "wed")  # wed references mon's bytes itself
+    deleted = client.delete(f"{API}/delete", params={"backup_name": "mon", "with_dependents": True}).json()["data"]
+    assert set(deleted) == {"objects", "mon", "wed"} and deleted["objects"] == deleted["mon"] + deleted["wed"]
+    assert [b["name"] for b in client.get(f"{API}/list").json()["data"]] == ["tue"]

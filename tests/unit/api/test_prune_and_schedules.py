@@ -82,7 +82,6 @@ def test_schedules_lists_each_with_its_next_run(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("schedules", "error"),
     [
-        ([{"name": "a", "cron": "0 2 * * *", "incremental": True}], "full backups only"),
         ([{"name": "a", "cron": "whenever"}], "not a cron expression"),
         ([{"name": "a", "cron": "0 2 * * *", "nameTemplate": "{date:%Y-%m-%d}"}], "backup name"),
         ([{"name": "a", "cron": "0 2 * * *"}, {"name": "a", "cron": "0 3 * * *"}], "two schedules are named"),
@@ -105,3 +104,11 @@ def test_a_schedule_that_cannot_run_as_written_stops_the_server(tmp_path, schedu
         wiring.schedules(config)
     with pytest.raises(ConfigError, match=error):
         create_app(config, tmp_path / "jobs")
+
+
+def test_an_incremental_schedule_runs_incremental_creates(tmp_path) -> None:
+    config = load_config(
+        str(config_file(tmp_path, [{"name": "n", "cron": "0 2 * * *", "incremental": True}])), env={}, explicit=True
+    ).config
+    [schedule] = wiring.schedules(config)
+    assert schedule.name == "n" and schedule.describes["incremental"] is True  # no longer refused at start-up

@@ -99,13 +99,15 @@ def test_list_prints_full_values_when_piped(capsys, tmp_path, monkeypatch):
             proof={"default.demo": "proven (5 rows)", "db1.books": "unproven: not loaded"},
         ),
         BackupSummary("half", "incomplete", detail="meta never written"),
+        BackupSummary("tue", "complete", 5, ["default.demo"], "2024-05-02T12:00:00+00:00", "v2.3.5", base="mon"),
     ]
     monkeypatch.setattr(library, "list_backups", lambda config: backups)
     code, out, _ = run(capsys, "--config", str(local_config(tmp_path, tmp_path / "backups")), "list")
     assert code == 0
     assert out.splitlines() == [
-        f"{long_name}\tcomplete\t123456789\tdefault.demo,db1.books\t2024-05-01T12:34:56+00:00\tv2.3.5\tunproven",
-        "half\tincomplete\t0\tmeta never written\t-\t-\t-",
+        f"{long_name}\tcomplete\t123456789\tdefault.demo,db1.books\t2024-05-01T12:34:56+00:00\tv2.3.5\tunproven\t-",
+        "half\tincomplete\t0\tmeta never written\t-\t-\t-\t-",
+        "tue\tcomplete\t5\tdefault.demo\t2024-05-02T12:00:00+00:00\tv2.3.5\t-\tmon",
     ]
 
 

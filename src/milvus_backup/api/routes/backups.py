@@ -156,27 +156,54 @@ def get_backup(
     # A complete backup speaks for itself; a job that failed (e.g. on this very name) is not its state.
     shown_job = job if info is None or _made(job, info.id) else None
     meta_size = _meta_size(ctx.config, backup_name) if info is not None else 0
+    chain = library.backup_chain(ctx.config, backup_name) if info is not None else None
     return schemas.BackupInfoResponse(
         requestId=new_request_id(request),
         data=views.backup_brief(
-            shown_job, info, meta_size, library.get_proofs(ctx.config, backup_name) if info is not None else None
+            shown_job,
+            info,
+            meta_size,
+            library.get_proofs(ctx.config, backup_name) if info is not None else None,
+            chain,
         ),
     )
 
 
 @router.delete("/delete", response_model=schemas.DeleteBackupResponse)
 def delete(
-    request: Request, ctx: Context, backup_name: Annotated[str, Query(min_length=1)]
+    request: Request,
+    ctx: Context,
+    backup_name: Annotated[str, Query(min_length=1)],
+    with_dependents: bool = False,
 ) -> schemas.DeleteBackupResponse:
-    """Delete every object of a backup, complete or not (not while a job of this server is creating it)."""
+    """Delete every object of a backup, complete or not (not while a job of this server is creating it). A backup
+    that incremental backups reference is refused (409, BackupReferencedError naming them) unless
+    `with_dependents`, which deletes them too (ours)."""
     job = ctx.runner.store.latest(BACKUP, backup_name)
     if job is not None and job.running:
         raise JobConflictError(
             detail=f"backup {backup_name!r} is being created by job {job.id!r}",
             hint="Cancel it first (POST /api/v1/cancel?id=...) or wait for it to end.",
         )
-    removed = library.delete_backup(ctx.config, backup_name)
-    return schemas.DeleteBackupResponse(requestId=new_request_id(request), data={"objects": removed})
+    if not with_dependents:
+        removed = library.delete_backup(ctx.config, backup_name)
+        return schemas.DeleteBackupResponse(requestId=new_request_id(request), data={"objects": removed})
+    deleted = dict(library.delete_with_dependents(ctx.config, backup_name))
+    return schemas.DeleteBackupResponse(
+        requestId=new_request_id(request), data={"objects": sum(deleted.values()), **deleted}
+    )
+
+
+@router.post("/consolidate", response_model=schemas.ConsolidateBackupResponse)
+def consolidate(
+    body: schemas.ConsolidateBackupRequest, request: Request, ctx: Context
+) -> schemas.ConsolidateBackupResponse:
+    """Copy into an incremental backup's folder every object it references in other backups, so that it needs
+    none of them (and the Go tool reads it). Ours."""
+    result = library.consolidate_backup(ctx.config, body.backup_name)
+    return schemas.ConsolidateBackupResponse(
+        requestId=new_request_id(request, body.requestId), data=dataclasses.asdict(result)
+    )
 
 
 @router.post("/verify", response_model=schemas.JobResponse)
