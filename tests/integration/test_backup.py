@@ -351,6 +351,9 @@ def test_killed_create_is_incomplete_refused_deletable_and_rerun_succeeds(
         "milvus_version": "",
         "id": "",
         "backup_timestamp": 0,
+        "proof": {},
+        "base": "",
+        "unflushed_deletes_accepted": False,
     }
     # The killed process let go of the name with its death: the folder is a cut-off create, not one under way.
     assert detail.startswith(f"meta never written: its create was cut off (pid {proc.pid} on "), detail
