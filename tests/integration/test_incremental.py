@@ -58,6 +58,13 @@ def test_incremental_chain_restores_verifies_refuses_and_consolidates(deployment
 
         code, _, err = run(capsys, config, "delete", "-n", base)
         assert code == 19 and child in err and "--with-dependents" in err
+        # Retention over the chain: the policy keeps the newest only, and the base stays because the child needs it.
+        code, out, err = run(capsys, config, "prune", "-c", coll, "--keep-last", "1", "--json")
+        assert code == 0, err
+        pruned = json.loads(out)
+        assert pruned["removed"] == []
+        reasons = {b["name"]: b["reasons"] for b in pruned["kept"]}
+        assert set(reasons) == {base, child} and any(child in r for r in reasons[base]), reasons
 
         # A referenced object of the base, damaged: verify of the child finds it, then it is put back.
         target = wiring.backup_storage(load_config(str(config), env={}).config)
