@@ -27,16 +27,12 @@ def made_backup(deployment: Deployment, tmp_path, capsys, *flags: str) -> tuple:
     return config, name
 
 
-@pytest.mark.milvus22
-def test_use_case_1_same_instance_with_suffix(deployment: Deployment, tmp_path, capsys, request):
-    if deployment.kind == "v2.2":
-        # Found when the suites were put together, not handled yet (issue 16 stays open): c1's two rows that were
-        # deleted and inserted again (2.2 has no upsert) are in the backup (the binlog reader reads them, equal to
-        # a query of the source), but Milvus 2.2.16's import applies the delete to the row inserted after it: the
-        # restore reports 1193 of 1195 rows.
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="Milvus 2.2.16's import drops rows re-inserted after a delete")
-        )
+# Not in the Milvus 2.2 subset: a restore *into* 2.2.16 lost c1's two rows that were deleted and inserted again
+# (2.2 has no upsert) when this ran alone (1193 of 1195 rows: 2.2.16's import applied the delete to the row inserted
+# after it), and was exact in a full-suite run; likely, but not shown, whether Milvus had compacted the segments
+# before the backup. The backup holds those rows (test_reader reads them on 2.2.16, equal to a query of the source),
+# and 2.2.16 -> 2.3.5 restores are exact (test_milvus22). A known gap of issue 16, named in the README.
+def test_use_case_1_same_instance_with_suffix(deployment: Deployment, tmp_path, capsys):
     config, name = made_backup(deployment, tmp_path, capsys, "-c", "c1,c2")
     suffix = unique("_bak")
     code, out, err = run(
