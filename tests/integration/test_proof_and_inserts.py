@@ -116,5 +116,8 @@ def test_insert_mode_into_milvus_2_3_keeps_every_row_partition_and_key(
         assert_same_rows(client, client, "c2", f"c2{suffix}", "pk")  # its partition key placed each row
         assert_same_rows(db1, db1, "c1", f"c1{suffix}", "id")  # the auto-id keys kept
     finally:
+        # The session's Milvus is shared: other modules back up every collection and count what they find.
+        for owner, restored in ((client, "c1"), (client, "c2"), (db1, "c1")):
+            owner.drop_collection(f"{restored}{suffix}")
         client.close()
         db1.close()
