@@ -126,9 +126,11 @@ def test_counts_match_the_rows(full_backup):
     info = read_backup(target, name)
     [c1] = live.find_collections(name, info.collection_backups, "c1")
     total = live.count_collection_rows(target, name, c1)
-    assert total.inserted == 3 * 400 + 2  # three batches and the two upserted rows
+    # Three batches and the two upserted rows; five deletes, and the two rows the upserts replaced. A compaction
+    # Milvus ran before the backup (the later in the suite, the likelier) drops deleted rows and their deletes alike.
     assert total.live == total.inserted - total.deleted == 1200 - 5
-    assert total.deleted == 5 + 2  # five deletes, and the two rows the upserts replaced
+    assert total.inserted <= 3 * 400 + 2 and total.deleted <= 5 + 2
+    assert total.inserted - (3 * 400 + 2) == total.deleted - (5 + 2)
 
 
 def offline_config(config: Path, tmp: Path) -> Path:
@@ -149,7 +151,8 @@ def test_inspect_without_milvus(local_deployment: Deployment, full_backup, tmp_p
     expected = local_deployment.expected
     assert {k: c["rows"]["live"] for k, c in report.items()} == {k: len(v) for k, v in expected.live_ids.items()}
     c1 = report["default.c1"]
-    assert c1["rows"]["deleted"] == 7 and c1["rows"]["inserted"] == 1202
+    # 1202 inserted and 7 deleted, less what a compaction before the backup dropped of both alike
+    assert c1["rows"]["inserted"] - c1["rows"]["deleted"] == 1195 and c1["rows"]["inserted"] <= 1202
     assert [p["name"] for p in c1["partitions"]] == ["_default", "p1", "p2"]
     assert [f["name"] for f in c1["fields"]][-2:] == ["vec", "$meta"]
     assert len(c1["sample_rows"]) == 3 and "extra_dynamic" in c1["sample_rows"][0]
