@@ -78,6 +78,14 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
     return key
 
 
+def _probe_key(key: str) -> str:
+    """A key of its own (another process's probe must not meet this one's) beside the folder `key` is in, never
+    inside it: the folder's owner may list it meanwhile and must find only what was put there on purpose (a claim
+    checks its new backup folder holds nothing but its lock)."""
+    folder, slash, _ = key.rpartition("/")
+    return f"{folder if slash else key}{_PROBE_SUFFIX}-{uuid.uuid4().hex}"
+
+
 class Storage(abc.ABC):
     """One bucket (for local storage: one directory) of one storage service.
 
@@ -137,8 +145,7 @@ class Storage(abc.ABC):
         if self.conditional_writes is None:
             with _probing:  # one probe at a time: they are rare, and concurrent ones would meet each other's
                 if self.conditional_writes is None:
-                    # A key of its own: another process's probe must not meet this one's either.
-                    self.conditional_writes = self._honours_conditions(f"{key}{_PROBE_SUFFIX}-{uuid.uuid4().hex}")
+                    self.conditional_writes = self._honours_conditions(_probe_key(key))
         if not self.conditional_writes:
             raise NoConditionalWrites(self.location)
         with self._translate_errors(key):

@@ -3,6 +3,7 @@ MemoryStorage services that refuse the condition or ignore it (as older S3-compa
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ def test_a_storage_without_conditional_creates_is_found_out_once(conditions: str
     with pytest.raises(NoConditionalWrites):
         storage.put_if_absent("a/lock", b"x")
     assert storage.conditional_writes is False and storage.keys() == []  # the probe object is gone
-    assert any(op == "put_if_absent" and key.startswith("a/lock.conditional-write-probe-") for op, key in requests)
+    assert any(op == "put_if_absent" and key.startswith("a.conditional-write-probe-") for op, key in requests)
     requests.clear()
     with pytest.raises(NoConditionalWrites):
         storage.put_if_absent("b/lock", b"x")
@@ -46,6 +47,21 @@ def test_a_storage_that_honours_conditions_is_found_out_too() -> None:
     storage.conditional_writes = None
     assert storage.put_if_absent("a/lock", b"x") is True
     assert storage.conditional_writes is True and storage.keys() == ["a/lock"]
+
+
+@pytest.mark.parametrize("conditions", ["honoured", "refused", "ignored"])
+def test_the_probe_writes_nothing_into_the_folder_being_claimed(conditions: str) -> None:
+    """Another create holding the name lists its folder right after claiming it (anything but its lock there means
+    the name was used before): a probe inside it made that create fail with exit 11 (seen in CI)."""
+    storage = MemoryStorage(conditions=conditions)
+    storage.conditional_writes = None
+    lock = layout.lock_key(BACKUP_ROOT, "same")
+    folder = layout.backup_dir(BACKUP_ROOT, "same")
+    written: list[str] = []
+    storage.fail_on = lambda op, key: written.append(key) if op.startswith("put") else None  # type: ignore[func-returns-value]
+    with contextlib.suppress(NoConditionalWrites):
+        storage.put_if_absent(lock, b"x")
+    assert written and all(key == lock or not key.startswith(folder) for key in written), written
 
 
 @pytest.mark.parametrize("conditions", ["refused", "ignored"])
