@@ -48,9 +48,11 @@ def binlog(
     type_count: int = 8,
     extras: dict[str, Any] | None = None,
     ids: tuple[int, int, int] = (1, 2, 3),
+    times: tuple[int, int] = (10, 20),
 ) -> bytes:
-    """A binlog file: magic, descriptor (with `type_count` post-header lengths), one event per Parquet payload."""
-    fixed = struct.pack("<qqqqQQi", *ids, field_id, 10, 20, data_type)
+    """A binlog file: magic, descriptor (with `type_count` post-header lengths and the rows' timestamp range
+    `times`), one event per Parquet payload."""
+    fixed = struct.pack("<qqqqQQi", *ids, field_id, *times, data_type)
     extra = json.dumps(extras if extras is not None else {"original_size": "1"}).encode()
     descriptor = fixed + bytes([16] * type_count) + struct.pack("<i", len(extra)) + extra
     out = struct.pack("<i", MAGIC)

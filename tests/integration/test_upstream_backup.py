@@ -21,7 +21,8 @@ def test_hand_written_upstream_backup_verifies_and_restores(milvus_local, tmp_pa
     config = write_config(tmp_path, local_config(milvus_local, backups))
     code, out, err = run(capsys, config, "verify", "-n", "legacy_backup")
     assert code == 0, err
-    assert "sizes (no manifest: made by another tool)" in out and "6 object(s)" in out
+    assert "sizes and binlog structure (no manifest: made by another tool)" in out and "6 object(s)" in out
+    assert "a changed value that leaves these whole cannot be found without a manifest's checksums" in err
     suffix = unique("_legacy")
     code, out, err = run(capsys, config, "restore", "-n", "legacy_backup", "-s", suffix)
     assert code == 0, err

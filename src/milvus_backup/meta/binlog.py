@@ -199,6 +199,28 @@ class BinlogFile:
                     raise BinlogFormatError(key=self.key, detail=f"payload is not Parquet: {exc}") from exc
 
 
+def check_structure(binlog: BinlogFile, field_id: int | None = None) -> int:
+    """Everything the format lets a reader check without a checksum of the file: the descriptor names `field_id`
+    (of an insert log; None for a delta log), every event is whole and chained to the next, and every payload is a
+    Parquet file that decodes, with its page checksums verified where the writer stored them. A changed value
+    inside a payload passes (Milvus stores no checksum of the values). Returns the payloads' rows; raises
+    BinlogFormatError naming what is wrong."""
+    if field_id is not None and binlog.descriptor.field_id != field_id:
+        raise BinlogFormatError(
+            key=binlog.key, detail=f"its descriptor names field {binlog.descriptor.field_id}, its path field {field_id}"
+        )
+    rows = 0
+    for event in binlog.events():
+        if event.type not in (EventType.INSERT, EventType.DELETE):
+            continue
+        try:
+            parquet = pq.ParquetFile(pa.BufferReader(event.payload), page_checksum_verification=True)
+            rows += sum(batch.num_rows for batch in parquet.iter_batches(batch_size=BATCH_ROWS))
+        except pa.ArrowException as exc:
+            raise BinlogFormatError(key=binlog.key, detail=f"payload does not decode: {exc}") from exc
+    return rows
+
+
 def _parse_descriptor(data: bytes, key: str) -> Descriptor:
     if len(data) < _DESCRIPTOR_FIXED.size + _INT32.size:
         raise BinlogFormatError(key=key, detail="descriptor event too short")

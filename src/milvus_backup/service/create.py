@@ -475,6 +475,12 @@ def _listed_segments(
     partitions = {p.partition_id: p for p in coll.partition_backups}
     persisted = milvus.persistent_segments(coll.db_name, coll.collection_name)
     for seg in describe_segments(source, coll.collection_id, persisted):
+        if seg.orphans:
+            run.warn(
+                f"segment {seg.info.segment_id} of {coll.db_name}.{coll.collection_name}: {len(seg.orphans)} orphan "
+                f"binlogs of an interrupted flush left out (not in every field; the rest holds the "
+                f"{seg.info.num_of_rows} rows Milvus reports): {', '.join(seg.orphans)}"
+            )
         if seg.info.partition_id == -1:
             coll.l0_segments.append(seg.info)
         elif seg.info.partition_id in partitions:

@@ -40,7 +40,7 @@ from milvus_backup.service.run import Run
 from milvus_backup.service.schema_checks import check_readable, check_recreatable
 from milvus_backup.service.selection import DEFAULT_DB, Selection
 from milvus_backup.service.staging import Staging, open_staging
-from milvus_backup.service.verify import SIZES_ONLY, check_objects
+from milvus_backup.service.verify import check_objects
 
 logger = logging.getLogger(__name__)
 
@@ -349,11 +349,6 @@ def _check_before_import(
         collection_ids={p.source.collection_id for p in plans},
         trust_listing=True,
     )
-    if report.mode == SIZES_ONLY:
-        run.warn(
-            f"backup {info.name} has no manifest (made by another tool): its files were checked by size only "
-            "before the import"
-        )
     if not report.ok:
         raise IntegrityError(
             name=info.name,

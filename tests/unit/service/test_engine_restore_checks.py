@@ -83,5 +83,7 @@ def test_a_backup_without_manifest_is_checked_by_size_and_says_so(
     create_backup(resources, CreateRequest(name="nightly"))
     backup_storage.delete(layout.meta_key(BACKUP_ROOT, "nightly", layout.MANIFEST_FILE))
     into = Resources(StorageLocation(backup_storage, BACKUP_ROOT), Settings(), target.side())
-    result = restore_backup(into, RestoreRequest(name="nightly", selection=parse_selection(colls="books")))
-    assert any("checked by size only" in w for w in result.warnings)
+    # verify off: the fake's binlogs are stand-ins, which the structure check of a full one refuses
+    request = RestoreRequest(name="nightly", selection=parse_selection(colls="books"), verify=False)
+    result = restore_backup(into, request)
+    assert any("no manifest (made by another tool): its files were checked by size only" in w for w in result.warnings)

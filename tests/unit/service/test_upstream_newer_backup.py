@@ -43,7 +43,9 @@ def test_the_newer_layout_is_read_with_both_kinds_of_l0_segments(backups: Storag
 
 def test_restore_on_milvus_2_5_imports_the_data_then_the_l0_deletes(backups: StorageLocation) -> None:
     target = FakeMilvus(MemoryStorage("target-bucket"), version="v2.5.4")
-    result = restore_backup(Resources(backups, Settings(), target.side()), RestoreRequest(NAME, restore_index=True))
+    # verify off: the fixture's binlogs are stand-ins (text), which the structure check of a full one refuses
+    request = RestoreRequest(NAME, restore_index=True, verify=False)
+    result = restore_backup(Resources(backups, Settings(), target.side()), request)
     assert target.row_count("default", "docs") == 15 - 2 - 1
     (docs,) = result.collections
     assert (docs.rows, docs.segments, docs.indexes) == (15, 4, 1)
