@@ -85,13 +85,13 @@ def inspect_backup(
 
 
 def export_backup(config: Config, request: ExportRequest, out: str, run: Run | None = None) -> ExportResult:
-    """Write the backup's live rows into the local directory `out` as Parquet or JSON Lines files (see
-    service/export.py for the layout); an export cut off resumes where it stopped when run again. Needs only the
-    backup storage: Milvus is not contacted."""
+    """Write the backup's live rows into `out` (a local directory, or a storage URI: see wiring.export_target) as
+    Parquet or JSON Lines files (see service/export.py for the layout); an export cut off resumes where it stopped
+    when run again. Needs only the backup storage: Milvus is not contacted."""
     from milvus_backup.service.export import export_backup as _export
 
     backups = _backups_of(config, request.name)
-    target = wiring.export_target(out)
+    target = wiring.export_target(out, config)
     with _run(config, run, f"export of {request.name}") as r:
         return _export(backups, request, target, r)
 

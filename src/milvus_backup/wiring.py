@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from milvus_backup.config import Config, StorageConfig
 from milvus_backup.config.model import ScheduleConfig
-from milvus_backup.errors import BackupToolError, ConfigError
+from milvus_backup.errors import BackupToolError, ConfigError, UsageError
 from milvus_backup.meta.layout import root_prefix
 from milvus_backup.milvus.protocol import GcControl, GcUnsupported, MilvusClient
 from milvus_backup.progress import Progress
@@ -185,11 +185,31 @@ def milvus_storage(config: Config) -> StorageLocation:
     )
 
 
-def export_target(out: str) -> ExportTarget:
-    """Where `export` writes: a local directory (made if missing)."""
-    from milvus_backup.storage.export_dir import ExportDirectory
+#: The URI scheme of an export into object storage, per provider of the backup storage (whose service and
+#: credentials the export uses).
+EXPORT_SCHEMES = {**dict.fromkeys(S3_FAMILY, "s3"), "azure": "az", "gcpnative": "gs"}
 
-    return ExportDirectory(out)
+
+def export_target(out: str, config: Config) -> ExportTarget:
+    """Where `export` writes: a local directory (made if missing), or `<scheme>://<bucket>/<folder>` in the backup
+    storage's service, with its credentials (s3:// for the S3 family, az:// for Azure, gs:// for gcpnative)."""
+    from milvus_backup.storage.export_dir import ExportDirectory, ExportObjects
+
+    scheme, found, rest = out.partition("://")
+    if not found:
+        return ExportDirectory(out)
+    cfg = config.backup.storage
+    wanted = EXPORT_SCHEMES.get(cfg.provider)
+    bucket, _, folder = rest.partition("/")
+    if scheme != wanted or not bucket:
+        raise UsageError(
+            detail=f"--out {out!r}: an export into object storage goes to the backup storage's service "
+            + (f"({cfg.provider}): {wanted}://<bucket>/<folder>" if wanted else "and it is a local directory here"),
+            hint="Give a local directory, or a URI of the backup storage's service.",
+        )
+    location = open_storage(cfg.model_copy(update={"bucket_name": bucket, "root_path": folder}))
+    location.storage.check_bucket()
+    return ExportObjects(location.storage, location.root)
 
 
 def backup_storage(config: Config, *, create_local_root: bool = False) -> StorageLocation:

@@ -22,7 +22,7 @@ from milvus_backup.service import rows as live
 from milvus_backup.service.catalog import read_backup
 from milvus_backup.service.resources import StorageLocation
 from tests.integration.compare import _normalised, rows_by_pk
-from tests.integration.conftest import Deployment, unique, write_config
+from tests.integration.conftest import Deployment, s3_client, s3_config, unique, write_config
 from tests.integration.server_rig import ThreadServer
 from tests.integration.test_backup import run
 from tests.rig.ports import LOCALHOST, free_port
@@ -229,3 +229,31 @@ def test_stats_logs_milvus_wrote(local_deployment: Deployment, full_backup):
     for path in files:
         stats = read_stats(path.read_bytes(), str(path))
         assert stats and all(s["fieldID"] == 100 and "bf" in s for s in stats), path
+
+
+def test_export_into_a_bucket_of_the_backup_storage(filled_milvus_s3, seaweedfs, tmp_path, capsys):
+    """`--out s3://bucket/folder` on SeaweedFS: the files are in the bucket, hold the collection's rows, and a
+    second run keeps them."""
+    s3 = s3_client(seaweedfs)
+    backups, exports = unique("backups-"), unique("exports-")
+    for bucket in (backups, exports):
+        s3.create_bucket(Bucket=bucket)
+    config = write_config(tmp_path, s3_config(filled_milvus_s3, backups))
+    name = unique("exp_")
+    code, _, err = run(capsys, config, "create", "-n", name, "-c", "rig_seed")
+    assert code == 0, err
+    out = f"s3://{exports}/milvus/{name}"
+    code, out_text, err = run(capsys, config, "export", "-n", name, "--out", out, "--json")
+    assert code == 0, err
+    summary = json.loads(out_text)
+    assert summary["out"].endswith(f"{exports}/milvus/{name}")
+    ids: list[int] = []
+    for f in summary["files"]:
+        body = s3.get_object(Bucket=exports, Key=f"milvus/{name}/{f['path']}")["Body"].read()
+        table = pq.read_table(pa.BufferReader(body))
+        assert table.num_rows == f["rows"] and table.schema.field("vector").type == pa.list_(pa.float32(), 8)
+        ids.extend(table.column("id").to_pylist())
+    assert sorted(ids) == list(range(500)) and summary["rows"] == 500  # fill_collection's rows, none deleted
+    code, out_text, err = run(capsys, config, "export", "-n", name, "--out", out, "--json")
+    assert code == 0, err
+    assert all(f["kept"] for f in json.loads(out_text)["files"])

@@ -15,12 +15,15 @@ EPILOG = """[b]Examples[/b]
 
   milvus-backup export -n my_backup -c db1.c1 --format jsonl --out ./export --json
 
+  milvus-backup export -n my_backup --out s3://analytics/milvus/my_backup
+
 Writes the backup's live rows (deletes applied) from its own files, without Milvus: one folder per partition
 (`<out>/<db>/<collection>/<partition>/part-00000-000.parquet`: a file per segment, and a new one every
 --max-file-size MiB of row data) and
 each collection's schema (`schema.json`). Vectors are fixed-size lists, JSON and the dynamic field (`$meta`) JSON
 text in Parquet and JSON values in JSON Lines. Run again after an interruption: complete files are kept and the
-export goes on from there.
+export goes on from there. A URI writes into a bucket of the backup storage's service with its credentials (s3://
+for the S3 family, az:// for Azure, gs:// for GCS), each file spooled in TMPDIR and uploaded whole.
 
 [b]Exit status[/b]: 0 done; 10 no such backup; 14 a field type this version cannot read; 16 a binlog could not be
 read; 17 no such collection in the backup; 20-29 the output could not be written.
@@ -30,7 +33,13 @@ read; 17 no such collection in the backup; 20-29 the output could not be written
 def export(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("-n", "--name", help="Backup name.")],
-    out: Annotated[str, typer.Option("--out", help="Output directory (made if missing).")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            help="Output directory (made if missing), or <s3|az|gs>://<bucket>/<folder> of the backup storage.",
+        ),
+    ],
     fmt: Annotated[str, typer.Option("--format", help="parquet or jsonl.")] = "parquet",
     collections: Annotated[
         str, typer.Option("-c", "--colls", help="Collections (comma-separated, `coll` or `db.coll`); default all.")

@@ -1,9 +1,11 @@
-"""A local directory that `export` writes files into: each file is written under a temporary name beside its final
-one and renamed into place when complete, so a file with its final name is always whole."""
+"""Where `export` writes files: a local directory, each file written under a temporary name beside its final one
+and renamed into place when complete; or a folder of object storage, each file spooled to a local temporary file
+and uploaded when complete. Either way a file with its final name is always whole."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from milvus_backup.errors import StorageError
+from milvus_backup.storage.base import Storage
 
 TMP_MARK = ".tmp-"
 
@@ -69,3 +72,42 @@ class ExportDirectory:
                 tmp.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+class ExportObjects:
+    """A folder (`prefix`, empty or ending in "/") of object storage. An upload is whole or absent, so nothing is
+    temporary there; the spool file lies in the system's temporary directory (TMPDIR) and is removed at once."""
+
+    def __init__(self, storage: Storage, prefix: str) -> None:
+        self.storage = storage
+        self.prefix = prefix
+
+    def describe(self, path: str = "") -> str:
+        return f"{self.storage.location}/{self.prefix}{path}".rstrip("/")
+
+    def exists(self, path: str) -> bool:
+        return self.storage.exists(self.prefix + path)
+
+    def open_read(self, path: str) -> BinaryIO:
+        return self.storage.open_read(self.prefix + path)
+
+    def size(self, path: str) -> int:
+        return self.storage.stat(self.prefix + path).size
+
+    def list(self, folder: str) -> list[str]:
+        """The files directly in `folder` (relative paths, sorted)."""
+        inside = f"{self.prefix}{folder}/"
+        names = (info.key[len(inside) :] for info in self.storage.list(inside))
+        return sorted(f"{folder}/{name}" for name in names if "/" not in name)
+
+    @contextmanager
+    def write(self, path: str) -> Iterator[BinaryIO]:
+        """A local spool file, uploaded to `path` when the block ends without an error."""
+        with tempfile.TemporaryFile(prefix="milvus-backup-export-") as spool:
+            yield spool
+            size = spool.tell()
+            spool.seek(0)
+            self.storage.put_stream(self.prefix + path, spool, size)
+
+    def remove_temporary(self) -> int:
+        return 0

@@ -175,3 +175,29 @@ def test_list_on_a_narrow_terminal_folds_values_instead_of_cutting_them(capsys, 
     assert "…" not in shown
     cells = "".join(line.split("│")[1].strip() for line in shown.splitlines() if line.startswith("│"))
     assert cells == name
+
+
+@pytest.mark.parametrize(
+    ("provider", "out", "said"),
+    [
+        ("local", "s3://exports/x", "it is a local directory here"),
+        ("minio", "gs://exports/x", "(minio): s3://<bucket>/<folder>"),
+        ("minio", "s3://", "(minio): s3://<bucket>/<folder>"),
+        ("azure", "s3://exports/x", "(azure): az://<bucket>/<folder>"),
+    ],
+)
+def test_an_export_uri_of_another_service_is_refused(tmp_path: Path, provider: str, out: str, said: str) -> None:
+    from milvus_backup import wiring
+    from milvus_backup.config import load_config
+    from milvus_backup.errors import UsageError
+
+    path = local_config(tmp_path, tmp_path / "backups")
+    data = yaml.safe_load(path.read_text())
+    if provider != "local":
+        data["backup"]["storage"].update(provider=provider, bucketName="backups")
+        if provider == "azure":
+            data["backup"]["storage"]["auth"] = {"type": "sharedKey"}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(UsageError) as info:
+        wiring.export_target(out, load_config(str(path), env={}).config)
+    assert said in info.value.message and info.value.exit_code == 2

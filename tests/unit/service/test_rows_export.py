@@ -17,7 +17,7 @@ from milvus_backup.service.export import ExportRequest, export_backup
 from milvus_backup.service.inspect import inspect_backup
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
-from milvus_backup.storage.export_dir import ExportDirectory
+from milvus_backup.storage.export_dir import ExportDirectory, ExportObjects
 from tests.fakes.binlogs import FakeSegment, field_schema, write_backup
 from tests.fakes.memory_storage import MemoryStorage
 
@@ -174,3 +174,44 @@ def test_unwritable_output(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StorageError):
         ExportDirectory(tmp_path / "file" / "out")
+
+
+def test_export_into_object_storage_equals_the_local_export_and_resumes(target, tmp_path):
+    request = ExportRequest("b", "parquet", max_file_bytes=64)
+    with Run() as run:
+        local = export_backup(target, request, ExportDirectory(tmp_path), run)
+    bucket = MemoryStorage("exports")
+    with Run() as run:
+        remote = export_backup(target, request, ExportObjects(bucket, "milvus/b/"), run)
+    assert remote.out == "mem://exports/milvus/b"
+    assert [(f.path, f.rows, f.bytes) for f in remote.files] == [(f.path, f.rows, f.bytes) for f in local.files]
+    for f in remote.files:
+        assert bucket.get(f"milvus/b/{f.path}") == (tmp_path / f.path).read_bytes()
+    assert bucket.get("milvus/b/default/c/schema.json") == (tmp_path / "default/c/schema.json").read_bytes()
+
+    # cut off: the partition's marker and its last part never arrived; nothing temporary is left in a bucket
+    last = [f for f in remote.files if f.partition == "_default"][-1].path
+    bucket.delete("milvus/b/default/c/_default/_complete.json")
+    bucket.delete(f"milvus/b/{last}")
+    with Run() as run:
+        again = export_backup(target, request, ExportObjects(bucket, "milvus/b/"), run)
+    assert [f.kept for f in again.files if f.path == last] == [False]
+    assert sum(f.kept for f in again.files) == len(remote.files) - 1 and not again.warnings
+    assert bucket.get(f"milvus/b/{last}") == (tmp_path / last).read_bytes()
+
+
+def test_an_export_into_object_storage_that_fails_uploads_nothing_of_the_file(target, monkeypatch):
+    class Broken(Exception):
+        pass
+
+    real = live.segment_live_batches
+
+    def failing(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        raise Broken
+
+    monkeypatch.setattr(live, "segment_live_batches", failing)
+    bucket = MemoryStorage("exports")
+    with pytest.raises(Broken), Run(threads=1) as run:
+        export_backup(target, ExportRequest("b"), ExportObjects(bucket, ""), run)
+    assert not [info.key for info in bucket.list("") if info.key.endswith(".parquet")]
