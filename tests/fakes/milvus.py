@@ -297,18 +297,20 @@ class FakeMilvus:
         *,
         segments: int = 1,
         deletes: int = 0,
+        reinserted: int = 0,
         channel: str = "",
         storage_version: int = 0,
     ) -> list[int]:
         """`segments` flushed segments of `rows` rows each into `partition`: one binlog object per field (and
-        system field) per segment, and with `deletes` a delta log deleting that many of each segment's rows.
-        Returns the segment ids."""
+        system field) per segment, and with `deletes` a delta log deleting that many of each segment's rows, of
+        whose keys `reinserted` were inserted again after (`FakeRows.reinserted` counts them). Returns the
+        segment ids."""
         coll = self._collection(db, collection)
         part_id = coll.partitions[partition]
         fields = list(SYSTEM_FIELDS if self.system_fields else ()) + [f.field_id for f in coll.schema.fields]
         widths = {f.field_id: _value_bytes(f) for f in coll.schema.fields}
         contents = {fid: _content(fid, rows, widths.get(fid, 8)) for fid in fields}
-        delta = _content(-1, deletes, 16) if deletes else b""
+        delta = _content(-1, deletes, 16, f" reinserted={reinserted}" if reinserted else "") if deletes else b""
         ids = []
         for _ in range(segments):
             seg_id = next(_ids)
@@ -763,10 +765,10 @@ class FakeMilvus:
             return RbacRestored(len(roles), len(grants), bindings, not_created, created)
 
 
-def _content(field_id: int, rows: int, width: int) -> bytes:
-    """A binlog's bytes: a small header and `rows` values of `width` bytes (what the size of a real one is
-    mostly made of)."""
-    header = f"fake binlog field={field_id} rows={rows}\n".encode()
+def _content(field_id: int, rows: int, width: int, note: str = "") -> bytes:
+    """A binlog's bytes: a small header (with a `note`) and `rows` values of `width` bytes (what the size of a real
+    one is mostly made of)."""
+    header = f"fake binlog field={field_id} rows={rows}{note}\n".encode()
     body = bytes((field_id + i) % 251 for i in range(min(rows * width, 251))) * (rows * width // 251 + 1)
     return header + body[: rows * width]
 

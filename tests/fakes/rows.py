@@ -23,6 +23,7 @@ from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
 
 _ROWS = re.compile(rb"rows=(\d+)")
+_REINSERTED = re.compile(rb"reinserted=(\d+)")
 
 
 class FakeRows:
@@ -62,6 +63,23 @@ class FakeRows:
                     )
                 )
         return rows
+
+    def reinserted(self, coll: CollectionBackupInfo, run: Run) -> int:
+        found = 0
+        for seg in (s for p in coll.partition_backups for s in p.segment_backups):
+            for log in (log for delta in seg.deltalogs for log in delta.binlogs):
+                key = layout.backup_delta_key(
+                    self.location.root,
+                    self.info.name,
+                    seg.collection_id,
+                    seg.partition_id,
+                    seg.group_id,
+                    seg.segment_id,
+                    log.log_id,
+                )
+                match = _REINSERTED.search(self.location.storage.get(self.location.source_key(key))[:80])
+                found += int(match.group(1)) if match else 0
+        return found
 
     def count(self, coll: CollectionBackupInfo, run: Run) -> int:
         return sum(self._live(s) for p in coll.partition_backups for s in p.segment_backups)

@@ -27,11 +27,10 @@ def made_backup(deployment: Deployment, tmp_path, capsys, *flags: str) -> tuple:
     return config, name
 
 
-# Not in the Milvus 2.2 subset: a restore *into* 2.2.16 lost c1's two rows that were deleted and inserted again
-# (2.2 has no upsert) when this ran alone (1193 of 1195 rows: 2.2.16's import applied the delete to the row inserted
-# after it), and was exact in a full-suite run; likely, but not shown, whether Milvus had compacted the segments
-# before the backup. The backup holds those rows (test_reader reads them on 2.2.16, equal to a query of the source),
-# and 2.2.16 -> 2.3.5 restores are exact (test_milvus22). A known gap of issue 16, named in the README.
+# On 2.2.16 too: its import applies a delete to rows of the key inserted after it (seen: 1193 of c1's 1195 rows when
+# this ran alone), so a restore into 2.2 of a backup holding such rows goes through inserts, with a warning. Whether
+# the backup holds them depends on whether Milvus compacted c1 before it (a compaction drops the delete records).
+@pytest.mark.milvus22
 def test_use_case_1_same_instance_with_suffix(deployment: Deployment, tmp_path, capsys):
     config, name = made_backup(deployment, tmp_path, capsys, "-c", "c1,c2")
     suffix = unique("_bak")
@@ -48,6 +47,10 @@ def test_use_case_1_same_instance_with_suffix(deployment: Deployment, tmp_path, 
     }
     # Milvus's share of the restore: every collection waited for its imports, within the restore's time.
     assert all(0 < c["import_seconds"] <= result["seconds"] for c in result["collections"])
+    if deployment.kind == "v2.2" and {c["mode"] for c in result["collections"]} == {"insert"}:
+        assert any("deleted and then inserted again" in w and "default.c1" in w for w in result["warnings"])
+    else:
+        assert {c["mode"] for c in result["collections"]} == {"import"}, result["warnings"]
     milvus = client(deployment)
     try:
         # every row identical (vectors, scalars, dynamic fields), per partition; deleted ids stay deleted

@@ -586,6 +586,14 @@ class Deletes:
     def __len__(self) -> int:
         return len(self.latest)
 
+    def names(self, pks: pa.Array) -> pa.Array:
+        """Which of `pks` some delete names (whatever its timestamp)."""
+        if not self.latest:
+            return pa.array(np.zeros(len(pks), dtype=bool))
+        if self._value_set is None:
+            self._value_set = pa.array(list(self.latest), type=pks.type)
+        return pc.is_in(pks, value_set=self._value_set)
+
     def keep_mask(self, pks: pa.Array, timestamps: pa.Array, as_of: int | None = None) -> pa.Array | None:
         """Which rows are live (None: all of them). A delete at ts removes the rows of its primary key inserted
         before ts (so an upsert's new row, which has its delete's timestamp, stays); with `as_of`, rows inserted
@@ -598,9 +606,7 @@ class Deletes:
             keep = pc.less_equal(timestamps, pa.scalar(as_of, pa.int64()))
         if not self.latest:
             return keep
-        if self._value_set is None:
-            self._value_set = pa.array(list(self.latest), type=pks.type)
-        hits = np.flatnonzero(pc.is_in(pks, value_set=self._value_set).to_numpy(zero_copy_only=False))
+        hits = np.flatnonzero(self.names(pks).to_numpy(zero_copy_only=False))
         if not len(hits):
             return keep
         mask = keep.to_numpy(zero_copy_only=False).copy()

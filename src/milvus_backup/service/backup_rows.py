@@ -26,6 +26,9 @@ class BinlogRows:
     def count(self, coll: CollectionBackupInfo, run: Run) -> int:
         return count_collection_rows(self.location, self.name, coll, run=run).live
 
+    def reinserted(self, coll: CollectionBackupInfo, run: Run) -> int:
+        return count_collection_rows(self.location, self.name, coll, run=run).reinserted
+
     def batches(
         self, coll: CollectionBackupInfo, partition: PartitionBackupInfo, max_rows: int, run: Run
     ) -> Iterator[RowBatch]:

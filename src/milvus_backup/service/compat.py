@@ -37,6 +37,8 @@ FEATURE_SINCE: dict[str, Version] = {
     # Before 2.3 a flush leaves the deletes of already flushed segments in the DataNode's memory, until
     # dataNode.segment.syncPeriod passes.
     "deletes written at flush": (2, 3, 0),
+    # Before 2.3 an import applies a delete to every row of its key, also to one inserted after it (an upsert).
+    "imports apply deletes by timestamp": (2, 3, 0),
     "GC pause through DataCoord GcControl": (2, 3, 0),
     "GC pause through the management API": (2, 4, 0),
     "several vector fields": (2, 4, 0),

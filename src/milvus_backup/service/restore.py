@@ -29,7 +29,7 @@ from milvus_backup.meta.model import BackupInfo, CollectionBackupInfo, KeyValue,
 from milvus_backup.milvus.protocol import ImportOutcome, MilvusClient
 from milvus_backup.service import restore_journal
 from milvus_backup.service.catalog import read_backup, read_manifest
-from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, imports_backups, parse_version
+from milvus_backup.service.compat import VECTOR_TYPES, check_restorable, has, imports_backups, parse_version
 from milvus_backup.service.inserts import insert_rows, keyed_schema
 from milvus_backup.service.mapping import NameMapping
 from milvus_backup.service.references import redirected
@@ -239,8 +239,10 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     restore_id = uuid.uuid4().hex[:12]
     manifest = read_manifest(resources.backup, info.name)
     references = {o.key: o for o in manifest.objects if o.backup} if manifest is not None else {}
-    staging = None if mode != "import" else open_staging(resources, info.name, restore_id, references)
     located = redirected(resources.backup, info.name, list(references.values()))
+    if mode == "import" and not has(milvus.server_version, "imports apply deletes by timestamp"):
+        mode = _mode_for_reinserted_keys(request, milvus, plans, resources.row_source()(located, info), run)
+    staging = None if mode != "import" else open_staging(resources, info.name, restore_id, references)
     rows = resources.row_source()(located, info) if mode == "insert" else None
     run.checks_passed()
     if not request.meta_only:
@@ -317,6 +319,33 @@ def _choose_mode(request: RestoreRequest, milvus: MilvusClient, run: Run) -> str
         )
         return "insert"
     return request.mode or "import"
+
+
+def _mode_for_reinserted_keys(
+    request: RestoreRequest, milvus: MilvusClient, plans: list[_Plan], rows: RowSource, run: Run
+) -> str:
+    """Milvus 2.2's import applies a backup's deletes to every row of their keys, also to rows inserted after
+    the delete (an upsert's new row, a key deleted then inserted again), and loses them. Where the backup holds
+    such rows, the restore goes through inserts, or, asked to import, is refused before anything is created."""
+    with_deletes = [
+        p for p in plans if any(seg.deltalogs for part in p.source.partition_backups for seg in part.segment_backups)
+    ]
+    reinserted = {
+        f"{p.source.db_name or DEFAULT_DB}.{p.source.collection_name}": n
+        for p in with_deletes
+        if (n := rows.reinserted(p.source, run))
+    }
+    if not reinserted:
+        return "import"
+    named = ", ".join(f"{coll} ({n} row(s))" for coll, n in reinserted.items())
+    why = (
+        f"Milvus {milvus.server_version} at {milvus.address} applies a backup's deletes to rows inserted after "
+        f"them on import, and would lose rows deleted and then inserted again (upserts): {named}"
+    )
+    if request.mode == "import":
+        raise UsageError(detail=why, hint="Leave the mode out (chosen then), or restore with mode insert.")
+    run.warn(f"{why}; restored through inserts of the rows read from the backup (mode insert)")
+    return "insert"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ class RowSource(Protocol):
         """The live rows of the collection's binlogs in the backup."""
         ...
 
+    def reinserted(self, coll: CollectionBackupInfo, run: Run) -> int:
+        """Live rows whose primary key a delete in the backup names too (an upsert, or a delete then an insert of
+        the key): an import into Milvus 2.2 applies such deletes to them as well."""
+        ...
+
     def batches(
         self, coll: CollectionBackupInfo, partition: PartitionBackupInfo, max_rows: int, run: Run
     ) -> Iterator[RowBatch]:

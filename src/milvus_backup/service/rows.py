@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from milvus_backup.errors import CollectionNotInBackupError, UnsupportedFormatError
 from milvus_backup.meta import layout
@@ -313,12 +314,15 @@ class RowCounts:
     live: int = 0
     #: Delete records in the delta logs that counted (a key deleted twice counts twice).
     delete_records: int = 0
+    #: Live rows whose primary key a delete names too: inserted after it (an upsert, or a delete then an insert).
+    reinserted: int = 0
 
     def add(self, other: RowCounts) -> None:
         self.inserted += other.inserted
         self.deleted += other.deleted
         self.live += other.live
         self.delete_records += other.delete_records
+        self.reinserted += other.reinserted
 
 
 def count_live_rows(
@@ -340,6 +344,9 @@ def count_live_rows(
             mask = deletes.keep_mask(batch.column(0), batch.column(1), as_of)
             counts.inserted += batch.num_rows
             counts.live += batch.num_rows if mask is None else mask.true_count
+            if len(deletes):
+                named = deletes.names(batch.column(0))
+                counts.reinserted += (named if mask is None else pc.and_(named, mask)).true_count
     counts.deleted = counts.inserted - counts.live
     return counts
 
