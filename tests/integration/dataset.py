@@ -12,6 +12,8 @@ db2.c4      int64 pk, float vector
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,25 +147,31 @@ def build_simple(
 
 
 def build_dataset(uri: str, arrays: bool = True) -> Expected:
-    """`arrays=False` for Milvus 2.2, which has no Array fields (nor Upsert)."""
+    """`arrays=False` for Milvus 2.2, which has no Array fields (nor Upsert). The collections are built at once,
+    each with a client of its own: their flushes wait on Milvus, not on each other."""
     expected = Expected()
     client = MilvusClient(uri=uri)
     try:
-        build_c1(client, expected, arrays)
-        build_c2(client, expected)
         for db in ("db1", "db2"):
             client.create_database(db)
     finally:
         client.close()
-    db1 = MilvusClient(uri=uri, db_name="db1")
-    try:
-        build_simple(db1, "c1", expected, "db1", auto_id=True)
-        build_simple(db1, "c3", expected, "db1", index=False)
-    finally:
-        db1.close()
-    db2 = MilvusClient(uri=uri, db_name="db2")
-    try:
-        build_simple(db2, "c4", expected, "db2")
-    finally:
-        db2.close()
+
+    def build(db: str, make: Callable[[MilvusClient], None]) -> None:
+        own = MilvusClient(uri=uri, db_name=db)
+        try:
+            make(own)
+        finally:
+            own.close()
+
+    builds: list[tuple[str, Callable[[MilvusClient], None]]] = [
+        ("default", lambda c: build_c1(c, expected, arrays)),
+        ("default", lambda c: build_c2(c, expected)),
+        ("db1", lambda c: build_simple(c, "c1", expected, "db1", auto_id=True)),
+        ("db1", lambda c: build_simple(c, "c3", expected, "db1", index=False)),
+        ("db2", lambda c: build_simple(c, "c4", expected, "db2")),
+    ]
+    with ThreadPoolExecutor(len(builds)) as pool:
+        for done in [pool.submit(build, db, make) for db, make in builds]:
+            done.result()
     return expected

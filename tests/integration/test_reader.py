@@ -49,7 +49,7 @@ def backup_fixture_set(deployment: Deployment, tmp: Path) -> tuple[Path, str]:
     # the fixture set only: other tests leave collections of their own in the shared Milvus
     fixture_set = ",".join(sorted(deployment.expected.live_ids))
     with pytest.raises(SystemExit) as info:
-        main(["--config", str(config), "create", "-n", name, "-c", fixture_set])
+        main(["--config", str(config), "create", "-n", name, "-c", fixture_set, *deployment.create_flags])
     assert info.value.code == 0
     return config, name
 

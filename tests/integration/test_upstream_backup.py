@@ -22,7 +22,7 @@ def test_hand_written_upstream_backup_verifies_and_restores(milvus_local, tmp_pa
     code, out, err = run(capsys, config, "verify", "-n", "legacy_backup")
     assert code == 0, err
     assert "sizes and binlog structure (no manifest: made by another tool)" in out and "6 object(s)" in out
-    assert "a changed value that leaves these whole cannot be found without a manifest's checksums" in err
+    assert "a changed value that leaves these whole cannot be found without a manifest's checksums" in out
     suffix = unique("_legacy")
     code, out, err = run(capsys, config, "restore", "-n", "legacy_backup", "-s", suffix)
     assert code == 0, err
@@ -52,7 +52,8 @@ def test_a_milvus_2_5_backup_verifies_and_is_refused_by_milvus_2_3_before_anythi
     backups = tmp_path / "backups"
     shutil.copytree(NEWER, backups / "newer_backup")
     config = write_config(tmp_path, local_config(milvus_local, backups))
-    code, out, err = run(capsys, config, "verify", "-n", "newer_backup")
+    # --quick: the fixture's binlogs are text stand-ins, which a full verify's structure check refuses
+    code, out, err = run(capsys, config, "verify", "-n", "newer_backup", "--quick")
     assert code == 0, err
     assert "16 object(s)" in out  # 2 segments x 7 fields, and the delta logs of both L0 segments
     suffix = unique("_newer")
