@@ -21,6 +21,7 @@ from milvus_backup.meta.model import (
 from milvus_backup.milvus.protocol import RowBatch
 from milvus_backup.service.resources import StorageLocation
 from milvus_backup.service.run import Run
+from milvus_backup.service.segments import relative_keys
 
 _ROWS = re.compile(rb"rows=(\d+)")
 _REINSERTED = re.compile(rb"reinserted=(\d+)")
@@ -49,34 +50,18 @@ class FakeRows:
                 fb.binlogs[0].log_id,
             )
         )
-        for delta in seg.deltalogs:
-            for log in delta.binlogs:
-                rows -= self._rows_of(
-                    layout.backup_delta_key(
-                        self.location.root,
-                        self.info.name,
-                        seg.collection_id,
-                        seg.partition_id,
-                        seg.group_id,
-                        seg.segment_id,
-                        log.log_id,
-                    )
-                )
+        for key in self._delta_keys(seg):
+            rows -= self._rows_of(key)
         return rows
+
+    def _delta_keys(self, seg: SegmentBackupInfo) -> list[str]:
+        folder = layout.backup_dir(self.location.root, self.info.name)
+        return [folder + key for key in relative_keys(seg) if key.startswith(f"{layout.BINLOG_DIR}/delta_log/")]
 
     def reinserted(self, coll: CollectionBackupInfo, run: Run) -> int:
         found = 0
         for seg in (s for p in coll.partition_backups for s in p.segment_backups):
-            for log in (log for delta in seg.deltalogs for log in delta.binlogs):
-                key = layout.backup_delta_key(
-                    self.location.root,
-                    self.info.name,
-                    seg.collection_id,
-                    seg.partition_id,
-                    seg.group_id,
-                    seg.segment_id,
-                    log.log_id,
-                )
+            for key in self._delta_keys(seg):
                 match = _REINSERTED.search(self.location.storage.get(self.location.source_key(key))[:80])
                 found += int(match.group(1)) if match else 0
         return found

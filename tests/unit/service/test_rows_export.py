@@ -158,10 +158,13 @@ def test_export_jsonl(target, tmp_path):
     assert {"id", "vec", "$meta"} == set(lines[0]) and isinstance(lines[0]["$meta"], dict)
 
 
-def test_export_failure_leaves_no_partial_file(target, tmp_path, monkeypatch):
-    class Broken(Exception):
-        pass
+class Broken(Exception):
+    pass
 
+
+@pytest.fixture
+def reads_break(monkeypatch):
+    """Each segment's reading fails after its last batch."""
     real = live.segment_live_batches
 
     def failing(*args, **kwargs):
@@ -169,6 +172,9 @@ def test_export_failure_leaves_no_partial_file(target, tmp_path, monkeypatch):
         raise Broken
 
     monkeypatch.setattr(live, "segment_live_batches", failing)
+
+
+def test_export_failure_leaves_no_partial_file(target, tmp_path, reads_break):
     with pytest.raises(Broken), Run(threads=1) as run:
         export_backup(target, ExportRequest("b"), ExportDirectory(tmp_path), run)
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".parquet"]
@@ -205,17 +211,7 @@ def test_export_into_object_storage_equals_the_local_export_and_resumes(target, 
     assert bucket.get(f"milvus/b/{last}") == (tmp_path / last).read_bytes()
 
 
-def test_an_export_into_object_storage_that_fails_uploads_nothing_of_the_file(target, monkeypatch):
-    class Broken(Exception):
-        pass
-
-    real = live.segment_live_batches
-
-    def failing(*args, **kwargs):
-        yield from real(*args, **kwargs)
-        raise Broken
-
-    monkeypatch.setattr(live, "segment_live_batches", failing)
+def test_an_export_into_object_storage_that_fails_uploads_nothing_of_the_file(target, reads_break):
     bucket = MemoryStorage("exports")
     with pytest.raises(Broken), Run(threads=1) as run:
         export_backup(target, ExportRequest("b"), ExportObjects(bucket, ""), run)
