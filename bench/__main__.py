@@ -230,6 +230,8 @@ def table(results: dict[str, Any]) -> str:
     row("peak RSS, 10× size (MB)", lambda f: f["memory"]["big_peak_rss_mb"], "{:.0f}")
     row("export to Parquet, tool (s)", lambda f: f["export"]["export_s"])
     row("export speed-up over pymilvus dump", lambda f: f["export"]["export_speedup"], "{:.1f}×")
+    row("row-count proof's read (s)", lambda f: f["export"]["proof_read_s"], "{:.3f}")
+    row("row-count proof's read ÷ backup time", lambda f: f["export"]["proof_read_vs_backup"])
     scale = results["params"]["scale"]
     row("export peak RSS, base size (MB)", lambda f: f["memory"]["base_export_peak_rss_mb"], "{:.0f}")
     row(f"export peak RSS, {scale}× size (MB)", lambda f: f["memory"]["big_export_peak_rss_mb"], "{:.0f}")

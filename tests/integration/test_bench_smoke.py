@@ -76,6 +76,7 @@ def test_benchmark_smoke(tmp_path):
         assert side["backup_big"]["bytes"] > side["backup"]["bytes"] and side["backup_big"]["ratio"] > 0
         # export: the same rows as the pymilvus dump (export_vs_dump fails otherwise), and its peak memory
         assert side["export"]["rows"] == 3000 and side["export"]["export_s"] > 0
+        assert side["export"]["proof_read_s"] > 0 and side["export"]["backup_s"] > 0
         assert side["memory"]["base_export_peak_rss_mb"] > 0 and side["memory"]["big_export_peak_rss_mb"] > 0
         incremental = side["incremental"]
         assert incremental["new_rows"] == 300 and incremental["runs"] == 1
