@@ -240,10 +240,11 @@ def restore_backup(resources: Resources, request: RestoreRequest, run: Run | Non
     manifest = read_manifest(resources.backup, info.name)
     references = {o.key: o for o in manifest.objects if o.backup} if manifest is not None else {}
     located = redirected(resources.backup, info.name, list(references.values()))
+    backup_rows = resources.row_source()(located, info)
     if mode == "import" and not has(milvus.server_version, "imports apply deletes by timestamp"):
-        mode = _mode_for_reinserted_keys(request, milvus, plans, resources.row_source()(located, info), run)
+        mode = _mode_for_reinserted_keys(request, milvus, plans, backup_rows, run)
     staging = None if mode != "import" else open_staging(resources, info.name, restore_id, references)
-    rows = resources.row_source()(located, info) if mode == "insert" else None
+    rows = backup_rows if mode == "insert" else None
     run.checks_passed()
     if not request.meta_only:
         _check_before_import(resources, info, manifest, plans, request, run)
