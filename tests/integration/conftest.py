@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
 from collections.abc import Iterator
@@ -159,8 +158,7 @@ def dataset_22(milvus_22: MilvusInstance) -> Any:
     return build_dataset(milvus_22.uri, arrays=False)
 
 
-#: The deployment fixture's params: Milvus 2.3.5 with local storage and with S3, and Milvus 2.2.16 (local
-#: storage), which only the tests marked `milvus22` meet.
+#: The deployment fixture's params: Milvus 2.3.5 with local storage and with S3, and Milvus 2.2.16 (local storage).
 _FIXTURES = {
     "local": ("milvus_local", "dataset_local"),
     "s3": ("milvus_s3", "dataset_s3"),
@@ -224,18 +222,3 @@ def milvus_read_proxy(seaweedfs: S3Server) -> Iterator[FaultProxy]:
     proxy = FaultProxy(seaweedfs.host, seaweedfs.port)
     yield proxy
     proxy.stop()
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Milvus 2.2.16 runs a representative subset (the tests marked `milvus22`), to keep the suite short;
-    MILVUS_BACKUP_ALL_ON_22=1 runs every test of the `deployment` fixture on it."""
-    if os.environ.get("MILVUS_BACKUP_ALL_ON_22") == "1":
-        return
-    kept, left_out = [], []
-    for item in items:
-        params = getattr(item, "callspec", None)
-        on_22 = params is not None and params.params.get("deployment") == "v2.2"
-        (left_out if on_22 and item.get_closest_marker("milvus22") is None else kept).append(item)
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = kept

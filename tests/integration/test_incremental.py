@@ -1,6 +1,6 @@
-"""Incremental backups on real Milvus 2.3.5 (local storage, and S3 on SeaweedFS): a restore through references
-compares row by row with the source; verify fails on a damaged object of the base; a referenced base cannot be
-deleted; after `consolidate` the base can go and the backup still restores row by row."""
+"""Incremental backups on real Milvus 2.3.5 (local storage, and S3 on SeaweedFS) and 2.2.16: a restore through
+references compares row by row with the source; verify fails on a damaged object of the base; a referenced base
+cannot be deleted; after `consolidate` the base can go and the backup still restores row by row."""
 
 from __future__ import annotations
 
@@ -28,13 +28,16 @@ def test_incremental_chain_restores_verifies_refuses_and_consolidates(deployment
     try:
         build_simple(milvus, coll, Expected(), "default", rows=300)
         base, child = unique("base_"), unique("child_")
-        code, _, err = run(capsys, config, "create", "-n", base, "-c", coll)
+        # The collection holds no deletes: on 2.2 the creates need not wait for them to reach storage.
+        code, _, err = run(capsys, config, "create", "-n", base, "-c", coll, *deployment.create_flags)
         assert code == 0, err
         rng = random.Random(7)
         milvus.insert(coll, [{"id": 1000 + i, "vec": [rng.random() for _ in range(DIM)]} for i in range(120)])
         milvus.flush(coll)
 
-        code, out, err = run(capsys, config, "create", "-n", child, "-c", coll, "--incremental", "--json")
+        code, out, err = run(
+            capsys, config, "create", "-n", child, "-c", coll, "--incremental", "--json", *deployment.create_flags
+        )
         assert code == 0, err
         created = json.loads(out)
         assert created["base"] == base and created["referenced_objects"] > 0 and created["objects"] > 0
@@ -46,7 +49,10 @@ def test_incremental_chain_restores_verifies_refuses_and_consolidates(deployment
         assert chain["bases"] == [base] and chain["referenced_bytes"] == {base: created["referenced_bytes"]}
         # The row-count proof and inspect read the referenced segments where their bytes lie (the base's folder).
         proof = got["proof"][f"default.{coll}"]
-        assert proof["state"] == "proven" and proof["backup_rows"] == 420, proof
+        if deployment.kind == "v2.2":  # no count(*) to compare with: said, not guessed
+            assert proof["state"] == "unproven" and "no count(*)" in proof["reason"], proof
+        else:
+            assert proof["state"] == "proven" and proof["backup_rows"] == 420, proof
         code, out, err = run(capsys, config, "inspect", "-n", child, "--json")
         assert code == 0, err
         assert json.loads(out)["collections"][0]["rows"]["live"] == 420
